@@ -1,0 +1,164 @@
+"""Image and audio metrics: PSNR and SSIM as the reference computes them, textbook SSIM, LPIPS, SNR.
+
+All image metrics take (C, H, W) float tensors in the signal's own units (0..255 for 8-bit).
+A metric that cannot be computed (a perfect reconstruction's PSNR, SSIM of an image smaller than
+its window, LPIPS without weights) is None, written as null: never inf or NaN.
+
+    python -m components.metrics REF TEST [--lpips]   # one JSON line {"psnr", "ssim", "ssim_ref", "lpips"}
+"""
+import argparse
+import json
+import math
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+
+def finite_or_none(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def psnr(pred, gt):
+    """The reference's PSNR: 20 log10(max(gt) / rmse); the peak is the target's own maximum."""
+    mse = torch.mean((pred.double() - gt.double()) ** 2)
+    return finite_or_none(20 * torch.log10(gt.double().max() / torch.sqrt(mse)))
+
+
+def _gaussian_window(size=11, sigma=1.5):
+    g = torch.tensor([math.exp(-((i - size // 2) ** 2) / (2 * sigma ** 2)) for i in range(size)])
+    g = g / g.sum()
+    return (g[:, None] @ g[None, :]).float()
+
+
+def ssim_ref(pred, gt):
+    """The SSIM variant behind Table 1 (not the textbook one, see README).
+
+    The reference permutes (C, H, W) to (W, C, H), so its grouped convolution sees W "channels" of
+    C x H planes; 11 x 11 Gaussian window (sigma 1.5), zero padding 5, stride 3, and constants
+    C1 = 0.01^2, C2 = 0.03^2 applied to 0..255 values (so they are nearly zero).
+    """
+    img1 = pred.float().permute(2, 0, 1).unsqueeze(0)
+    img2 = gt.float().permute(2, 0, 1).unsqueeze(0)
+    channels = img1.shape[1]
+    window = _gaussian_window().to(img1.device).expand(channels, 1, 11, 11).contiguous()
+
+    def conv(x):
+        return F.conv2d(x, window, padding=5, groups=channels, stride=3)
+
+    mu1, mu2 = conv(img1), conv(img2)
+    mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
+    s1 = conv(img1 * img1) - mu1_sq
+    s2 = conv(img2 * img2) - mu2_sq
+    s12 = conv(img1 * img2) - mu12
+    c1, c2 = 0.01 ** 2, 0.03 ** 2
+    ssim_map = ((2 * mu12 + c1) * (2 * s12 + c2)) / ((mu1_sq + mu2_sq + c1) * (s1 + s2 + c2))
+    return finite_or_none(ssim_map.mean())
+
+
+def ssim(pred, gt, data_range=255.0):
+    """Textbook SSIM (scikit-image: Gaussian window sigma 1.5, population covariance).
+
+    None where the image is smaller than the 11 x 11 window."""
+    from skimage.metrics import structural_similarity
+
+    a = gt.detach().cpu().double().permute(1, 2, 0).numpy()
+    b = pred.detach().cpu().double().permute(1, 2, 0).numpy()
+    if min(a.shape[:2]) < 11:
+        return None
+    return finite_or_none(structural_similarity(a, b, channel_axis=2, data_range=data_range, gaussian_weights=True,
+                                                sigma=1.5, use_sample_covariance=False))
+
+
+class Lpips:
+    """LPIPS (AlexNet, v0.1) with the reference's per-image min-max to [-1, 1].
+
+    The AlexNet backbone weights come from torchvision's download cache. Without them (no
+    network) `available` is False, one warning names the file to place, and `__call__` gives None.
+    Constructing it draws random numbers (the backbone's init), first in the reference's order.
+    """
+    WEIGHTS = "alexnet-owt-7be5be79.pth"
+
+    def __init__(self, device="cpu", pnet_rand=False):
+        self.net = None
+        try:
+            import lpips
+
+            self.net = lpips.LPIPS(net="alex", version="0.1", pnet_rand=pnet_rand, verbose=False).eval().to(device)
+            for p in self.net.parameters():
+                p.requires_grad_(False)
+        except Exception as e:  # no network, no cached weights, or a broken install
+            cache = os.path.join(torch.hub.get_dir(), "checkpoints", self.WEIGHTS)
+            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
+            print(f"warning: LPIPS disabled ({type(e).__name__}: {reason}); place torchvision's AlexNet weights "
+                  f"at {cache} to enable it. LPIPS is recorded as null.", file=sys.stderr)
+
+    @property
+    def available(self):
+        return self.net is not None
+
+    @staticmethod
+    def _norm(x):
+        lo, hi = x.min(), x.max()
+        x01 = torch.full_like(x, 0.5) if hi == lo else (x - lo) / (hi - lo)
+        return (x01 - 0.5) * 2
+
+    @torch.no_grad()
+    def __call__(self, pred, gt):
+        if self.net is None or pred.shape[0] != 3 or min(pred.shape[1:]) < 16:
+            return None
+        return finite_or_none(self.net(self._norm(gt.float()).unsqueeze(0), self._norm(pred.float()).unsqueeze(0)))
+
+
+def image_metrics(pred, gt, data_range=255.0, lpips=None):
+    return {"psnr": psnr(pred, gt), "ssim": ssim(pred, gt, data_range), "ssim_ref": ssim_ref(pred, gt),
+            "lpips": lpips(pred, gt) if lpips is not None else None}
+
+
+def snr(pred, target):
+    """10 log10(sum s^2 / sum (s - s_hat)^2)."""
+    s, e = target.double(), target.double() - pred.double()
+    return finite_or_none(10 * torch.log10((s ** 2).sum() / (e ** 2).sum()))
+
+
+def si_snr(pred, target):
+    """Textbook scale-invariant SNR: zero-mean both, project the estimate onto the target."""
+    s = target.double().flatten() - target.double().mean()
+    s_hat = pred.double().flatten() - pred.double().mean()
+    s_t = (s_hat @ s) / (s @ s) * s
+    e = s_hat - s_t
+    return finite_or_none(10 * torch.log10((s_t @ s_t) / (e @ e)))
+
+
+def audio_metrics(pred, target):
+    """SNR, SI-SNR and PSNR (peak = max |s| of the target) of a waveform reconstruction."""
+    mse = torch.mean((pred.double() - target.double()) ** 2)
+    peak = target.double().abs().max()
+    return {"snr": snr(pred, target), "si_snr": si_snr(pred, target),
+            "psnr": finite_or_none(20 * torch.log10(peak / torch.sqrt(mse)))}
+
+
+def _main(argv=None):
+    from util.io import InputError, read_image
+
+    ap = argparse.ArgumentParser(prog="python -m components.metrics",
+                                 description="Compare two images; print {psnr, ssim, ssim_ref, lpips} as one JSON line.")
+    ap.add_argument("ref", help="reference image")
+    ap.add_argument("test", help="test image")
+    ap.add_argument("--lpips", action="store_true", help="also compute LPIPS (needs torchvision's AlexNet weights)")
+    args = ap.parse_args(argv)
+    try:
+        (ref, nominal), (test, _) = read_image(args.ref), read_image(args.test)
+    except InputError as e:
+        ap.exit(2, f"error: {e}\n")
+    if ref.shape != test.shape:
+        ap.exit(2, f"error: {args.test}: shape {tuple(test.shape)} differs from {args.ref}: {tuple(ref.shape)}\n")
+    lp = Lpips() if args.lpips else None
+    print(json.dumps(image_metrics(test, ref, nominal.hi - nominal.lo, lp)))
+
+
+if __name__ == "__main__":
+    _main()

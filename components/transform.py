@@ -1,0 +1,356 @@
+"""Reversible data transforms applied before an INR fits a signal (Table 1 of the paper).
+
+Each transform is one small class: `fit(data)` computes its parameters from the data, `forward`
+maps data to the network's target domain, `inverse` maps a prediction back, and `params` holds the
+fitted parameters as plain numbers (what a checkpoint stores; `from_params` rebuilds the object).
+
+Data are float tensors in the signal's own units (0..255 for 8-bit images). The reference measures
+two lengths in intensity levels of 8-bit data: the adaptive soft boundary (pn_k x tail mass) and
+the Box-Cox offset (box_shift x 256). Here both scale with the nominal full-scale range N / 256
+(N = 256 for 8-bit images, which is exactly the reference; 65536 for 16-bit images; 2 for
+signals in [-1, 1]), so the transforms behave the same on data of any bit depth.
+
+The Table 1 rows `inverse` and `rpp` change the data, not the value mapping: `prepare_data`
+inverts (lo + hi - x) or permutes the pixels before a [-1, 1] min-max, and metrics are computed on
+that prepared data, as in the reference.
+
+    python -m components.transform PATH [--transform ROW]   # fitted params and attributes as JSON
+"""
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+import torch
+from scipy import stats
+
+# Table 1 rows -> the reference's options (protocol.md, "Options of the reference").
+ROWS = {
+    "01_norm": {"transform": "min_max", "trans_shift": 0.0, "trans_scale": 1.0},
+    "z_score": {"transform": "z_score"},
+    "gamma_0.5": {"transform": "sym_power", "gamma_trans": 0.5},
+    "gamma_2.0": {"transform": "sym_power", "gamma_trans": 2.0},
+    "scale_0.5": {"transform": "min_max", "trans_scale": 1.0},
+    "scale_1.0": {"transform": "min_max", "trans_scale": 2.0},
+    "scale_2.0": {"transform": "min_max", "trans_scale": 4.0},
+    "inverse": {"transform": "min_max", "inverse": True},
+    "rpp": {"transform": "min_max", "rpp": True},
+    "box_cox": {"transform": "box_cox"},
+    "sym_power": {"transform": "sym_power"},
+}
+
+# The reference's defaults for every option a transform reads.
+DEFAULTS = {
+    "transform": "min_max", "trans_shift": -0.5, "trans_scale": 2.0, "pn_cum": 0.5, "pn_buffer": -1.0,
+    "pn_alpha": 0.01, "pn_k": 256.0, "pn_beta": 0.05, "gamma_boundary": 5.0, "gamma_trans": -1.0,
+    "box_shift": 0.1, "inverse": False, "rpp": False,
+}
+
+BINS = 256  # histogram bins of the reference, whatever the bit depth
+
+
+class Transform:
+    name = ""
+
+    def fit(self, data):
+        raise NotImplementedError
+
+    def forward(self, data):
+        raise NotImplementedError
+
+    def inverse(self, data):
+        raise NotImplementedError
+
+    @property
+    def params(self):
+        return dict(self._params)
+
+    @classmethod
+    def from_params(cls, params):
+        t = cls.__new__(cls)
+        t._params = dict(params)
+        return t
+
+
+def _range01(data, lo, hi):
+    """Min-max to [0, 1]; constant data maps to the centre (0.5) instead of 0 / 0."""
+    if hi == lo:
+        return torch.full_like(data, 0.5)
+    return (data - lo) / (hi - lo)
+
+
+class MinMax(Transform):
+    """Min-max to [0, 1], then the affine shift-then-scale: y = (x01 + shift) * scale."""
+    name = "min_max"
+
+    def __init__(self, shift=-0.5, scale=2.0):
+        self._params = {"shift": float(shift), "scale": float(scale)}
+
+    def fit(self, data):
+        self._params.update(min=float(data.min()), max=float(data.max()))
+        return self
+
+    def forward(self, data):
+        p = self._params
+        return (_range01(data, p["min"], p["max"]) + p["shift"]) * p["scale"]
+
+    def inverse(self, data):
+        p = self._params
+        return (data / p["scale"] - p["shift"]) * (p["max"] - p["min"]) + p["min"]
+
+
+class ZScore(Transform):
+    """(x - mean) / (std + 1e-5), std the unbiased sample deviation, as the reference."""
+    name = "z_score"
+
+    def __init__(self):
+        self._params = {}
+
+    def fit(self, data):
+        self._params.update(mean=float(data.mean()), std=float(data.std()) if data.numel() > 1 else 0.0)
+        return self
+
+    def forward(self, data):
+        return (data - self._params["mean"]) / (self._params["std"] + 1e-5)
+
+    def inverse(self, data):
+        return data * (self._params["std"] + 1e-5) + self._params["mean"]
+
+
+class BoxCox(Transform):
+    """Offset to positive values, Box-Cox (lambda by maximum likelihood), min-max, shift/scale.
+
+    The inverse runs in float64: with strongly negative lambda (DIV2K image 11: -2.96) the float32
+    power overflows.
+    """
+    name = "box_cox"
+
+    def __init__(self, box_shift=0.1, shift=-0.5, scale=2.0, levels=256.0):
+        # box_shift x 256 intensity levels for 8-bit data, scaled with the full-scale range.
+        self._params = {"offset": float(box_shift) * 256 * levels / 256, "shift": float(shift), "scale": float(scale)}
+
+    def fit(self, data):
+        x = data.detach().cpu().double().flatten().numpy() + self._params["offset"]
+        if x.min() <= 0:
+            raise ValueError(f"box_cox needs data above -{self._params['offset']:g} (min is {x.min() - self._params['offset']:g})")
+        if x.max() == x.min():
+            lam, y = 1.0, x - 1.0  # constant data: any lambda fits; take the identity's
+        else:
+            y, lam = stats.boxcox(x)
+        self._params.update(lmbda=float(lam), min=float(y.min()), max=float(y.max()))
+        return self
+
+    def _boxcox(self, data):
+        lam, x = self._params["lmbda"], data.double() + self._params["offset"]
+        return torch.log(x) if lam == 0 else (x ** lam - 1) / lam
+
+    def forward(self, data):
+        p = self._params
+        return ((_range01(self._boxcox(data), p["min"], p["max"]) + p["shift"]) * p["scale"]).to(data.dtype)
+
+    def inverse(self, data):
+        p = self._params
+        z = (data.double() / p["scale"] - p["shift"]).clamp(0.0, 1.0) * (p["max"] - p["min"]) + p["min"]
+        lam = p["lmbda"]
+        x = torch.exp(z) if lam == 0 else (lam * z + 1).clamp_min(0) ** (1 / lam)
+        return (x - p["offset"]).to(data.dtype)
+
+
+class SymPower(Transform):
+    """The symmetric power transformation (the paper's method).
+
+    fit: median centring picks gamma_half so that the median lands near the centre of the range;
+    deviation-aware calibration (pn_beta) pulls gamma back towards 1 when the power would pile
+    mass into an extreme; gamma is clamped to [1/gamma_boundary, gamma_boundary]; the adaptive soft
+    boundary (pn_alpha, pn_k) widens the range by L below the minimum and R above the maximum in
+    proportion to the mass in the tails, so the extremes are not pinned to -1 and 1.
+    forward: y = (((x - (min - L)) / (max - min + L + R)) ** gamma + shift) * scale.
+    Ablations: pn_beta <= 0 turns calibration off; pn_buffer >= 0 replaces L and R by
+    pn_buffer * (max - min); gamma_trans >= 0 forces gamma and turns the boundary off (gamma rows).
+    """
+    name = "sym_power"
+
+    def __init__(self, pn_cum=0.5, pn_buffer=-1.0, pn_alpha=0.01, pn_k=256.0, pn_beta=0.05,
+                 gamma_boundary=5.0, gamma_trans=-1.0, shift=-0.5, scale=2.0, levels=256.0):
+        self.opts = dict(pn_cum=pn_cum, pn_buffer=pn_buffer, pn_alpha=pn_alpha, pn_k=pn_k, pn_beta=pn_beta,
+                         gamma_boundary=gamma_boundary, gamma_trans=gamma_trans, levels=levels)
+        self._params = {"shift": float(shift), "scale": float(scale)}
+
+    @staticmethod
+    def _pdf(x):
+        hist = torch.histc(x.flatten(), bins=BINS, min=float(x.min()), max=float(x.max()))
+        return hist / hist.sum()
+
+    def _gamma_half(self, pdf):
+        """Median centring: the first bin whose cdf reaches pn_cum, as a fraction m of the range."""
+        cdf = torch.cumsum(pdf, dim=0)
+        m = torch.searchsorted(cdf, torch.tensor(self.opts["pn_cum"], dtype=cdf.dtype)).float() / BINS
+        return torch.log(torch.tensor(0.5)) / torch.log(m)
+
+    def _calibrate(self, x, pdf, gamma_half):
+        """Deviation-aware calibration: d = extra mass the power moves into the extreme bins / beta."""
+        beta = self.opts["pn_beta"]
+        n = int(beta * BINS)
+        powered_pdf = self._pdf(((x - x.min()) / (x.max() - x.min())) ** gamma_half)
+        edge = slice(None, n) if gamma_half > 1 else slice(-n, None)
+        d = (powered_pdf[edge].sum() - pdf[edge].sum()) / beta
+        # d < 0 (mass moved out of the extreme) is applied as is: it moves gamma away from 1 (protocol.md).
+        if gamma_half >= 1:
+            return gamma_half - (gamma_half - 1) * torch.clamp(d, max=1)
+        return 1 / (1 / gamma_half - (1 / gamma_half - 1) * torch.clamp(d, max=1))
+
+    def fit(self, data):
+        o = self.opts
+        x = data.detach().cpu().float()
+        lo, hi = float(x.min()), float(x.max())
+        p = self._params
+        p.update(min=lo, max=hi, gamma_half=None, left=0.0, right=0.0)
+        if o["gamma_trans"] >= 0:
+            p["gamma"] = float(o["gamma_trans"])
+            return self
+        if hi == lo:  # constant data: nothing to redistribute
+            p.update(gamma=1.0, gamma_half=1.0)
+            return self
+        pdf = self._pdf(x)
+        gamma_half = self._gamma_half(pdf)
+        gamma = self._calibrate(x, pdf, gamma_half) if o["pn_beta"] > 0 else gamma_half
+        bound = o["gamma_boundary"]
+        gamma = min(bound, float(gamma)) if gamma > 1 else max(1 / bound, float(gamma))
+        if o["pn_buffer"] < 0:
+            a = int(o["pn_alpha"] * BINS)
+            unit = o["pn_k"] * o["levels"] / 256  # pn_k intensity levels of 8-bit data, scaled with N / 256
+            p.update(left=float(unit * pdf[:a].sum()), right=float(unit * pdf[-a:].sum()))
+        else:
+            p.update(left=(hi - lo) * o["pn_buffer"], right=(hi - lo) * o["pn_buffer"])
+        p.update(gamma=float(gamma), gamma_half=float(gamma_half))
+        return self
+
+    def forward(self, data):
+        p = self._params
+        width = p["max"] - p["min"] + p["left"] + p["right"]
+        x01 = torch.full_like(data, 0.5) if width == 0 else (data - (p["min"] - p["left"])) / width
+        return (x01 ** p["gamma"] + p["shift"]) * p["scale"]
+
+    def inverse(self, data):
+        p = self._params
+        x01 = (data / p["scale"] - p["shift"]).clamp(0.0, 1.0) ** (1.0 / p["gamma"])
+        return x01 * (p["max"] - p["min"] + p["left"] + p["right"]) + p["min"] - p["left"]
+
+
+TRANSFORMS = {cls.name: cls for cls in (MinMax, ZScore, BoxCox, SymPower)}
+
+
+def options(row=None, **overrides):
+    """The full option dict of a Table 1 row (or the defaults), with explicit overrides on top."""
+    opts = dict(DEFAULTS)
+    if row is not None:
+        if row not in ROWS:
+            raise KeyError(f"unknown transform row '{row}' (valid: {', '.join(ROWS)})")
+        opts.update(ROWS[row])
+    opts.update({k: v for k, v in overrides.items() if k in DEFAULTS and v is not None})
+    return opts
+
+
+def build(opts, levels=256.0):
+    """A fresh, unfitted transform from an option dict (argparse namespace vars or `options()`)."""
+    name = opts["transform"]
+    shift, scale = opts["trans_shift"], opts["trans_scale"]
+    if name == "min_max":
+        return MinMax(shift, scale)
+    if name == "z_score":
+        return ZScore()
+    if name == "box_cox":
+        return BoxCox(opts["box_shift"], shift, scale, levels)
+    if name == "sym_power":
+        return SymPower(opts["pn_cum"], opts["pn_buffer"], opts["pn_alpha"], opts["pn_k"], opts["pn_beta"],
+                        opts["gamma_boundary"], opts["gamma_trans"], shift, scale, levels)
+    raise KeyError(f"unknown transform '{name}' (valid: {', '.join(TRANSFORMS)})")
+
+
+def restore(state):
+    """Rebuild a fitted transform from {"name": ..., "params": {...}} (as stored in a checkpoint)."""
+    if state.get("name") not in TRANSFORMS:
+        raise KeyError(f"unknown transform '{state.get('name')}' in checkpoint")
+    return TRANSFORMS[state["name"]].from_params(state["params"])
+
+
+def prepare_data(data, opts, nominal, generator=None):
+    """Apply the data-changing rows before the transform: `inverse` (lo + hi - x over the nominal
+    range: 255 - x for 8-bit) and `rpp` (one random permutation of pixel positions, shared by all
+    channels; `data` is (C, ...) and positions are flattened). Returns (data, permutation or None).
+    The permutation is drawn from torch's global stream, after the LPIPS network and before the
+    model, as the reference does."""
+    perm = None
+    if opts.get("inverse"):
+        data = (nominal.lo + nominal.hi) - data
+    if opts.get("rpp"):
+        c = data.shape[0]
+        perm = torch.randperm(data[0].numel(), generator=generator)
+        data = data.reshape(c, -1)[:, perm].reshape(data.shape)
+    return data, perm
+
+
+def restore_data(data, opts, nominal, perm=None):
+    """Undo `prepare_data`: put permuted pixels back and un-invert, giving the signal itself."""
+    if perm is not None:
+        c = data.shape[0]
+        flat = torch.empty_like(data.reshape(c, -1))
+        flat[:, perm.to(data.device)] = data.reshape(c, -1)
+        data = flat.reshape(data.shape)
+    if opts.get("inverse"):
+        data = (nominal.lo + nominal.hi) - data
+    return data
+
+
+def attributes(values):
+    """Table 1's Attributes of transformed data: population std, biased skewness, half range."""
+    v = values.detach().cpu().double().flatten().numpy()
+    skew = float(stats.skew(v)) if v.std() > 0 else 0.0
+    return {"std": float(v.std()), "skew": skew, "range": float((v.max() - v.min()) / 2)}
+
+
+def inspector_params(row, t):
+    """Parameters as the inspector prints them: what the inverse needs (sym_power in the vectors' names)."""
+    p = t.params
+    if isinstance(t, SymPower):
+        keys = ("gamma", "gamma_half", "left", "right", "min", "max")
+        return {k: p[k] for k in keys}
+    return p
+
+
+def _main(argv=None):
+    from util.io import IMAGE_EXTS, InputError, list_samples, read_image, sample_name
+
+    ap = argparse.ArgumentParser(prog="python -m components.transform",
+                                 description="Fit a Table 1 transform to images; print its parameters and the "
+                                             "transformed data's attributes as JSON lines.")
+    ap.add_argument("path", help="an image file or a folder of images")
+    ap.add_argument("--transform", default="sym_power", help=f"Table 1 row: {', '.join(ROWS)}")
+    ap.add_argument("--seed", type=int, default=3407, help="seed of the rpp permutation")
+    args = ap.parse_args(argv)
+    if args.transform not in ROWS:
+        ap.exit(2, f"error: unknown transform row '{args.transform}' (valid: {', '.join(ROWS)})\n")
+    opts = options(args.transform)
+    try:
+        files = list_samples(args.path, IMAGE_EXTS)
+        gen = torch.Generator().manual_seed(args.seed)
+        rows = []
+        for f in files:
+            data, nominal = read_image(f)
+            data, _ = prepare_data(data, opts, nominal, gen)
+            t = build(opts, nominal.levels).fit(data)
+            attrs = attributes(t.forward(data))
+            rows.append(attrs)
+            print(json.dumps({"file": f, "transform": args.transform, "params": inspector_params(args.transform, t),
+                              **attrs}), flush=True)
+            print(f"{f}: {args.transform} std {attrs['std']:.4f} skew {attrs['skew']:.4f}", file=sys.stderr)
+    except (InputError, ValueError) as e:
+        ap.exit(2, f"error: {e}\n")
+    if len(files) > 1 or len(rows) > 1:
+        mean = {k: float(np.mean([r[k] for r in rows])) for k in ("std", "skew", "range")}
+        print(json.dumps({"file": "mean", "transform": args.transform, **mean}))
+
+
+if __name__ == "__main__":
+    _main()

@@ -1,0 +1,152 @@
+"""Fit one signal, or every signal of a folder, with one parameter set; or decode a checkpoint.
+
+    python main.py --input_path data/div2k/test_data/00.png --transform sym_power
+    python main.py --resume log/debug/exp_<time>_<rand>
+    python main.py --eval_ckpt CKPT [--input_path DATA]
+
+User mistakes end with one line on standard error and exit code 2; out of memory with 3.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+import torch
+
+from opt import OptionError, build_parser, check
+from util.io import InputError, write_json
+from util.logger import Logger
+
+EXIT_USAGE, EXIT_OOM, EXIT_INTERRUPTED = 2, 3, 130
+
+
+def trainer_class(signal_type):
+    if signal_type == "image":
+        from trainer.img_trainer import ImageTrainer
+        return ImageTrainer
+    if signal_type == "audio":
+        from trainer.audio_trainer import AudioTrainer
+        return AudioTrainer
+    if signal_type == "video":
+        from trainer.video_trainer import VideoTrainer
+        return VideoTrainer
+    raise OptionError(f"unknown signal type '{signal_type}' (valid: image, audio, video)")
+
+
+def set_threads():
+    n = os.environ.get("OMP_NUM_THREADS")
+    if n and n.isdigit() and int(n) > 0:
+        torch.set_num_threads(int(n))
+
+
+def resume_args(parser, argv, run_dir):
+    """The interrupted run's own options (args.json), with the resume target kept."""
+    path = os.path.join(run_dir, "args.json")
+    if not os.path.isfile(path):
+        raise InputError(f"{run_dir}: not a run folder (no args.json)")
+    with open(path) as f:
+        saved = json.load(f)
+    args = parser.parse_args([])
+    vars(args).update({k: v for k, v in saved.items() if k in vars(args)})
+    args.resume, args.save_folder = run_dir, run_dir
+    return args
+
+
+def run_complete(run_dir):
+    path = os.path.join(run_dir, "results.json")
+    if not os.path.isfile(path):
+        return False
+    with open(path) as f:
+        return bool(json.load(f).get("complete"))
+
+
+def latest_checkpoint(run_dir):
+    from util.checkpoint import load_checkpoint
+
+    pointer = os.path.join(run_dir, "ckpt", "latest.json")
+    if not os.path.isfile(pointer):
+        return None
+    with open(pointer) as f:
+        fname = json.load(f)["file"]
+    return load_checkpoint(os.path.join(run_dir, "ckpt", fname))
+
+
+def fit(args, log=None):
+    from components.metrics import Lpips
+    from util.misc import fix_seed, new_run_folder, resolve_device
+    from util.recorder import Recorder
+    from util.tensorboard import make_writer
+
+    device = resolve_device(args.device)
+    cls = trainer_class(args.signal_type)
+    if args.resume:
+        folder = args.save_folder
+        if run_complete(folder):
+            print(f"{folder}: run already finished; nothing to resume", file=sys.stderr)
+            return 0
+    else:
+        samples = cls.list_samples(args.input_path)  # fail on a bad path before making a folder
+        folder = new_run_folder(args.save_dir, args.up_folder_name, args.tag)
+        args.save_folder = folder
+        write_json(os.path.join(folder, "args.json"), vars(args))
+    samples = cls.list_samples(args.input_path)
+    log = Logger(folder)
+    log(f"run folder {folder} on {device}" + (" (resumed)" if args.resume else ""))
+    fix_seed(args.seed)
+    recorder = Recorder(args.num_epochs)
+    writer = make_writer(folder)
+    lpips = Lpips(device) if args.eval_lpips else None  # first random draw, as in the reference
+    if lpips is not None and not lpips.available:
+        lpips = None
+    trainer = cls(args, folder, log, writer, recorder, device, lpips)
+    state = latest_checkpoint(folder) if args.resume else None
+    if state is not None:
+        from util.misc import set_rng_state
+        recorder.load_state(state["recorder"])
+        set_rng_state(state["rng"])
+        log(f"resuming after {state['sample']} epoch {state['epoch']}")
+    try:
+        for i, path in enumerate(samples):
+            name = cls.sample_name(path)
+            if name in recorder.finished:
+                continue
+            resume = state if state is not None and state["sample"] == name and state["epoch"] < args.num_epochs else None
+            trainer.fit(path, i, resume)
+        recorder.save(folder, complete=True)
+    finally:
+        writer.close()
+    mean = recorder.mean().get(str(args.num_epochs), {})
+    log(f"done: {folder} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items() if isinstance(v, float)))
+    return 0
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    set_threads()
+    try:
+        if args.eval_ckpt:
+            from util.evaluate import eval_checkpoint
+            return eval_checkpoint(args)
+        if args.resume:
+            args = resume_args(parser, argv, args.resume)
+        return fit(check(args))
+    except (InputError, OptionError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except (KeyError, ValueError) as e:
+        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return EXIT_USAGE
+    except torch.OutOfMemoryError:
+        print(f"error: out of memory on {args.device or 'the device'}: try a smaller --batch_size, a smaller "
+              f"input or fewer --hidden_features", file=sys.stderr)
+        return EXIT_OOM
+    except KeyboardInterrupt:
+        where = getattr(args, "save_folder", None)
+        print("interrupted" + (f"; continue with: python main.py --resume {where}" if where else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""Command-line options: the reference's names and defaults (protocol.md), plus this project's own."""
+import argparse
+
+from components.transform import TRANSFORMS
+from models import MODELS
+
+SIGNAL_TYPES = ("image", "audio", "video")
+
+
+def build_parser():
+    p = argparse.ArgumentParser(prog="main.py", description="Fit an INR to a signal passed through a data transform.")
+    a = p.add_argument
+    # base (reference)
+    a("--seed", type=int, default=3407)
+    a("--save_dir", default="./log", help="root of run folders")
+    a("--tag", default="exp", help="run name prefix: <save_dir>/<up_folder_name>/<tag>_<time>_<random>/")
+    a("--up_folder_name", default="debug", help="experiment folder under save_dir")
+    a("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when available, else cpu)")
+    a("--log_epoch", type=int, default=500, help="compute metrics every this many epochs (and at the last)")
+    a("--snap_epoch", type=int, default=5000, help="checkpoint every this many epochs (and at the last)")
+    a("--batch_size", type=int, default=4096, help="video: coordinates per step (floor of the default 1/16 of all)")
+    a("--num_epochs", type=int, default=5000)
+    a("--lr", type=float, default=None, help="learning rate (default: the backbone's: siren 1e-4, finer 5e-4, "
+                                             "pemlp 1e-3, gauss and wire 5e-3)")
+    a("--multi_data", action="store_true", help="input_path is a folder: fit every file in it (implied by a folder)")
+    a("--input_path", default=None, help="a file, a folder, or builtin:chirp / builtin:astronaut_pan")
+    a("--signal_type", default="image", choices=SIGNAL_TYPES)
+    a("--eval_lpips", action="store_true", help="also compute LPIPS at log epochs (needs AlexNet weights)")
+    # backbone (reference)
+    a("--model_type", default="siren", choices=list(MODELS))
+    a("--hidden_layers", type=int, default=3)
+    a("--hidden_features", type=int, default=256)
+    a("--first_omega", type=float, default=None, help="siren, finer, wire (default 30; audio 3000)")
+    a("--hidden_omega", type=float, default=30.0, help="siren, finer, wire")
+    a("--first_bias_scale", type=float, default=None, help="finer: first-layer bias ~ U(-k, k)")
+    a("--scale_req_grad", action="store_true", help="finer: let the |z| + 1 factor carry gradient")
+    a("--N_freqs", type=int, default=10, help="pemlp")
+    a("--scale", type=float, default=30.0, help="gauss, wire")
+    # transform (reference)
+    a("--transform", default="min_max", choices=list(TRANSFORMS))
+    a("--trans_shift", type=float, default=-0.5)
+    a("--trans_scale", type=float, default=2.0)
+    a("--pn_cum", type=float, default=0.5, help="sym_power: cdf level of median centring")
+    a("--pn_buffer", type=float, default=-1.0, help="sym_power: <0 adaptive soft boundary; >=0 fixed buffer x range")
+    a("--pn_alpha", type=float, default=0.01, help="sym_power: tail fraction of the adaptive boundary")
+    a("--pn_k", type=float, default=256.0, help="sym_power: boundary length per unit tail mass (8-bit levels)")
+    a("--pn_beta", type=float, default=0.05, help="sym_power: deviation-aware calibration width; <=0 turns it off")
+    a("--gamma_boundary", type=float, default=5.0, help="sym_power: gamma is clamped to [1/b, b]")
+    a("--gamma_trans", type=float, default=-1.0, help="sym_power: >=0 forces gamma (the gamma rows)")
+    a("--box_shift", type=float, default=0.1, help="box_cox: offset x 256 levels")
+    a("--inverse", action="store_true", help="fit lo + hi - x (the inverse row)")
+    a("--rpp", action="store_true", help="random pixel permutation (the rpp row)")
+    # this project
+    a("--audio_seconds", type=float, default=5.0, help="audio: use at most the first this many seconds")
+    a("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run in its own folder")
+    a("--eval_ckpt", default=None, metavar="CKPT", help="decode a checkpoint into a new run folder")
+    a("--trust_checkpoint", action="store_true",
+      help="accept the reference's checkpoint format (its argparse.Namespace, nothing else)")
+    a("--no_images", action="store_true", help="no TensorBoard pictures (huge sweeps)")
+    a("--quiet", action="store_true", help="plain periodic progress lines instead of a bar")
+    a("--no_compile", action="store_true", help="eager training step (no torch.compile)")
+    return p
+
+
+class OptionError(Exception):
+    pass
+
+
+def check(args):
+    """Reject option values that cannot work, each with a one-line reason."""
+    if args.eval_ckpt is None and args.resume is None and not args.input_path:
+        raise OptionError("--input_path is required (a file, a folder or builtin:...)")
+    for name in ("num_epochs", "log_epoch", "snap_epoch", "batch_size", "hidden_features"):
+        if getattr(args, name) <= 0:
+            raise OptionError(f"--{name} must be positive (got {getattr(args, name)})")
+    if args.hidden_layers < 0:
+        raise OptionError(f"--hidden_layers must be >= 0 (got {args.hidden_layers})")
+    if args.lr is not None and not args.lr > 0:
+        raise OptionError(f"--lr must be positive (got {args.lr})")
+    if args.audio_seconds <= 0:
+        raise OptionError(f"--audio_seconds must be positive (got {args.audio_seconds})")
+    if args.trans_scale == 0:
+        raise OptionError("--trans_scale must not be 0 (the transform could not be inverted)")
+    if args.gamma_boundary < 1:
+        raise OptionError(f"--gamma_boundary must be >= 1 (got {args.gamma_boundary})")
+    return args

@@ -1,0 +1,149 @@
+"""Reading signals from disk and writing results so that a crash never leaves half a file.
+
+Every reader turns a user mistake (missing file, unreadable image, NaN in audio ...) into an
+InputError whose message names the file and the problem; main.py prints it as one line.
+"""
+import json
+import os
+import re
+import sys
+import tempfile
+import warnings
+
+import imageio.v2 as imageio
+import numpy as np
+import torch
+
+IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
+AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
+
+
+class InputError(Exception):
+    """A problem with the user's input or options: reported as one line, exit code 2."""
+
+
+class Nominal:
+    """The nominal value range of a signal: [lo, hi] with `levels` quantisation levels.
+
+    `levels` is the full-scale range N that length-like hyper-parameters scale with:
+    256 for 8-bit images (the reference), 65536 for 16-bit images, 2 for signals in [-1, 1].
+    """
+
+    def __init__(self, lo, hi, levels):
+        self.lo, self.hi, self.levels = float(lo), float(hi), float(levels)
+
+    @classmethod
+    def for_dtype(cls, dtype):
+        if dtype == np.uint8:
+            return cls(0, 255, 256)
+        if dtype == np.uint16:
+            return cls(0, 65535, 65536)
+        raise InputError(f"unsupported sample type {dtype} (8-bit or 16-bit images only)")
+
+    @classmethod
+    def signal(cls):
+        return cls(-1, 1, 2)
+
+    def as_dict(self):
+        return {"lo": self.lo, "hi": self.hi, "levels": self.levels}
+
+    @classmethod
+    def from_dict(cls, d):
+        return cls(d["lo"], d["hi"], d["levels"])
+
+
+def natural_key(name):
+    """Sort key that orders 2.png before 10.png and still accepts img_a.png."""
+    return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name)]
+
+
+def list_samples(path, exts):
+    """Files of a folder with one of `exts`, naturally sorted; the others are reported and skipped."""
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file or folder")
+    if not os.path.isdir(path):
+        return [path]
+    names = sorted((n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n))), key=natural_key)
+    keep = [n for n in names if os.path.splitext(n)[1].lower() in exts]
+    skipped = [n for n in names if n not in keep and not n.startswith(".")]
+    if skipped:
+        print(f"note: {path}: skipping {len(skipped)} file(s) of another type: {', '.join(skipped[:5])}"
+              + (" ..." if len(skipped) > 5 else ""), file=sys.stderr)
+    if not keep:
+        raise InputError(f"{path}: folder holds no {'/'.join(sorted(exts))} file")
+    return [os.path.join(path, n) for n in keep]
+
+
+def sample_name(path):
+    return os.path.splitext(os.path.basename(path))[0]
+
+
+def read_image(path):
+    """Image as a float32 tensor (C, H, W) in its own integer range, plus its Nominal range.
+
+    Grayscale gives C = 1, RGBA C = 4; palette images are expanded to their colours; 16-bit
+    images keep their 16-bit values.
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            img = np.asarray(imageio.imread(path))
+    except Exception as e:  # imageio raises many types for a corrupt or foreign file
+        raise InputError(f"{path}: cannot be read as an image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})")
+    if img.dtype == bool:
+        img = img.astype(np.uint8) * 255
+    if img.dtype not in (np.uint8, np.uint16):
+        if np.issubdtype(img.dtype, np.integer) and img.min() >= 0 and img.max() <= 65535:
+            img = img.astype(np.uint16 if img.max() > 255 else np.uint8)
+        else:
+            raise InputError(f"{path}: unsupported pixel type {img.dtype}")
+    if img.ndim == 2:
+        img = img[:, :, None]
+    if img.ndim != 3 or img.size == 0:
+        raise InputError(f"{path}: unsupported image shape {img.shape}")
+    nominal = Nominal.for_dtype(img.dtype)
+    data = torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1).contiguous()
+    return data, nominal
+
+
+def to_uint(img_chw, nominal):
+    """(C, H, W) float in the nominal range -> H x W x C integer array for saving."""
+    dtype = np.uint16 if nominal.levels > 256 else np.uint8
+    arr = img_chw.detach().cpu().clamp(nominal.lo, nominal.hi).round().permute(1, 2, 0).numpy().astype(dtype)
+    return arr[:, :, 0] if arr.shape[2] == 1 else arr
+
+
+def atomic_write(path, write_fn, mode="w"):
+    """Write through a temporary file in the same folder, then rename: readers see old or new, never half."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as f:
+            write_fn(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_json(path, obj):
+    atomic_write(path, lambda f: json.dump(obj, f, indent=1, allow_nan=False))
+
+
+def write_text(path, text):
+    atomic_write(path, lambda f: f.write(text))
+
+
+def save_image(path, img_chw, nominal):
+    ext = os.path.splitext(path)[1] or ".png"
+    atomic_write(path, lambda f: imageio.imwrite(f, to_uint(img_chw, nominal), format=ext), mode="wb")
+
+
+def torch_save(path, obj):
+    atomic_write(path, lambda f: torch.save(obj, f), mode="wb")

@@ -1,0 +1,24 @@
+"""A run's text log: every line goes to <run>/log.txt and to standard error (never standard output,
+which carries machine-readable results)."""
+import datetime
+import os
+import sys
+
+from tqdm import tqdm
+
+
+class Logger:
+    def __init__(self, folder=None, echo=True):
+        self.path = os.path.join(folder, "log.txt") if folder else None
+        self.echo = echo
+
+    def __call__(self, msg, level="INFO"):
+        line = f"{datetime.datetime.now().strftime('%H:%M:%S')} {level} {msg}"
+        if self.path:
+            with open(self.path, "a") as f:
+                f.write(line + "\n")
+        if self.echo:
+            tqdm.write(line, file=sys.stderr)  # keeps a running progress bar intact
+
+    def warn(self, msg):
+        self(msg, "WARNING")

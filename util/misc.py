@@ -1,0 +1,75 @@
+"""Seeding, run folders and small helpers."""
+import datetime
+import os
+import random
+import secrets
+import string
+
+import numpy as np
+import torch
+
+
+def fix_seed(seed):
+    """Seed every generator once per process and ask for deterministic kernels, as the reference.
+
+    warn_only: an op without a deterministic kernel warns instead of stopping a long run."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":16:8")
+    torch.backends.cudnn.benchmark = False
+    torch.backends.cudnn.deterministic = True
+    torch.use_deterministic_algorithms(True, warn_only=True)
+
+
+def rng_state():
+    """All generator states as tensors and plain types (loadable with weights_only=True)."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+        "numpy": [np_state[0], torch.from_numpy(np_state[1].astype(np.int64)), *np_state[2:]],
+        "python": random.getstate(),
+    }
+
+
+def set_rng_state(state):
+    torch.set_rng_state(state["torch"])
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+    name, keys, *rest = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), *rest))
+    random.setstate(state["python"])
+
+
+def cur_time():
+    return datetime.datetime.now().strftime("%Y-%m-%d-%H:%M:%S")
+
+
+def new_run_folder(save_dir, up_folder_name, tag):
+    """<save_dir>/<up_folder_name>/<tag>_<time>_<random>/, created exclusively: two runs started in the
+    same second never share a folder. The random part does not touch the seeded generators."""
+    parent = os.path.join(save_dir, up_folder_name)
+    os.makedirs(parent, exist_ok=True)
+    while True:
+        suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(4))
+        folder = os.path.join(parent, f"{tag}_{cur_time()}_{suffix}")
+        try:
+            os.makedirs(folder)
+            return folder
+        except FileExistsError:
+            continue
+
+
+def resolve_device(name):
+    if name is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(name)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
+    return dev
+
+
+def format_seconds(s):
+    s = int(round(s))
+    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"

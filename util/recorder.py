@@ -1,0 +1,76 @@
+"""Metrics of a run: per sample and epoch, means, attributes; results.json and res_table.md."""
+import math
+import os
+
+from util.io import write_json, write_text
+
+METRIC_KEYS = ("psnr", "ssim", "ssim_ref", "mse", "lpips")
+
+
+def _mean(values):
+    values = [v for v in values if v is not None and math.isfinite(v)]
+    return sum(values) / len(values) if values else None
+
+
+class Recorder:
+    """samples: {name: {epoch(str): {metric: value or None}}}; attributes: {name: {std, skew, range}}."""
+
+    def __init__(self, num_epochs):
+        self.num_epochs = num_epochs
+        self.samples = {}
+        self.attributes = {}
+        self.finished = []
+        self.time_s = 0.0
+
+    def record(self, name, epoch, metrics):
+        self.samples.setdefault(name, {})[str(epoch)] = {k: (None if v is None else float(v)) for k, v in metrics.items()}
+
+    def mean(self):
+        epochs = sorted({e for recs in self.samples.values() for e in recs}, key=int)
+        out = {}
+        for e in epochs:
+            rows = [recs[e] for recs in self.samples.values() if e in recs]
+            keys = list(dict.fromkeys(k for r in rows for k in r if not isinstance(r[k], list)))
+            out[e] = {k: _mean([r.get(k) for r in rows]) for k in keys}
+        return out
+
+    def mean_attributes(self):
+        rows = list(self.attributes.values())
+        return {k: _mean([r[k] for r in rows]) for k in ("std", "skew", "range")} if rows else None
+
+    def state(self):
+        return {"samples": self.samples, "attributes": self.attributes, "finished": list(self.finished),
+                "time_s": self.time_s}
+
+    def load_state(self, state):
+        self.samples = {n: dict(r) for n, r in state["samples"].items()}
+        self.attributes = dict(state["attributes"])
+        self.finished = list(state["finished"])
+        self.time_s = float(state["time_s"])
+
+    def results(self, complete):
+        return {"samples": self.samples, "mean": self.mean(), "attributes": self.mean_attributes(),
+                "time_s": round(self.time_s, 3), "sample_attributes": self.attributes,
+                "num_epochs": self.num_epochs, "complete": complete}
+
+    def res_table(self):
+        """Markdown: one table per logged epoch, a row per sample plus the mean row."""
+        lines = []
+        means = self.mean()
+        for e, mean in means.items():
+            keys = [k for k in mean if k in METRIC_KEYS or not isinstance(mean[k], list)]
+            lines += [f"| epoch_{e} | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 1)]
+            for name, recs in self.samples.items():
+                if e in recs:
+                    lines.append(f"| {name} | " + " | ".join(_fmt(recs[e].get(k)) for k in keys) + " |")
+            lines += ["| mean | " + " | ".join(_fmt(mean[k]) for k in keys) + " |", ""]
+        lines.append(f"time: {self.time_s:.1f} s")
+        return "\n".join(lines) + "\n"
+
+    def save(self, folder, complete=False):
+        write_json(os.path.join(folder, "results.json"), self.results(complete))
+        write_text(os.path.join(folder, "res_table.md"), self.res_table())
+
+
+def _fmt(v):
+    return "n/a" if v is None else f"{v:.8g}"
