@@ -229,7 +229,9 @@ class SymPower(Transform):
     def forward(self, data):
         p = self._params
         width = p["max"] - p["min"] + p["left"] + p["right"]
-        x01 = torch.full_like(data, 0.5) if width == 0 else (data - (p["min"] - p["left"])) / width
+        if width == 0:  # constant data: the centre of the range, whatever gamma
+            return torch.full_like(data, (0.5 + p["shift"]) * p["scale"])
+        x01 = (data - (p["min"] - p["left"])) / width
         return (x01 ** p["gamma"] + p["shift"]) * p["scale"]
 
     def inverse(self, data):

@@ -87,9 +87,12 @@ def read_image(path):
     if not os.path.isfile(path):
         raise InputError(f"{path}: no such file")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            img = np.asarray(imageio.imread(path))
+        if _png_bit_depth(path) == 16:
+            img = _read_png16(path)  # Pillow would truncate 16-bit colour PNGs to 8 bits
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                img = np.asarray(imageio.imread(path))
     except Exception as e:  # imageio raises many types for a corrupt or foreign file
         raise InputError(f"{path}: cannot be read as an image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})")
     if img.dtype == bool:
@@ -106,6 +109,30 @@ def read_image(path):
     nominal = Nominal.for_dtype(img.dtype)
     data = torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1).contiguous()
     return data, nominal
+
+
+def _png_bit_depth(path):
+    with open(path, "rb") as f:
+        head = f.read(26)
+    if head[:8] != b"\x89PNG\r\n\x1a\n" or len(head) < 26:
+        return None
+    return head[24]
+
+
+def _read_png16(path):
+    import png  # pypng: exact 16-bit PNG in both directions
+
+    w, h, rows, info = png.Reader(filename=path).asDirect()
+    return np.vstack([np.asarray(r, dtype=np.uint16) for r in rows]).reshape(h, w, info["planes"])
+
+
+def _write_png16(f, arr):
+    import png
+
+    h, w = arr.shape[:2]
+    planes = 1 if arr.ndim == 2 else arr.shape[2]
+    mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[planes] + ";16"
+    png.from_array(arr.reshape(h, w * planes), mode).write(f)
 
 
 def to_uint(img_chw, nominal):
@@ -141,8 +168,11 @@ def write_text(path, text):
 
 
 def save_image(path, img_chw, nominal):
-    ext = os.path.splitext(path)[1] or ".png"
-    atomic_write(path, lambda f: imageio.imwrite(f, to_uint(img_chw, nominal), format=ext), mode="wb")
+    arr = to_uint(img_chw, nominal)
+    if arr.dtype == np.uint16:
+        atomic_write(path, lambda f: _write_png16(f, arr), mode="wb")
+    else:
+        atomic_write(path, lambda f: imageio.imwrite(f, arr, format=os.path.splitext(path)[1] or ".png"), mode="wb")
 
 
 def torch_save(path, obj):

@@ -1,0 +1,98 @@
+"""main.py end to end on images: run folder, results.json, checkpoints, decoding, reproduction."""
+import json
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch
+
+from tests.conftest import REFERENCE, load_json, need, run_folder, run_py, smooth_image, write_png
+from util.io import read_image
+
+METRICS = {"psnr", "ssim", "ssim_ref", "mse", "lpips"}
+
+
+def test_run_folder_layout_and_results(tiny_png, fast_args, tmp_path):
+    run_py("main.py", "--input_path", tiny_png, "--transform", "sym_power", "--tag", "t", "--up_folder_name", "u",
+           *fast_args, check=True)
+    folder = run_folder(tmp_path / "log")
+    assert folder.parent.name == "u" and folder.name.startswith("t_")
+    names = {p.name for p in folder.iterdir()}
+    assert {"args.json", "log.txt", "res_table.md", "results.json", "final_pred", "ckpt"} <= names
+    assert any(n.startswith("events.out.tfevents") for n in names)
+    assert (folder / "final_pred" / "00.png").is_file()
+    res = json.loads((folder / "results.json").read_text())
+    assert set(res["samples"]["00"]) == {"10", "20"} and set(res["samples"]["00"]["20"]) == METRICS
+    assert res["samples"]["00"]["20"]["lpips"] is None and res["complete"] is True
+    assert set(res["mean"]["20"]) == METRICS and res["time_s"] > 0
+    assert set(res["attributes"]) == {"std", "skew", "range"}
+    assert "| mean |" in (folder / "res_table.md").read_text()
+    ckpts = list((folder / "ckpt").glob("ckpt_00_20_*.pth"))
+    assert len(ckpts) == 1
+    state = torch.load(ckpts[0], weights_only=True)  # tensors and plain types only
+    assert state["transform"]["name"] == "sym_power" and state["signal"]["shape"] == [3, 16, 16]
+    assert isinstance(state["args"], dict)
+
+
+def test_eval_ckpt_rebuilds_from_checkpoint_alone(tiny_png, fast_args, tmp_path):
+    run_py("main.py", "--input_path", tiny_png, "--transform", "box_cox", *fast_args, check=True)
+    ckpt = next(run_folder(tmp_path / "log").glob("ckpt/*.pth"))
+    out = tmp_path / "eval"
+    p = run_py("main.py", "--eval_ckpt", ckpt, "--save_dir", out, check=True)
+    assert p.stdout == ""  # no --input_path: no metrics line
+    pngs = list(out.rglob("final_pred/00.png"))
+    assert len(pngs) == 1 and imageio.imread(pngs[0]).shape == (16, 16, 3)
+    p = run_py("main.py", "--eval_ckpt", ckpt, "--save_dir", out, "--input_path", tiny_png, check=True)
+    metrics = json.loads(p.stdout)
+    assert set(metrics) == METRICS and metrics["psnr"] > 10
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgba", "16bit"])
+def test_channel_layouts_and_bit_depths(kind, tmp_path, fast_args):
+    img = {"gray": smooth_image(16, 16, c=1), "rgba": smooth_image(16, 16, c=4),
+           "16bit": smooth_image(16, 16, c=3, dtype=np.uint16)}[kind]
+    path = write_png(tmp_path / f"{kind}.png", img)
+    run_py("main.py", "--input_path", path, "--transform", "sym_power", *fast_args, check=True)
+    folder = run_folder(tmp_path / "log")
+    out = read_image(str(folder / "final_pred" / f"{kind}.png"))[0].permute(1, 2, 0).squeeze(-1).numpy()
+    assert out.shape == img.shape and out.max() > (300 if kind == "16bit" else 100)
+    res = json.loads((folder / "results.json").read_text())
+    assert res["samples"][kind]["20"]["psnr"] > 5
+    state = torch.load(next(folder.glob("ckpt/*.pth")), weights_only=True)
+    assert state["signal"]["nominal"]["levels"] == (65536 if kind == "16bit" else 256)
+
+
+def test_folder_with_non_numeric_names_is_naturally_sorted(tmp_path, fast_args):
+    data = tmp_path / "imgs"
+    data.mkdir()
+    for name in ("img_10.png", "img_2.png", "b.png"):
+        imageio.imwrite(data / name, smooth_image(12, 12, seed=len(name)))
+    (data / "notes.txt").write_text("not an image")
+    p = run_py("main.py", "--input_path", data, "--multi_data", *fast_args, check=True)
+    assert "skipping 1 file" in p.stderr
+    res = json.loads((run_folder(tmp_path / "log") / "results.json").read_text())
+    assert list(res["samples"]) == ["b", "img_2", "img_10"]
+
+
+def test_reference_checkpoint_needs_trust_and_decodes_to_expected(tmp_path):
+    ckdir = need(REFERENCE / "reference_ckpt")
+    expected = load_json(ckdir / "expected.json")["expected_when_decoded"]
+    ckpt, img = ckdir / "ckpt_00_1000.pth", ckdir / "div2k_test_00_64px.png"
+    p = run_py("main.py", "--eval_ckpt", ckpt, "--input_path", img, "--save_dir", tmp_path)
+    assert p.returncode == 2 and "--trust_checkpoint" in p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+    p = run_py("main.py", "--eval_ckpt", ckpt, "--input_path", img, "--save_dir", tmp_path, "--trust_checkpoint",
+               check=True)
+    metrics = json.loads(p.stdout)
+    assert abs(metrics["psnr"] - expected["psnr"]) < 0.01
+    assert abs(metrics["ssim_ref"] - expected["ssim_ref"]) < 1e-4
+
+
+def test_reproduces_reference_psnr_on_64px(tmp_path):
+    """SIREN 3x256, sym_power, 1000 epochs, seed 3407, CPU: the reference logs 56.05 dB at epoch 1000."""
+    img = need(REFERENCE / "reference_ckpt" / "div2k_test_00_64px.png")
+    run_py("main.py", "--input_path", img, "--transform", "sym_power", "--num_epochs", "1000", "--log_epoch", "500",
+           "--save_dir", tmp_path / "log", "--device", "cpu", "--quiet", "--no_images",
+           env={"OMP_NUM_THREADS": "1"}, check=True)
+    res = json.loads((run_folder(tmp_path / "log") / "results.json").read_text())
+    assert abs(res["samples"]["div2k_test_00_64px"]["1000"]["psnr"] - 56.05) < 0.1

@@ -1,0 +1,76 @@
+"""Metrics against metric_vectors.json, and the null / LPIPS rules."""
+import json
+import os
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch
+
+from components import metrics as M
+from tests.conftest import DATA, REFERENCE, load_json, need, run_py
+
+
+def _perturbed(gt):
+    idx = torch.arange(gt.numel()).reshape(gt.shape)
+    return torch.clamp(gt + ((idx * 7919) % 31 - 15), 0, 255)
+
+
+@pytest.mark.parametrize("image", ["div2k/test_data/00.png", "div2k/test_data/05.png"])
+def test_cli_matches_metric_vectors(image, tmp_path):
+    vec = load_json(REFERENCE / "metric_vectors.json")["images"][image]
+    ref = need(DATA / image)
+    gt = torch.from_numpy(imageio.imread(ref).astype(np.float32)).permute(2, 0, 1)
+    test = tmp_path / "pred.png"
+    imageio.imwrite(test, _perturbed(gt).permute(1, 2, 0).numpy().astype(np.uint8))
+    out = json.loads(run_py("-m", "components.metrics", ref, test, check=True).stdout)
+    assert set(out) == {"psnr", "ssim", "ssim_ref", "lpips"} and out["lpips"] is None
+    assert abs(out["psnr"] - vec["reference_psnr"]) < 1e-4
+    assert abs(out["ssim_ref"] - vec["reference_ssim"]) < 1e-4
+    assert abs(out["ssim"] - vec["skimage_ssim_gaussian"]) < 1e-4
+
+
+def test_perfect_reconstruction_psnr_is_null_in_json(tmp_path):
+    img = tmp_path / "a.png"
+    imageio.imwrite(img, (np.arange(32 * 32 * 3) % 256).reshape(32, 32, 3).astype(np.uint8))
+    p = run_py("-m", "components.metrics", img, img, check=True)
+    out = json.loads(p.stdout)
+    assert out["psnr"] is None and "Infinity" not in p.stdout and out["ssim"] == pytest.approx(1.0)
+
+
+def test_small_images_have_null_ssim_but_ssim_ref():
+    a = torch.rand(3, 8, 8) * 255
+    b = a + 1
+    assert M.ssim(b, a) is None
+    assert M.ssim_ref(b, a) is not None
+    assert M.psnr(b, a) == pytest.approx(20 * np.log10(a.max().item()), abs=1e-3)
+
+
+def test_lpips_plumbing_with_random_backbone():
+    lp = M.Lpips(pnet_rand=True)  # shipped linear layers, random AlexNet: no download
+    assert lp.available
+    a = torch.rand(3, 64, 64) * 255
+    same, other = lp(a, a), lp(torch.flip(a, dims=[2]), a)
+    assert same == pytest.approx(0.0, abs=1e-6) and other > same
+    assert lp(a[:1], a[:1]) is None  # LPIPS needs RGB
+
+
+def test_lpips_without_weights_warns_once_and_gives_null(capsys):
+    cache = os.path.join(torch.hub.get_dir(), "checkpoints", M.Lpips.WEIGHTS)
+    if os.path.exists(cache):
+        pytest.skip("AlexNet weights are cached on this machine")
+    lp = M.Lpips()
+    err = capsys.readouterr().err
+    assert not lp.available and err.count("warning: LPIPS disabled") == 1 and M.Lpips.WEIGHTS in err
+    assert lp(torch.rand(3, 32, 32), torch.rand(3, 32, 32)) is None
+
+
+def test_audio_metrics_textbook_si_snr():
+    t = torch.linspace(0, 1, 1000)
+    s = torch.sin(40 * t)
+    noise = 0.1 * torch.cos(333 * t)
+    m = M.audio_metrics(s + noise, s)
+    assert m["snr"] == pytest.approx(10 * np.log10((s ** 2).sum().item() / (noise ** 2).sum().item()), rel=1e-5)
+    # scale invariance: SI-SNR of 3 * estimate equals that of the estimate
+    assert M.audio_metrics(3 * (s + noise), s)["si_snr"] == pytest.approx(m["si_snr"], rel=1e-6)
+    assert M.audio_metrics(s, s)["snr"] is None
