@@ -1,0 +1,317 @@
+"""Run a named experiment: every parameter set of config.PARAM_SETS[exp] as one main.py task.
+
+    python run.py                        # the demo ("000"; the `exp` at the bottom of this file)
+    python run.py 001 [--gpus 0,1,3] [--only sym_power,scale_1.0] [--dry_run] [-- --num_epochs 500]
+    python run.py --resume log/001_trans # finish what an interrupted sweep left
+    python run.py 001 --launcher slurm --partition P   # one SLURM job per parameter set (submitit)
+
+Tasks go to a queue: each free GPU takes the next parameter set; with no GPU they run one after
+another on the CPU. A failing task never stops the others; the final report gives one line per
+task and the exit code is non-zero if any task did not succeed. Options after `--` go to every
+task and override the experiment's.
+"""
+import argparse
+import json
+import os
+import re
+import shlex
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+
+from manager import UnknownTask, experiment_folder, task_options, to_argv
+from config import PARAM_SETS
+from util.io import write_json
+
+ROOT = os.path.dirname(os.path.abspath(__file__))
+MAIN = "main.py"
+RUN_FOLDER_RE = re.compile(r"run folder (.+) on (cpu|cuda\S*|mps)( \(resumed\))?$")
+
+
+class Task:
+    def __init__(self, name, argv, folder=None):
+        self.name, self.argv, self.folder = name, list(argv), folder
+        self.status, self.rc, self.wall, self.last_line = "pending", None, None, ""
+        self.proc = self.device = self.started = self.log_file = None
+
+    def command(self):
+        return [sys.executable, MAIN, *self.argv]
+
+    def describe(self):
+        if self.rc is None:
+            return self.status
+        if self.rc == 0:
+            return "ok"
+        return f"killed (signal {-self.rc})" if self.rc < 0 else f"failed (exit {self.rc})"
+
+    def record(self):
+        return {"name": self.name, "argv": self.argv, "status": self.describe(), "rc": self.rc,
+                "folder": self.folder, "wall_s": self.wall, "pid": self.proc.pid if self.proc else None}
+
+
+def parse(argv):
+    extra = []
+    if "--" in argv:
+        i = argv.index("--")
+        argv, extra = argv[:i], argv[i + 1:]
+    ap = argparse.ArgumentParser(prog="run.py", description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("exp", nargs="?", help=f"experiment id ({', '.join(PARAM_SETS)})")
+    ap.add_argument("--gpus", default=None, help="comma-separated GPU ids (default: every visible GPU; none: CPU)")
+    ap.add_argument("--only", default=None, help="comma-separated parameter sets to run")
+    ap.add_argument("--dry_run", action="store_true", help="print one main.py command per task and exit")
+    ap.add_argument("--full", action="store_true", help="demo: the paper's setting even without a GPU")
+    ap.add_argument("--resume", default=None, metavar="LOG_DIR", help="resume every unfinished task of a sweep")
+    ap.add_argument("--status", default=None, metavar="LOG_DIR", help="print the state of a submitted sweep")
+    ap.add_argument("--launcher", default="queue", choices=("queue", "local", "slurm"),
+                    help="queue: subprocesses here; local / slurm: submitit jobs")
+    ap.add_argument("--partition", default=None, help="slurm partition")
+    ap.add_argument("--gpus_per_task", type=int, default=1, help="slurm: GPUs per job")
+    ap.add_argument("--time", type=int, default=120, help="slurm: minutes per job")
+    ap.add_argument("--save_dir", default="./log", help="root of the run folders (as main.py's --save_dir)")
+    args = ap.parse_args(argv)
+    args.extra = extra
+    return args
+
+
+def visible_gpus(spec):
+    if spec is not None:
+        return [g for g in spec.split(",") if g.strip() != ""]
+    try:
+        import torch
+
+        return [str(i) for i in range(torch.cuda.device_count())]
+    except Exception:
+        return []
+
+
+def build_tasks(exp, only, extra, save_dir):
+    sets = PARAM_SETS[exp]
+    if only:
+        wanted = [s.strip() for s in only.split(",") if s.strip()]
+        bad = [s for s in wanted if s not in sets]
+        if bad:
+            raise UnknownTask(f"unknown parameter set(s) {', '.join(bad)} for experiment {exp} (valid: {', '.join(sets)})")
+        sets = [s for s in sets if s in wanted]
+    base = ["--save_dir", save_dir] if save_dir != "./log" else []
+    return [Task(s, to_argv(task_options(exp, s)) + base + extra) for s in sets]
+
+
+def resume_tasks(log_dir):
+    """Tasks of an interrupted sweep: unfinished run folders resume, never-started tasks start."""
+    sweep = os.path.join(log_dir, "sweep.json")
+    tasks = []
+    if os.path.isfile(sweep):
+        with open(sweep) as f:
+            saved = json.load(f)
+        for t in saved["tasks"]:
+            if t["status"] == "ok":
+                continue
+            folder = t.get("folder")
+            if folder and os.path.isfile(os.path.join(folder, "args.json")):
+                tasks.append(Task(t["name"], ["--resume", folder], folder))
+            else:
+                tasks.append(Task(t["name"], t["argv"]))
+        return saved.get("experiment"), tasks, saved
+    for dirpath, _, files in sorted(os.walk(log_dir)):
+        if "args.json" in files and not _complete(dirpath):
+            tasks.append(Task(os.path.basename(dirpath), ["--resume", dirpath], dirpath))
+    return None, tasks, None
+
+
+def _complete(folder):
+    try:
+        with open(os.path.join(folder, "results.json")) as f:
+            return bool(json.load(f).get("complete"))
+    except (OSError, ValueError):
+        return False
+
+
+class Queue:
+    """Each free device takes the next task; a task's output goes to its log file (and the terminal
+    when only one task runs at a time)."""
+
+    def __init__(self, tasks, devices, log_dir, sweep_meta, echo):
+        self.tasks, self.devices, self.log_dir, self.meta, self.echo = tasks, devices, log_dir, sweep_meta, echo
+        self.t0 = time.time()
+        self.last_line_at = 0.0
+
+    def save(self):
+        write_json(os.path.join(self.log_dir, "sweep.json"), {**self.meta, "tasks": [t.record() for t in self.tasks]})
+
+    def start(self, task, device):
+        env = dict(os.environ)
+        if device is not None:
+            env["CUDA_VISIBLE_DEVICES"] = device
+        os.makedirs(os.path.join(self.log_dir, "tasks"), exist_ok=True)
+        task.log_file = os.path.join(self.log_dir, "tasks", f"{task.name}.log")
+        task.device, task.started, task.status = device, time.time(), "running"
+        task.proc = subprocess.Popen(task.command(), cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
+        threading.Thread(target=self._pump, args=(task,), daemon=True).start()
+        where = f"GPU {device}" if device is not None else "CPU"
+        print(f"[run] {task.name}: started on {where}; log {task.log_file}", file=sys.stderr, flush=True)
+
+    def _pump(self, task):
+        with open(task.log_file, "a") as log:
+            for line in task.proc.stdout:
+                log.write(line)
+                log.flush()
+                stripped = line.rstrip("\n")
+                if stripped.strip():
+                    task.last_line = stripped.strip()
+                m = RUN_FOLDER_RE.search(stripped)
+                if m and task.folder is None:
+                    task.folder = m.group(1)
+                    self.save()
+                if self.echo:
+                    sys.stderr.write(line)
+
+    def progress_line(self, force=False):
+        now = time.time()
+        if not force and now - self.last_line_at < 30:
+            return
+        self.last_line_at = now
+        done = [t for t in self.tasks if t.rc is not None]
+        running = [t for t in self.tasks if t.status == "running"]
+        failed = [t for t in done if t.rc != 0]
+        left = len(self.tasks) - len(done)
+        eta = ""
+        if done and left:
+            per = (now - self.t0) / len(done)
+            eta = f", eta {per * left / max(1, len(self.devices)) / 60:.1f} min"
+        print(f"[run] tasks done {len(done)}/{len(self.tasks)}, running {len(running)}, failed {len(failed)}{eta}",
+              file=sys.stderr, flush=True)
+
+    def run(self):
+        pending, free, running = deque(self.tasks), list(self.devices) or [None], []
+        self.save()
+        try:
+            while pending or running:
+                while pending and free:
+                    task = pending.popleft()
+                    self.start(task, free.pop(0))
+                    running.append(task)
+                    self.save()
+                time.sleep(0.2)
+                for task in list(running):
+                    if task.proc.poll() is not None:
+                        self._finish(task)
+                        running.remove(task)
+                        free.append(task.device)
+                        self.save()
+                        self.progress_line(force=True)
+                self.progress_line()
+        except KeyboardInterrupt:
+            print("[run] interrupted: stopping the running tasks (they leave resumable checkpoints)",
+                  file=sys.stderr, flush=True)
+            for task in running:
+                if task.proc.poll() is None:
+                    task.proc.send_signal(signal.SIGINT)
+            for task in running:
+                try:
+                    task.proc.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    task.proc.kill()
+                    task.proc.wait()
+                self._finish(task)
+            for task in pending:
+                task.status = "not started"
+            self.save()
+            raise
+
+    def _finish(self, task):
+        task.proc.wait()
+        time.sleep(0.05)  # let the output pump drain
+        task.rc, task.wall = task.proc.returncode, round(time.time() - task.started, 1)
+        task.status = task.describe()
+
+
+def report(tasks):
+    width = max(len(t.name) for t in tasks)
+    for t in tasks:
+        line = f"{t.name:<{width}}  {t.describe():<18}  {t.wall if t.wall is not None else 0:8.1f} s  {t.folder or '-'}"
+        if t.rc not in (0, None) and t.last_line:
+            line += f"  | {t.last_line[:200]}"
+        print(line, flush=True)
+    return 0 if all(t.rc == 0 for t in tasks) else 1
+
+
+def main(argv, default_exp="000"):
+    args = parse(argv)
+    try:
+        if args.status:
+            from util.launch import print_status
+            return print_status(args.status)
+        if args.resume:
+            exp, tasks, meta = resume_tasks(args.resume)
+            log_dir = args.resume
+            if not tasks:
+                print(f"{args.resume}: every task has finished; nothing to resume", file=sys.stderr)
+                return 0
+            meta = meta or {"experiment": exp}
+            meta = {k: v for k, v in meta.items() if k != "tasks"}
+        else:
+            exp = args.exp or default_exp
+            if exp not in PARAM_SETS:
+                raise UnknownTask(f"unknown experiment id '{exp}' (valid: {', '.join(PARAM_SETS)})")
+            extra = list(args.extra)
+            demo = None
+            if exp == "000" and not args.dry_run:
+                from util.demo import demo_profile
+                demo = demo_profile(args, visible_gpus(args.gpus))
+                extra = demo["options"] + extra
+            tasks = build_tasks(exp, args.only, extra, args.save_dir)
+            if demo:
+                for t in tasks:
+                    t.argv = _replace_option(t.argv, "--input_path", demo["input_path"])
+            if args.dry_run:
+                for t in tasks:
+                    print(" ".join(shlex.quote(a) for a in ["python", MAIN, *t.argv]))
+                return 0
+            log_dir = os.path.join(_option(tasks[0].argv, "--save_dir", args.save_dir), experiment_folder(exp))
+            meta = {"experiment": exp, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+        os.makedirs(log_dir, exist_ok=True)
+        if args.launcher != "queue":
+            from util.launch import submit
+            return submit(tasks, log_dir, meta, args)
+        devices = visible_gpus(args.gpus)
+        queue = Queue(tasks, devices, log_dir, meta, echo=len(devices) <= 1)
+        try:
+            queue.run()
+        except KeyboardInterrupt:
+            report(tasks)
+            return 130
+        rc = report(tasks)
+        if exp == "000" and not args.resume:
+            from util.demo import demo_summary
+            demo_summary(tasks[0])
+        return rc
+    except UnknownTask as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _option(argv, name, default=None):
+    """The last value of an option in an argv list (later ones override earlier ones)."""
+    value = default
+    for i, a in enumerate(argv[:-1]):
+        if a == name:
+            value = argv[i + 1]
+    return value
+
+
+def _replace_option(argv, name, value):
+    out = list(argv)
+    for i, a in enumerate(out[:-1]):
+        if a == name:
+            out[i + 1] = value
+    return out
+
+
+if __name__ == "__main__":
+    exp = "000"  # edit to pick the experiment run by a bare `python run.py` (see config.PARAM_SETS)
+    sys.exit(main(sys.argv[1:], default_exp=exp))

@@ -1,0 +1,165 @@
+"""The experiment layer: config, manager, run.py's queue and report, the summariser, download.py."""
+import functools
+import http.server
+import json
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import imageio.v2 as imageio
+import pytest
+
+from components.transform import ROWS
+from config import PARAM_SETS
+from tests.conftest import DATA, ROOT, need, run_py, smooth_image
+
+TINY = ["--hidden_features", "16", "--hidden_layers", "1", "--quiet", "--device", "cpu", "--no_images"]
+
+
+def _parse_line(line):
+    words = shlex.split(line)
+    assert words[:2] == ["python", "main.py"]
+    opts, i = {}, 2
+    while i < len(words):
+        key = words[i][2:]
+        if i + 1 < len(words) and not words[i + 1].startswith("--"):
+            opts[key], i = words[i + 1], i + 2
+        else:
+            opts[key], i = True, i + 1
+    return opts
+
+
+def test_dry_run_lists_table1_rows_with_protocol_options():
+    p = run_py("run.py", "001", "--dry_run", check=True)
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == 11 and all(line.count("main.py") == 1 for line in lines)
+    assert "main.py" not in p.stderr
+    for line, row in zip(lines, PARAM_SETS["001"]):
+        opts = _parse_line(line)
+        assert opts["tag"] == row and opts["up_folder_name"] == "001_trans" and opts["multi_data"] is True
+        assert opts["input_path"] == "data/div2k/test_data"
+        for k, v in ROWS[row].items():
+            assert opts[k] == (True if v is True else str(v)), (row, k)
+
+
+def test_dry_run_overrides_and_only():
+    p = run_py("run.py", "003", "--dry_run", "--only", "median_only", "--", "--num_epochs", "7", check=True)
+    (line,) = p.stdout.strip().splitlines()
+    opts = _parse_line(line)
+    assert opts["pn_beta"] == "0" and opts["pn_buffer"] == "0" and line.endswith("--num_epochs 7")
+
+
+@pytest.mark.parametrize("argv,needle", [(["009"], "unknown experiment id '009'"),
+                                         (["001", "--only", "nope"], "unknown parameter set")])
+def test_unknown_ids_are_one_line_errors(argv, needle):
+    p = run_py("run.py", *argv, "--dry_run")
+    assert p.returncode == 2 and needle in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert "valid:" in p.stderr
+
+
+@pytest.fixture
+def tiny_folder(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(2):
+        imageio.imwrite(folder / f"{i:02d}.png", smooth_image(12, 12, seed=i))
+    return folder
+
+
+def test_sweep_survives_a_killed_task_and_summarises(tmp_path, tiny_folder):
+    log = tmp_path / "log"
+    cmd = [sys.executable, "run.py", "001", "--only", "scale_1.0,sym_power", "--gpus", "", "--", "--input_path",
+           str(tiny_folder), "--save_dir", str(log), "--num_epochs", "1500", "--log_epoch", "500", *TINY]
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sweep = log / "001_trans" / "sweep.json"
+    deadline = time.time() + 120
+    victim = None
+    while time.time() < deadline and victim is None:
+        time.sleep(0.2)
+        try:
+            task = json.loads(sweep.read_text())["tasks"][0]
+        except (OSError, ValueError, IndexError):
+            continue
+        if task["status"] == "running" and task["pid"] and task["folder"]:
+            victim = task["pid"]
+    assert victim, "first task never started"
+    os.kill(victim, signal.SIGKILL)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode != 0
+    lines = out.strip().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("scale_1.0") and "killed (signal 9)" in lines[0]
+    assert lines[1].startswith("sym_power") and " ok " in lines[1]
+    folder = Path(lines[1].split()[-1])
+    res = json.loads((folder / "results.json").read_text())
+    p = run_py("-m", "util.summarize", log / "001_trans", check=True)
+    rows = {line.split("|")[1].strip(): line for line in p.stdout.splitlines() if line.startswith("| ")}
+    assert "incomplete" in rows["scale_1.0"] or "failed" in rows["scale_1.0"]
+    cells = [c.strip() for c in rows["sym_power"].split("|")[1:-1]]
+    assert cells[4] == f"{res['mean']['500']['psnr']:.2f}" and cells[-1] == "ok"
+    assert cells[1] == f"{res['attributes']['std']:.2f}"
+
+
+def test_summariser_prefers_newest_complete_run_and_adds_paper(tmp_path):
+    exp = tmp_path / "001_trans"
+    for i, (psnr, complete) in enumerate([(30.0, True), (31.0, True), (0.0, False)]):
+        run = exp / f"sym_power_2026-01-0{i + 1}_abcd"
+        run.mkdir(parents=True)
+        (run / "args.json").write_text(json.dumps({"tag": "sym_power"}))
+        res = {"samples": {}, "mean": {"5000": {"psnr": psnr, "ssim_ref": 0.99, "ssim": 0.9}} if complete else {},
+               "attributes": {"std": 0.46, "skew": 0.16, "range": 0.96}, "complete": complete}
+        (run / "results.json").write_text(json.dumps(res))
+        os.utime(run / "results.json", (1000 + i, 1000 + i))
+    p = run_py("-m", "util.summarize", exp, "--paper", check=True)
+    row = next(line for line in p.stdout.splitlines() if line.startswith("| sym_power"))
+    assert "31.00 [36.75, -5.75]" in row and "newest complete of 3 runs" in row
+    p = run_py("-m", "util.summarize", tmp_path / "missing")
+    assert p.returncode == 2
+
+
+def test_demo_without_data_fits_the_astronaut(tmp_path):
+    if (ROOT / "data" / "div2k" / "test_data" / "00.png").exists():
+        pytest.skip("data/div2k/test_data/00.png is present: the astronaut fallback is not exercised")
+    p = run_py("run.py", "--gpus", "", "--save_dir", tmp_path, "--", "--num_epochs", "20", "--log_epoch", "10",
+               *TINY, check=True)
+    assert "astronaut" in p.stderr and "CPU profile" in p.stderr
+    assert "tensorboard --logdir" in p.stdout and "PSNR" in p.stdout
+    runs = list((tmp_path / "000_demo").glob("sym_power_*/results.json"))
+    assert len(runs) == 1
+    assert (runs[0].parent / "final_pred" / "astronaut_128px.png").is_file()
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def test_download_verifies_checksums_against_a_local_server(tmp_path):
+    src = need(DATA / "div2k" / "test_data")
+    served = tmp_path / "served"
+    shutil.copytree(src, served / "div2k" / "test_data")
+    (served / "div2k" / "test_data" / "03.png").write_bytes(b"corrupted on the server")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_Quiet, directory=str(served)))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        dest = tmp_path / "data"
+        p = run_py("data/download.py", "div2k_test", "--base_url", url, "--dest", dest)
+        assert p.returncode == 1 and "03.png: FAILED: checksum mismatch" in p.stderr
+        files = sorted(x.name for x in (dest / "div2k" / "test_data").iterdir())
+        assert len(files) == 15 and "03.png" not in files and not any(f.endswith(".part") for f in files)
+        # a partial file from an interrupted download is resumed, then verified
+        shutil.copy(src / "03.png", served / "div2k" / "test_data" / "03.png")
+        (dest / "div2k" / "test_data" / "03.png.part").write_bytes((src / "03.png").read_bytes()[:1000])
+        p = run_py("data/download.py", "div2k_test", "--base_url", url, "--dest", dest, check=True)
+        assert "03.png: downloaded" in p.stderr and "16 of 16" in p.stderr
+        assert (dest / "div2k" / "test_data" / "03.png").read_bytes() == (src / "03.png").read_bytes()
+    finally:
+        server.shutdown()

@@ -1,0 +1,64 @@
+"""The demo ("000"): SIREN + sym_power on DIV2K image 00, sized to the machine it runs on.
+
+With a GPU (or --full) it is the paper's setting: 512 x 512, 5000 epochs. On a CPU it announces
+and runs a profile that finishes in a few minutes: a 128 x 128 downscale and 1000 epochs. The
+profile lives here only; main.py never shrinks images or epochs by itself. Without the data it
+fits scikit-image's bundled astronaut (no download).
+"""
+import json
+import os
+import sys
+
+import imageio.v2 as imageio
+import numpy as np
+
+DEMO_IMAGE = "data/div2k/test_data/00.png"
+CPU_SIZE, CPU_EPOCHS, CPU_LOG_EPOCH = 128, 1000, 250
+
+
+def demo_profile(args, gpus):
+    folder = os.path.join(args.save_dir, "000_demo", "demo_input")
+    if os.path.isfile(DEMO_IMAGE):
+        img, name = imageio.imread(DEMO_IMAGE), "00"
+    else:
+        from skimage import data
+
+        print(f"note: {DEMO_IMAGE} is absent (python data/download.py div2k_test fetches it); "
+              f"fitting scikit-image's astronaut instead", file=sys.stderr)
+        img, name = data.astronaut(), "astronaut"
+    options = []
+    if not gpus and not args.full:
+        from skimage.transform import resize
+
+        print(f"note: no GPU, so the demo runs its CPU profile: {CPU_SIZE}x{CPU_SIZE} downscale, {CPU_EPOCHS} epochs "
+              f"(a few minutes). `python run.py --full` runs the paper's 512x512, 5000 epochs.", file=sys.stderr)
+        img = resize(img, (CPU_SIZE, CPU_SIZE), anti_aliasing=True, preserve_range=True).round().astype(np.uint8)
+        name = f"{name}_{CPU_SIZE}px"
+        options = ["--num_epochs", str(CPU_EPOCHS), "--log_epoch", str(CPU_LOG_EPOCH)]
+    elif name == "00":
+        return {"input_path": DEMO_IMAGE, "options": options}
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{name}.png")
+    imageio.imwrite(path, img)
+    return {"input_path": path, "options": options}
+
+
+def demo_summary(task):
+    if task.rc != 0 or not task.folder:
+        return
+    try:
+        with open(os.path.join(task.folder, "results.json")) as f:
+            res = json.load(f)
+    except (OSError, ValueError):
+        return
+    last = max(res["mean"], key=int)
+    m = res["mean"][last]
+
+    def fmt(v, spec):
+        return "n/a" if v is None else format(v, spec)
+
+    print(f"\nDemo finished: {task.folder}")
+    print(f"  epoch {last}: PSNR {fmt(m.get('psnr'), '.2f')} dB, SSIM {fmt(m.get('ssim'), '.4f')} "
+          f"(Table 1's variant: {fmt(m.get('ssim_ref'), '.4f')})")
+    print(f"  reconstruction: {os.path.join(task.folder, 'final_pred')}")
+    print(f"  tensorboard --logdir {task.folder}")
