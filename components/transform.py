@@ -8,7 +8,9 @@ Data are float tensors in the signal's own units (0..255 for 8-bit images). The 
 two lengths in intensity levels of 8-bit data: the adaptive soft boundary (pn_k x tail mass) and
 the Box-Cox offset (box_shift x 256). Here both scale with the nominal full-scale range N / 256
 (N = 256 for 8-bit images, which is exactly the reference; 65536 for 16-bit images; 2 for
-signals in [-1, 1]), so the transforms behave the same on data of any bit depth.
+signals in [-1, 1]), so the transforms behave the same on data of any bit depth. The Box-Cox
+offset is counted from the bottom of the nominal range (x - lo + box_shift * N), which for images
+(lo = 0) is the reference's x + 25.6 and keeps a waveform in [-1, 1] positive.
 
 The Table 1 rows `inverse` and `rpp` change the data, not the value mapping: `prepare_data`
 inverts (lo + hi - x) or permutes the pixels before a [-1, 1] min-max, and metrics are computed on
@@ -126,9 +128,11 @@ class BoxCox(Transform):
     """
     name = "box_cox"
 
-    def __init__(self, box_shift=0.1, shift=-0.5, scale=2.0, levels=256.0):
-        # box_shift x 256 intensity levels for 8-bit data, scaled with the full-scale range.
-        self._params = {"offset": float(box_shift) * 256 * levels / 256, "shift": float(shift), "scale": float(scale)}
+    def __init__(self, box_shift=0.1, shift=-0.5, scale=2.0, levels=256.0, lo=0.0):
+        # box_shift x 256 intensity levels above the bottom of the nominal range (0 for images, where
+        # this is the reference's x + 25.6), scaled with the full-scale range.
+        self._params = {"offset": float(box_shift) * 256 * levels / 256 - float(lo), "shift": float(shift),
+                        "scale": float(scale)}
 
     def fit(self, data):
         x = data.detach().cpu().double().flatten().numpy() + self._params["offset"]
@@ -254,8 +258,9 @@ def options(row=None, **overrides):
     return opts
 
 
-def build(opts, levels=256.0):
-    """A fresh, unfitted transform from an option dict (argparse namespace vars or `options()`)."""
+def build(opts, levels=256.0, lo=0.0):
+    """A fresh, unfitted transform from an option dict (argparse namespace vars or `options()`) for data
+    whose nominal range starts at `lo` and spans `levels` (256 for 8-bit images, 2 for [-1, 1])."""
     name = opts["transform"]
     shift, scale = opts["trans_shift"], opts["trans_scale"]
     if name == "min_max":
@@ -263,7 +268,7 @@ def build(opts, levels=256.0):
     if name == "z_score":
         return ZScore()
     if name == "box_cox":
-        return BoxCox(opts["box_shift"], shift, scale, levels)
+        return BoxCox(opts["box_shift"], shift, scale, levels, lo)
     if name == "sym_power":
         return SymPower(opts["pn_cum"], opts["pn_buffer"], opts["pn_alpha"], opts["pn_k"], opts["pn_beta"],
                         opts["gamma_boundary"], opts["gamma_trans"], shift, scale, levels)
@@ -341,7 +346,7 @@ def _main(argv=None):
         for f in files:
             data, nominal = read_image(f)
             data, _ = prepare_data(data, opts, nominal, gen)
-            t = build(opts, nominal.levels).fit(data)
+            t = build(opts, nominal.levels, nominal.lo).fit(data)
             attrs = attributes(t.forward(data))
             rows.append(attrs)
             print(json.dumps({"file": f, "transform": args.transform, "params": inspector_params(args.transform, t),

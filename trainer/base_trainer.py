@@ -30,6 +30,14 @@ from util.misc import cur_time, rng_state, set_rng_state
 CKPT_FORMAT = "symtrans-inr/1"
 
 
+def make_adam(model, lr):
+    """Adam with default betas; the fused kernel where the device has one (same update, fewer passes)."""
+    try:
+        return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):
+        return torch.optim.Adam(model.parameters(), lr=lr)
+
+
 class Signal:
     """One sample: data (C, *grid) in its own units, its Nominal range, and what outputs need."""
 
@@ -45,7 +53,7 @@ def grid_coords(shape):
 
 class BaseTrainer:
     exts = ()
-    eval_chunk = 1 << 18  # coordinates per forward pass when evaluating a batched (video) fit
+    eval_chunk = 1 << 16  # coordinates per forward pass outside training: bounds evaluation memory
 
     def __init__(self, args, folder, log, writer, recorder, device, lpips=None):
         self.args, self.opts = args, vars(args)
@@ -112,7 +120,7 @@ class BaseTrainer:
                 data = data.reshape(c, -1)[:, perm].reshape(data.shape)
         else:
             data, perm = T.prepare_data(signal.data, self.opts, nominal)  # draws the rpp permutation
-        tf = T.build(self.opts, nominal.levels).fit(data)
+        tf = T.build(self.opts, nominal.levels, nominal.lo).fit(data)
         target = tf.forward(data)
         if not torch.isfinite(target).all():
             raise ValueError(f"{path}: the {a.transform} transform gives non-finite values on this data")
@@ -132,7 +140,7 @@ class BaseTrainer:
         mopts = self.opts_for_model()
         model = build_model(mopts, coords.shape[1], c).to(self.device)
         lr = a.lr if a.lr is not None else default_lr(a.model_type)
-        optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+        optimizer = make_adam(model, lr)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / num_epochs, 1))
         start = 1
         if resume is not None:
@@ -155,8 +163,8 @@ class BaseTrainer:
         def rows_to_grid(rows):
             return rows.T.reshape(c, *grid)
 
-        step = make_step(model, optimizer, scheduler, decode_rows, peak, compile_ok=not a.no_compile,
-                         num_epochs=num_epochs, log=self.log)
+        step = make_step(model, optimizer, scheduler, decode_rows, peak, eager=a.eager,
+                         num_epochs=num_epochs - start + 1, log=self.log)
         ctx = {"signal": signal, "perm": perm, "tf": tf, "model": model, "optimizer": optimizer,
                "scheduler": scheduler, "index": index}
         scalars = []
@@ -188,6 +196,7 @@ class BaseTrainer:
                 self.recorder.save(self.folder)
             bar.update()
         bar.close()
+        step = None  # frees the training buffers before the final full-grid prediction
 
         with torch.inference_mode():
             recon = rows_to_grid(decode_rows(self.predict(model, coords)))

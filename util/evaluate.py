@@ -71,7 +71,7 @@ def eval_checkpoint(args):
             raise InputError(f"{args.eval_ckpt}: a reference rpp checkpoint does not store its permutation")
         nominal, shape, meta = signal.nominal, list(signal.data.shape), signal.meta
         data, _ = T.prepare_data(signal.data, opts, nominal)
-        tf = T.build(opts, nominal.levels).fit(data)
+        tf = T.build(opts, nominal.levels, nominal.lo).fit(data)
 
     c, grid = shape[0], tuple(shape[1:])
     model = build_model(probe.opts_for_model(), len(grid), c)

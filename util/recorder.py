@@ -23,7 +23,8 @@ class Recorder:
         self.time_s = 0.0
 
     def record(self, name, epoch, metrics):
-        self.samples.setdefault(name, {})[str(epoch)] = {k: (None if v is None else float(v)) for k, v in metrics.items()}
+        self.samples.setdefault(name, {})[str(epoch)] = {
+            k: (v if v is None or isinstance(v, list) else float(v)) for k, v in metrics.items()}
 
     def mean(self):
         epochs = sorted({e for recs in self.samples.values() for e in recs}, key=int)
@@ -58,7 +59,7 @@ class Recorder:
         lines = []
         means = self.mean()
         for e, mean in means.items():
-            keys = [k for k in mean if k in METRIC_KEYS or not isinstance(mean[k], list)]
+            keys = list(mean)
             lines += [f"| epoch_{e} | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 1)]
             for name, recs in self.samples.items():
                 if e in recs:

@@ -1,0 +1,218 @@
+"""Time the training step: this project's (the one main.py runs) against a plain eager step doing
+what the published implementation does each step, and against the step's matrix products alone.
+
+    python benchmarks/bench_step.py --size 64 --threads 1
+    python benchmarks/bench_step.py --size 512 --threads 2 --steps 10
+    python benchmarks/bench_step.py --size 512 --device cuda --steps 200
+
+One JSON line per configuration (project, published, matmul): median ms per step, the ratio to
+the products alone and to the published step, achieved GFLOP/s of the products, peak memory
+(resident set on CPU, allocator peak on GPU) and warm-up time. Each step configuration runs in a
+child process so its peak memory is its own.
+"""
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+
+def _sync(device):
+    import torch
+
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _image(size):
+    """DIV2K 00 resized when ../shared has it, else scikit-image's astronaut: a real picture."""
+    import numpy as np
+    import torch
+    from skimage import data
+    from skimage.transform import resize
+
+    path = os.path.join(ROOT, "..", "shared", "data", "div2k", "test_data", "00.png")
+    if os.path.isfile(path):
+        import imageio.v2 as imageio
+        img = imageio.imread(path)
+    else:
+        img = data.astronaut()
+    if img.shape[0] != size:
+        img = resize(img, (size, size), anti_aliasing=True, preserve_range=True).round().astype(np.uint8)
+    return torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1).contiguous()
+
+
+def _setup(args, device):
+    import torch
+
+    from components import transform as T
+    from models import build_model
+    from trainer.base_trainer import grid_coords
+
+    torch.manual_seed(3407)
+    img = _image(args.size)
+    tf = T.build(T.options(args.transform), 256).fit(img)
+    c, h, w = img.shape
+    coords = grid_coords((h, w)).to(device)
+    gt = tf.forward(img).reshape(c, -1).T.contiguous().to(device)
+    ref = img.reshape(c, -1).T.contiguous().to(device)
+    opts = {"model_type": args.model, "hidden_features": 256, "hidden_layers": 3, "first_omega": 30.0,
+            "hidden_omega": 30.0, "scale": 30.0, "N_freqs": 10, "first_bias_scale": None, "scale_req_grad": False}
+    model = build_model(opts, 2, c).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    total = args.steps + args.warmup
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / total, 1))
+    return img.to(device), tf, coords, gt, ref, model, optimizer, scheduler
+
+
+def child(args):
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    img, tf, coords, gt, ref, model, optimizer, scheduler = _setup(args, device)
+    writer = SummaryWriter(tempfile.mkdtemp(prefix="bench_tb_"))
+    c, h, w = img.shape
+
+    if args.child == "project":
+        from trainer.base_trainer import BaseTrainer
+        from trainer.fast_step import make_step
+
+        peak = ref.max()
+        from trainer.base_trainer import make_adam
+
+        optimizer = make_adam(model, 1e-4)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / (args.steps + args.warmup), 1))
+        step = make_step(model, optimizer, scheduler, lambda p: tf.inverse(p).clamp(0, 255), peak,
+                         num_epochs=args.steps + args.warmup, log=lambda m: print(m, file=sys.stderr))
+        scalars = []
+        flusher = BaseTrainer.__new__(BaseTrainer)
+        flusher.writer = writer
+
+        def one(i):  # the loop body of BaseTrainer.fit for a non-log epoch, scalar buffering included
+            loss, psnr, _ = step(coords, gt, ref, None)
+            scalars.append(torch.stack([loss, psnr]))
+            if len(scalars) == 100:
+                flusher.flush_scalars("bench", scalars, i)
+    elif args.child == "published":
+        import torch.nn.functional as F
+
+        def one(i):  # what the published implementation does every step
+            pred = model(coords)
+            recon = tf.inverse(pred.reshape(h, w, c).permute(2, 0, 1)).clamp(0, 255)
+            mse = F.mse_loss(pred, gt)
+            psnr = 20.0 * torch.log10(img.max() / torch.sqrt(F.mse_loss(recon, img)))
+            loss = F.mse_loss(pred, gt)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            writer.add_scalar("bench/train/total_loss", loss.detach().item(), global_step=i)
+            writer.add_scalar("bench/train/psnr", psnr.detach().item(), global_step=i)
+            writer.add_scalar("bench/train/mse", mse.detach().item(), global_step=i)
+    else:
+        one = _matmul_step(model, coords, device)
+
+    t0 = time.perf_counter()
+    for i in range(args.warmup):
+        one(i)
+    _sync(device)
+    warmup = time.perf_counter() - t0
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    times = []
+    for i in range(args.steps):
+        t0 = time.perf_counter()
+        one(args.warmup + i)
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    writer.close()
+    peak_mb = (torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda"
+               else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(json.dumps({"ms": statistics.median(times) * 1e3, "warmup_s": warmup, "peak_mb": peak_mb}))
+
+
+def _matmul_step(model, coords, device):
+    """The step's matrix products alone (forward, weight gradients, input gradients), same shapes."""
+    import torch
+
+    n = coords.shape[0]
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    bufs = []
+    for i, lin in enumerate(linears):
+        out_f, in_f = lin.weight.shape
+        x = coords if i == 0 else torch.randn(n, in_f, device=device)
+        bufs.append((x, lin.weight.detach(), torch.empty(n, out_f, device=device), torch.randn(n, out_f, device=device),
+                     torch.empty(n, in_f, device=device) if i > 0 else None))
+
+    def one(i):
+        for x, wt, out, g, gx in bufs:
+            torch.mm(x, wt.t(), out=out)
+            torch.mm(g.t(), x)
+            if gx is not None:
+                torch.mm(g, wt, out=gx)
+
+    return one
+
+
+def matmul_flops(n, model_widths):
+    flops = 0
+    for i, (out_f, in_f) in enumerate(model_widths):
+        flops += 2 * n * in_f * out_f * (3 if i > 0 else 2)
+    return flops
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--size", type=int, default=64, help="image side (square)")
+    ap.add_argument("--model", default="siren")
+    ap.add_argument("--transform", default="sym_power")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--steps", type=int, default=30)
+    ap.add_argument("--warmup", type=int, default=3)
+    ap.add_argument("--configs", default="matmul,published,project")
+    ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return child(args)
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    res = {}
+    for cfg in args.configs.split(","):
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", cfg, "--size", str(args.size), "--model", args.model,
+               "--transform", args.transform, "--device", args.device, "--threads", str(args.threads),
+               "--steps", str(args.steps), "--warmup", str(args.warmup)]
+        p = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+        if p.returncode != 0:
+            print(json.dumps({"config": cfg, "error": p.stderr.strip().splitlines()[-1:]}))
+            continue
+        res[cfg] = json.loads(p.stdout.strip().splitlines()[-1])
+    widths = [(256, 2), (256, 256), (256, 256), (256, 256), (3, 256)]
+    flops = matmul_flops(args.size * args.size, widths) if args.model == "siren" else None
+    device_name = args.device
+    if args.device.startswith("cuda"):
+        import torch
+        device_name = torch.cuda.get_device_name(0)
+    for cfg, r in res.items():
+        line = {"config": cfg, "size": args.size, "model": args.model, "device": device_name, "threads": args.threads,
+                "ms_per_step": round(r["ms"], 3), "peak_mem_mb": round(r["peak_mb"], 1),
+                "warmup_s": round(r["warmup_s"], 3)}
+        if "matmul" in res:
+            line["ratio_to_matmul"] = round(r["ms"] / res["matmul"]["ms"], 3)
+        if "published" in res and cfg != "matmul":
+            line["speedup_vs_published"] = round(res["published"]["ms"] / r["ms"], 3)
+        if flops:
+            line["matmul_gflops"] = round(flops / (r["ms"] * 1e-3) / 1e9, 1)
+        print(json.dumps(line), flush=True)
+
+
+if __name__ == "__main__":
+    main()

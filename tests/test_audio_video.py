@@ -1,0 +1,103 @@
+"""Audio and video trainers end to end on small inputs; audio transforms; chunked evaluation."""
+import json
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from components import transform as T
+from config import AUDIO_ROWS
+from tests.conftest import DATA, need, run_folder, run_py, smooth_image
+from trainer.audio_trainer import chirp, read_audio
+from util.io import Nominal
+
+SMALL = ["--hidden_features", "32", "--hidden_layers", "1", "--quiet", "--device", "cpu"]
+
+
+def _fit_audio(path, tmp_path, *extra):
+    run_py("main.py", "--signal_type", "audio", "--input_path", path, "--audio_seconds", "0.5", "--num_epochs", "20",
+           "--log_epoch", "10", "--save_dir", tmp_path / "log", *SMALL, *extra, check=True)
+    return run_folder(tmp_path / "log")
+
+
+@pytest.mark.parametrize("transform", ["min_max", "sym_power"])
+def test_librispeech_clip(tmp_path, transform):
+    clip = need(DATA / "libri_test_clean_121726" / "00.flac")
+    folder = _fit_audio(clip, tmp_path, "--transform", transform)
+    res = json.loads((folder / "results.json").read_text())
+    last = res["samples"]["00"]["20"]
+    assert {"mse", "snr", "si_snr", "psnr"} <= set(last) and all(isinstance(last[k], float) for k in last)
+    wav, rate = sf.read(folder / "final_pred" / "00.wav")
+    assert rate == 16000 and wav.shape[0] == 8000
+
+
+@pytest.mark.parametrize("kind", ["stereo", "44k", "8bit", "silent"])
+def test_audio_formats(tmp_path, kind):
+    t = np.arange(int(0.3 * {"44k": 44100}.get(kind, 16000))) / {"44k": 44100}.get(kind, 16000)
+    tone = 0.5 * np.sin(2 * np.pi * 440 * t)
+    data, rate, subtype = {"stereo": (np.stack([tone, -tone], 1), 16000, "PCM_16"), "44k": (tone, 44100, "PCM_16"),
+                           "8bit": (tone, 16000, "PCM_U8"), "silent": (0 * tone, 16000, "PCM_16")}[kind]
+    path = tmp_path / f"{kind}.wav"
+    sf.write(path, data, rate, subtype=subtype)
+    folder = _fit_audio(path, tmp_path, "--transform", "sym_power")
+    text = (folder / "results.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    wav, out_rate = sf.read(folder / "final_pred" / f"{kind}.wav", always_2d=True)
+    assert out_rate == 16000 and wav.shape == (int(round(0.3 * 16000)), 2 if kind == "stereo" else 1)
+    if kind == "44k":
+        assert "resampled from 44100 Hz" in (folder / "log.txt").read_text()
+    if kind == "silent":
+        assert json.loads(text)["samples"]["silent"]["20"]["snr"] is None
+
+
+def test_audio_round_trips_every_row():
+    wave = torch.from_numpy(chirp(0.25).T.astype(np.float32).copy())
+    nominal = Nominal.signal()
+    for row in AUDIO_ROWS:
+        opts = T.options(row)
+        tf = T.build(opts, nominal.levels, nominal.lo).fit(wave)
+        back = tf.inverse(tf.forward(wave).float())
+        assert (back - wave).abs().max() < 1e-4, row
+
+
+def test_builtin_chirp_reads_without_files():
+    data, name = read_audio("builtin:chirp", 0.5)
+    assert name == "chirp" and data.shape == (1, 8000) and data.abs().max() <= 1
+
+
+def test_video_folder_of_frames(tmp_path):
+    frames = tmp_path / "clip"
+    frames.mkdir()
+    for i in range(4):
+        imageio.imwrite(frames / f"f{i}.png", smooth_image(16, 16, seed=i))
+    run_py("main.py", "--signal_type", "video", "--input_path", frames, "--num_epochs", "20", "--log_epoch", "10",
+           "--batch_size", "256", "--save_dir", tmp_path / "log", *SMALL, check=True)
+    folder = run_folder(tmp_path / "log")
+    res = json.loads((folder / "results.json").read_text())["samples"]["clip"]["20"]
+    assert len(res["psnr_frames"]) == 4 and res["psnr"] is not None and res["ssim_ref"] is not None
+    assert len(list((folder / "final_pred" / "clip").glob("frame_*.png"))) == 4
+    assert "| mean |" in (folder / "res_table.md").read_text()
+
+
+def test_chunked_evaluation_equals_full():
+    import models
+    from trainer.base_trainer import grid_coords
+    from trainer.video_trainer import VideoTrainer
+
+    torch.manual_seed(0)
+    model = models.Siren(3, 3, hidden_features=32, hidden_layers=2)
+    coords = grid_coords((5, 12, 12))
+    trainer = VideoTrainer.__new__(VideoTrainer)
+    trainer.eval_chunk = 100
+    chunked = trainer.predict(model, coords)
+    trainer.eval_chunk = 1 << 20
+    assert chunked.shape == (720, 3) and torch.allclose(chunked, trainer.predict(model, coords), atol=1e-6)
+
+
+def test_builtin_video_runs(tmp_path):
+    run_py("main.py", "--signal_type", "video", "--input_path", "builtin:astronaut_pan", "--num_epochs", "4",
+           "--log_epoch", "2", "--save_dir", tmp_path / "log", *SMALL, check=True)
+    res = json.loads((run_folder(tmp_path / "log") / "results.json").read_text())
+    assert len(res["samples"]["astronaut_pan"]["4"]["psnr_frames"]) == 24
