@@ -77,6 +77,8 @@ def child(args):
     from torch.utils.tensorboard import SummaryWriter
 
     torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 products, as the targets are stated
+    torch.backends.cudnn.allow_tf32 = False
     device = torch.device(args.device)
     img, tf, coords, gt, ref, model, optimizer, scheduler = _setup(args, device)
     writer = SummaryWriter(tempfile.mkdtemp(prefix="bench_tb_"))
@@ -120,6 +122,7 @@ def child(args):
             writer.add_scalar("bench/train/mse", mse.detach().item(), global_step=i)
     else:
         one = _matmul_step(model, coords, device)
+        peak_rate = _device_rate(device)
 
     t0 = time.perf_counter()
     for i in range(args.warmup):
@@ -137,7 +140,27 @@ def child(args):
     writer.close()
     peak_mb = (torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda"
                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    print(json.dumps({"ms": statistics.median(times) * 1e3, "warmup_s": warmup, "peak_mb": peak_mb}))
+    out = {"ms": statistics.median(times) * 1e3, "warmup_s": warmup, "peak_mb": peak_mb}
+    if args.child == "matmul":
+        out["device_fp32_gflops"] = peak_rate
+    print(json.dumps(out))
+
+
+def _device_rate(device):
+    """The device's fp32 matrix-product rate on a large square product (TF32 off), GFLOP/s."""
+    import torch
+
+    n = 8192 if device.type == "cuda" else 2048
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    c = torch.empty(n, n, device=device)
+    for _ in range(2):
+        torch.mm(a, b, out=c)
+    _sync(device)
+    reps, t0 = 5, time.perf_counter()
+    for _ in range(reps):
+        torch.mm(a, b, out=c)
+    _sync(device)
+    return 2 * n ** 3 * reps / (time.perf_counter() - t0) / 1e9
 
 
 def _matmul_step(model, coords, device):
@@ -211,6 +234,10 @@ def main():
             line["speedup_vs_published"] = round(res["published"]["ms"] / r["ms"], 3)
         if flops:
             line["matmul_gflops"] = round(flops / (r["ms"] * 1e-3) / 1e9, 1)
+            if "matmul" in res and "device_fp32_gflops" in res["matmul"]:
+                rate = res["matmul"]["device_fp32_gflops"]
+                line["device_fp32_gflops"] = round(rate, 1)
+                line["fraction_of_device_rate"] = round(line["matmul_gflops"] / rate, 3)
         print(json.dumps(line), flush=True)
 
 
