@@ -10,10 +10,10 @@ export PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader | tee "$OUT/gpu.txt"
 python3 benchmarks/bench_step.py --size 512 --device cuda --steps 100 --warmup 10 | tee "$OUT/bench_512_cuda.jsonl"
 for n in 50 350; do
-  t0=$(date +%s.%N)
+  t0=$EPOCHREALTIME
   python3 main.py --input_path .gpu_data/00.png --transform sym_power --num_epochs $n --log_epoch $n \
     --save_dir $LOG/t$n --quiet --no_images >> "$OUT/main.log" 2>&1
-  echo "$n $(echo "$(date +%s.%N) - $t0" | bc)" | tee -a "$OUT/main_512_times.txt"
+  echo "$n $(python3 -c "print($EPOCHREALTIME - $t0)")" | tee -a "$OUT/main_512_times.txt"
 done
 for mode in fused eager; do
   extra=""; [ $mode = eager ] && extra="--eager"
