@@ -15,7 +15,7 @@ for n in 50 350; do
     --save_dir $LOG/t$n --quiet --no_images >> "$OUT/main.log" 2>&1
   echo "$n $(python3 -c "print($EPOCHREALTIME - $t0)")" | tee -a "$OUT/main_512_times.txt"
 done
-for mode in fused eager; do
+for mode in ${REPRO_MODES:-}; do
   extra=""; [ $mode = eager ] && extra="--eager"
   python3 main.py --input_path .gpu_data/ref64.png --transform sym_power --num_epochs 1000 --log_epoch 500 $extra \
     --save_dir $LOG/r64_$mode --quiet --no_images >> "$OUT/main.log" 2>&1

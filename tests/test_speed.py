@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 import models
 from tests.conftest import REFERENCE, need, run_folder, run_py
-from trainer.fast_step import FusedSiren, SinCos
+from trainer.fast_step import FusedSiren
 
 
 @pytest.mark.parametrize("compiled", [False, True])
@@ -17,7 +17,7 @@ def test_fused_gradients_equal_autograd(compiled):
     model = models.Siren(2, 3, hidden_features=64, hidden_layers=3)
     twin = copy.deepcopy(model)
     coords, gt = torch.rand(500, 2) * 2 - 1, torch.rand(500, 3) * 2 - 1
-    pred, loss = FusedSiren(model, SinCos(compiled, log=lambda m: None))(coords, gt)
+    pred, loss = FusedSiren(model, compiled, log=lambda m: None)(coords, gt)
     ref_pred = twin(coords)
     ref_loss = F.mse_loss(ref_pred, gt)
     ref_loss.backward()
