@@ -72,7 +72,7 @@ def latest_checkpoint(run_dir):
     return load_checkpoint(os.path.join(run_dir, "ckpt", fname))
 
 
-def fit(args, log=None):
+def fit(args):
     from components.metrics import Lpips
     from util.misc import fix_seed, new_run_folder, resolve_device
     from util.recorder import Recorder
@@ -80,13 +80,17 @@ def fit(args, log=None):
 
     device = resolve_device(args.device)
     cls = trainer_class(args.signal_type)
+    state = None
     if args.resume:
         folder = args.save_folder
         if run_complete(folder):
             print(f"{folder}: run already finished; nothing to resume", file=sys.stderr)
             return 0
+        state = latest_checkpoint(folder)  # an unsafe checkpoint is refused before anything runs
     else:
-        samples = cls.list_samples(args.input_path)  # fail on a bad path before making a folder
+        probe = cls(args, None, Logger(None, echo=False), None, None, device)
+        for path in cls.list_samples(args.input_path):
+            probe.read(path)  # a bad input fails here, before a run folder exists
         folder = new_run_folder(args.save_dir, args.up_folder_name, args.tag)
         args.save_folder = folder
         write_json(os.path.join(folder, "args.json"), vars(args))
@@ -100,7 +104,6 @@ def fit(args, log=None):
     if lpips is not None and not lpips.available:
         lpips = None
     trainer = cls(args, folder, log, writer, recorder, device, lpips)
-    state = latest_checkpoint(folder) if args.resume else None
     if state is not None:
         from util.misc import set_rng_state
         recorder.load_state(state["recorder"])
@@ -137,6 +140,10 @@ def main(argv=None):
         return EXIT_USAGE
     except (KeyError, ValueError) as e:
         print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as e:  # a save_dir under a regular file, no permission, a full disk ...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
     except torch.OutOfMemoryError:
         print(f"error: out of memory on {args.device or 'the device'}: try a smaller --batch_size, a smaller "

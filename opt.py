@@ -3,12 +3,13 @@ import argparse
 
 from components.transform import TRANSFORMS
 from models import MODELS
+from util.cli import Parser
 
 SIGNAL_TYPES = ("image", "audio", "video")
 
 
 def build_parser():
-    p = argparse.ArgumentParser(prog="main.py", description="Fit an INR to a signal passed through a data transform.")
+    p = Parser(prog="main.py", description="Fit an INR to a signal passed through a data transform.")
     a = p.add_argument
     # base (reference)
     a("--seed", type=int, default=3407)

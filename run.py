@@ -22,6 +22,7 @@ import threading
 import time
 from collections import deque
 
+from util.cli import Parser
 from manager import UnknownTask, experiment_folder, task_options, to_argv
 from config import PARAM_SETS
 from util.io import write_json
@@ -57,7 +58,7 @@ def parse(argv):
     if "--" in argv:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
-    ap = argparse.ArgumentParser(prog="run.py", description=__doc__.split("\n\n")[0],
+    ap = Parser(prog="run.py", description=__doc__.split("\n\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("exp", nargs="?", help=f"experiment id ({', '.join(PARAM_SETS)})")
     ap.add_argument("--gpus", default=None, help="comma-separated GPU ids (default: every visible GPU; none: CPU)")

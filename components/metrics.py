@@ -144,7 +144,9 @@ def audio_metrics(pred, target):
 def _main(argv=None):
     from util.io import InputError, read_image
 
-    ap = argparse.ArgumentParser(prog="python -m components.metrics",
+    from util.cli import Parser
+
+    ap = Parser(prog="python -m components.metrics",
                                  description="Compare two images; print {psnr, ssim, ssim_ref, lpips} as one JSON line.")
     ap.add_argument("ref", help="reference image")
     ap.add_argument("test", help="test image")

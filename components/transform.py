@@ -329,7 +329,9 @@ def inspector_params(row, t):
 def _main(argv=None):
     from util.io import IMAGE_EXTS, InputError, list_samples, read_image, sample_name
 
-    ap = argparse.ArgumentParser(prog="python -m components.transform",
+    from util.cli import Parser
+
+    ap = Parser(prog="python -m components.transform",
                                  description="Fit a Table 1 transform to images; print its parameters and the "
                                              "transformed data's attributes as JSON lines.")
     ap.add_argument("path", help="an image file or a folder of images")

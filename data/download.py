@@ -16,6 +16,9 @@ import sys
 import urllib.error
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from util.cli import Parser  # noqa: E402  (the repository root, whatever the working folder)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 SETS = {
     "div2k_test": ("div2k/test_data/",),
@@ -69,7 +72,7 @@ def download(path, entry, base_url, dest):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python data/download.py", description=__doc__.split("\n\n")[0])
+    ap = Parser(prog="python data/download.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("sets", nargs="*", default=["div2k_test"], help=f"any of {', '.join(SETS)} (default div2k_test)")
     ap.add_argument("--base_url", default=None, help="fetch from URL/<path> instead of the pinned repository")
     ap.add_argument("--dest", default=HERE, help="target folder (default: this data/ folder)")

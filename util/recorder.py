@@ -23,8 +23,8 @@ class Recorder:
         self.time_s = 0.0
 
     def record(self, name, epoch, metrics):
-        self.samples.setdefault(name, {})[str(epoch)] = {
-            k: (v if v is None or isinstance(v, list) else float(v)) for k, v in metrics.items()}
+        """Metrics of one sample at one epoch; anything not finite becomes None (null), never NaN."""
+        self.samples.setdefault(name, {})[str(epoch)] = {k: _clean(v) for k, v in metrics.items()}
 
     def mean(self):
         epochs = sorted({e for recs in self.samples.values() for e in recs}, key=int)
@@ -71,6 +71,12 @@ class Recorder:
     def save(self, folder, complete=False):
         write_json(os.path.join(folder, "results.json"), self.results(complete))
         write_text(os.path.join(folder, "res_table.md"), self.res_table())
+
+
+def _clean(v):
+    if isinstance(v, list):
+        return [_clean(x) for x in v]
+    return None if v is None or not math.isfinite(float(v)) else float(v)
 
 
 def _fmt(v):

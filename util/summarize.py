@@ -14,6 +14,7 @@ import json
 import os
 import sys
 
+from util.cli import Parser
 from config import PARAM_SETS
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
@@ -124,7 +125,7 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="python -m util.summarize", description=__doc__.split("\n\n")[0])
+    ap = Parser(prog="python -m util.summarize", description=__doc__.split("\n\n")[0])
     ap.add_argument("log_dir")
     ap.add_argument("--epochs", default=None, help="comma-separated epochs (default: Table 1's that were logged)")
     ap.add_argument("--paper", action="store_true", help="add the paper's Table 1 numbers and the differences")

@@ -1,0 +1,267 @@
+"""Bad inputs through the real entry points: a one-line error and a non-zero exit, or correct handling;
+never a traceback, never NaN. Resume, atomic files and checkpoint safety."""
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+from PIL import Image
+
+from tests.conftest import DIV2K, ROOT, need, run_folder, run_py, smooth_image, write_png
+
+QUICK = ["--num_epochs", "4", "--log_epoch", "2", "--hidden_features", "16", "--hidden_layers", "1", "--quiet",
+         "--device", "cpu"]
+
+
+def one_line_error(p, needle):
+    assert p.returncode != 0, p.stderr
+    assert "Traceback" not in p.stderr and "Traceback" not in p.stdout
+    errors = [line for line in p.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and needle in errors[0], p.stderr
+    return errors[0]
+
+
+def main_py(tmp_path, *args):
+    return run_py("main.py", "--save_dir", tmp_path / "log", *QUICK, *args)
+
+
+def clean_results(tmp_path):
+    text = (run_folder(tmp_path / "log") / "results.json").read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    return json.loads(text)
+
+
+# ---- images -----------------------------------------------------------------------------------
+
+def test_missing_path(tmp_path):
+    one_line_error(main_py(tmp_path, "--input_path", tmp_path / "nope.png"), "no such file")
+    assert not (tmp_path / "log").exists()
+
+
+def test_empty_folder(tmp_path):
+    (tmp_path / "empty").mkdir()
+    one_line_error(main_py(tmp_path, "--input_path", tmp_path / "empty"), "holds no")
+
+
+def test_folder_with_other_files_is_fitted_and_says_so(tmp_path):
+    d = tmp_path / "mixed"
+    d.mkdir()
+    imageio.imwrite(d / "a.png", smooth_image(8, 8))
+    (d / "readme.md").write_text("x")
+    p = main_py(tmp_path, "--input_path", d)
+    assert p.returncode == 0 and "skipping 1 file" in p.stderr
+    assert list(clean_results(tmp_path)["samples"]) == ["a"]
+
+
+@pytest.mark.parametrize("kind", ["gray", "rgba", "palette", "16bit", "1x1", "1xN", "constant"])
+def test_unusual_images_fit(tmp_path, kind):
+    path = tmp_path / f"{kind}.png"
+    if kind == "palette":
+        Image.fromarray(smooth_image(12, 12)).convert("P", palette=Image.ADAPTIVE, colors=16).save(path)
+    else:
+        arr = {"gray": smooth_image(12, 12, c=1), "rgba": smooth_image(12, 12, c=4),
+               "16bit": smooth_image(12, 12, dtype=np.uint16), "1x1": np.full((1, 1, 3), 90, np.uint8),
+               "1xN": smooth_image(1, 20), "constant": np.full((12, 12, 3), 128, np.uint8)}[kind]
+        write_png(path, arr)
+    p = main_py(tmp_path, "--input_path", path, "--transform", "sym_power")
+    assert p.returncode == 0, p.stderr
+    res = clean_results(tmp_path)
+    assert set(res["samples"][kind]["4"]) >= {"psnr", "ssim", "ssim_ref", "mse"}
+    if kind in ("1x1", "1xN"):
+        assert res["samples"][kind]["4"]["ssim"] is None  # smaller than SSIM's window
+
+
+@pytest.mark.parametrize("content", ["truncated", "text"])
+def test_corrupt_png(tmp_path, content):
+    path = tmp_path / "bad.png"
+    if content == "truncated":
+        src = need(DIV2K / "00.png").read_bytes()
+        path.write_bytes(src[: len(src) // 3])
+    else:
+        path.write_text("this is not a picture")
+    one_line_error(main_py(tmp_path, "--input_path", path), "bad.png: cannot be read as an image")
+
+
+# ---- audio ------------------------------------------------------------------------------------
+
+def test_empty_audio(tmp_path):
+    path = tmp_path / "empty.wav"
+    sf.write(path, np.zeros((0, 1)), 16000)
+    one_line_error(main_py(tmp_path, "--signal_type", "audio", "--input_path", path), "holds no samples")
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_audio_with_nan_or_inf(tmp_path, bad):
+    wav = np.sin(np.linspace(0, 50, 800))
+    wav[100] = bad
+    path = tmp_path / "bad.wav"
+    sf.write(path, wav, 16000, subtype="FLOAT")
+    one_line_error(main_py(tmp_path, "--signal_type", "audio", "--input_path", path), "NaN or infinite")
+
+
+# ---- options ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("opt,value", [("--transform", "gauss"), ("--model_type", "mlp"), ("--signal_type", "mesh")])
+def test_unknown_choices(tmp_path, opt, value):
+    one_line_error(main_py(tmp_path, "--input_path", "x.png", opt, value), "invalid choice")
+
+
+def test_unknown_experiment_id():
+    one_line_error(run_py("run.py", "042"), "unknown experiment id '042'")
+
+
+@pytest.mark.parametrize("epochs", ["0", "-3"])
+def test_non_positive_epochs(tmp_path, tiny_png, epochs):
+    one_line_error(main_py(tmp_path, "--input_path", tiny_png, "--num_epochs", epochs), "--num_epochs must be positive")
+
+
+def test_log_epoch_beyond_num_epochs_still_logs_the_last(tmp_path, tiny_png):
+    p = main_py(tmp_path, "--input_path", tiny_png, "--log_epoch", "1000")
+    assert p.returncode == 0
+    assert list(clean_results(tmp_path)["samples"]["00"]) == ["4"]
+
+
+def test_save_dir_under_a_regular_file(tmp_path, tiny_png):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    p = run_py("main.py", "--input_path", tiny_png, "--save_dir", blocker / "log", *QUICK)
+    one_line_error(p, "Not a directory")
+
+
+SIMULATE_OOM = '''
+import os, sys
+if os.environ.get("SIMULATE_OOM") and os.environ["SIMULATE_OOM"] in sys.argv:
+    import torch
+    def _oom(self, *args, **kwargs):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB (simulated)")
+    torch.optim.Adam.step = _oom
+'''
+
+
+@pytest.fixture
+def oom_env(tmp_path):
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SIMULATE_OOM)
+    return {"PYTHONPATH": f"{site}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+
+
+def test_out_of_memory_suggests_smaller_input(tmp_path, tiny_png, oom_env):
+    p = run_py("main.py", "--input_path", tiny_png, "--save_dir", tmp_path / "log", *QUICK, "--tag", "oom",
+               env={**oom_env, "SIMULATE_OOM": "oom"})
+    assert p.returncode == 3
+    one_line_error(p, "out of memory")
+    assert "smaller --batch_size" in p.stderr
+
+
+def test_sweep_goes_on_after_out_of_memory(tmp_path, tiny_png, oom_env):
+    p = run_py("run.py", "001", "--only", "scale_1.0,sym_power", "--gpus", "", "--", "--input_path", tiny_png,
+               "--save_dir", tmp_path / "log", *QUICK, env={**oom_env, "SIMULATE_OOM": "scale_1.0"})
+    assert p.returncode == 1
+    lines = p.stdout.strip().splitlines()
+    assert "failed (exit 3)" in lines[0] and "out of memory" in lines[0]
+    assert lines[1].startswith("sym_power") and " ok " in lines[1]
+
+
+# ---- resume -----------------------------------------------------------------------------------
+
+RESUME = ["--num_epochs", "300", "--log_epoch", "100", "--snap_epoch", "40", "--hidden_features", "32",
+          "--hidden_layers", "2", "--quiet", "--device", "cpu", "--no_images"]
+
+
+def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(2):
+        imageio.imwrite(folder / f"{i}.png", smooth_image(16, 16, seed=i))
+    base = ["--input_path", str(folder), "--transform", "sym_power", *RESUME]
+    run_py("main.py", *base, "--save_dir", tmp_path / "straight", check=True)
+    straight = json.loads((run_folder(tmp_path / "straight") / "results.json").read_text())
+
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "main.py", *base, "--save_dir", str(tmp_path / "killed")], cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline:  # kill in the second image, after a snapshot
+        latest = list((tmp_path / "killed").rglob("latest.json"))
+        if latest and json.loads(latest[0].read_text())["sample"] == "1":
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    run_dir = run_folder(tmp_path / "killed")
+    assert not json.loads((run_dir / "results.json").read_text())["complete"]
+    p = run_py("main.py", "--resume", run_dir, check=True)
+    assert "resuming after 1 epoch" in p.stderr
+    resumed = json.loads((run_dir / "results.json").read_text())
+    assert resumed["complete"] and list(resumed["samples"]) == ["0", "1"]
+    for name in ("0", "1"):
+        for epoch in ("100", "200", "300"):
+            a, b = straight["samples"][name][epoch]["psnr"], resumed["samples"][name][epoch]["psnr"]
+            assert abs(a - b) < 0.05, (name, epoch, a, b)
+    p = run_py("main.py", "--resume", run_dir)
+    assert p.returncode == 0 and "already finished" in p.stderr
+    assert len(list((run_dir / "ckpt").glob("ckpt_1_*.pth"))) <= 3  # two snapshots and the final one
+
+
+def test_run_py_resumes_unfinished_tasks(tmp_path, tiny_png):
+    log = tmp_path / "log"
+    run_py("run.py", "001", "--only", "scale_1.0,sym_power", "--gpus", "", "--", "--input_path", tiny_png,
+           "--save_dir", log, *QUICK, check=True)
+    sweep = log / "001_trans" / "sweep.json"
+    state = json.loads(sweep.read_text())
+    results = os.path.join(state["tasks"][0]["folder"], "results.json")
+    res = json.loads(open(results).read())
+    res["complete"] = False  # as if it had been interrupted
+    with open(results, "w") as f:
+        json.dump(res, f)
+    state["tasks"][0]["status"] = "killed (signal 9)"
+    sweep.write_text(json.dumps(state))
+    p = run_py("run.py", "--resume", log / "001_trans", "--gpus", "", check=True)
+    (line,) = p.stdout.strip().splitlines()
+    assert line.startswith("scale_1.0") and " ok " in line
+
+
+# ---- files and checkpoints --------------------------------------------------------------------
+
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
+    from util.misc import new_run_folder
+
+    folders = {new_run_folder(tmp_path, "exp", "same") for _ in range(20)}
+    assert len(folders) == 20
+
+
+class Exploit:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+@pytest.mark.parametrize("trust", [False, True])
+def test_malicious_checkpoint_runs_nothing(tmp_path, trust):
+    marker = tmp_path / "pwned"
+    ckpt = tmp_path / "evil.pth"
+    torch.save({"model": {}, "args": Exploit(marker)}, ckpt)
+    p = run_py("main.py", "--eval_ckpt", ckpt, "--save_dir", tmp_path / "out", *(["--trust_checkpoint"] if trust else []))
+    one_line_error(p, "refused")
+    assert not marker.exists()
+    # the same through --resume: a run folder whose latest checkpoint is the crafted one
+    run = tmp_path / "run"
+    (run / "ckpt").mkdir(parents=True)
+    (run / "args.json").write_text(json.dumps({"input_path": "x.png", "num_epochs": 4}))
+    os.replace(ckpt, run / "ckpt" / "evil.pth")
+    (run / "ckpt" / "latest.json").write_text(json.dumps({"file": "evil.pth", "sample": "x", "epoch": 2}))
+    one_line_error(run_py("main.py", "--resume", run), "refused")
+    assert not marker.exists()
+    with open(run / "ckpt" / "evil.pth", "rb") as f:
+        assert b"system" in f.read()  # the exploit really is in the file
