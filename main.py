@@ -76,7 +76,7 @@ def fit(args):
     from components.metrics import Lpips
     from util.misc import fix_seed, new_run_folder, resolve_device
     from util.recorder import Recorder
-    from util.tensorboard import make_writer
+    from util.tensorboard import make_writer, write_hparams
 
     device = resolve_device(args.device)
     cls = trainer_class(args.signal_type)
@@ -117,9 +117,10 @@ def fit(args):
             resume = state if state is not None and state["sample"] == name and state["epoch"] < args.num_epochs else None
             trainer.fit(path, i, resume)
         recorder.save(folder, complete=True)
+        mean = recorder.mean().get(str(args.num_epochs), {})
+        write_hparams(writer, vars(args), mean)
     finally:
         writer.close()
-    mean = recorder.mean().get(str(args.num_epochs), {})
     log(f"done: {folder} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items() if isinstance(v, float)))
     return 0
 

@@ -337,6 +337,8 @@ def _main(argv=None):
     ap.add_argument("path", help="an image file or a folder of images")
     ap.add_argument("--transform", default="sym_power", help=f"Table 1 row: {', '.join(ROWS)}")
     ap.add_argument("--seed", type=int, default=3407, help="seed of the rpp permutation")
+    ap.add_argument("--plot", default=None, metavar="OUT.png",
+                    help="histograms before / after and the transform curve (a folder: its first few files)")
     args = ap.parse_args(argv)
     if args.transform not in ROWS:
         ap.exit(2, f"error: unknown transform row '{args.transform}' (valid: {', '.join(ROWS)})\n")
@@ -344,17 +346,27 @@ def _main(argv=None):
     try:
         files = list_samples(args.path, IMAGE_EXTS)
         gen = torch.Generator().manual_seed(args.seed)
-        rows = []
+        rows, panels = [], []
         for f in files:
             data, nominal = read_image(f)
             data, _ = prepare_data(data, opts, nominal, gen)
             t = build(opts, nominal.levels, nominal.lo).fit(data)
-            attrs = attributes(t.forward(data))
+            y = t.forward(data)
+            attrs = attributes(y)
             rows.append(attrs)
+            if args.plot and len(panels) < 4:
+                panels.append((sample_name(f), data, y, t))
             print(json.dumps({"file": f, "transform": args.transform, "params": inspector_params(args.transform, t),
                               **attrs}), flush=True)
             print(f"{f}: {args.transform} std {attrs['std']:.4f} skew {attrs['skew']:.4f}", file=sys.stderr)
-    except (InputError, ValueError) as e:
+        if args.plot:
+            from util.plot import plot_transforms
+
+            plot_transforms(panels, args.plot, args.transform)
+            shown = ", ".join(p[0] for p in panels)
+            print(f"plot: {args.plot} ({shown}" + (f"; first {len(panels)} of {len(files)} files)" if len(files) >
+                                                  len(panels) else ")"), file=sys.stderr)
+    except (InputError, ValueError, OSError) as e:
         ap.exit(2, f"error: {e}\n")
     if len(files) > 1 or len(rows) > 1:
         mean = {k: float(np.mean([r[k] for r in rows])) for k in ("std", "skew", "range")}

@@ -184,6 +184,9 @@ class BaseTrainer:
             if is_log:
                 metrics["mse"] = float(loss)
                 self.recorder.record(name, epoch, metrics)
+                for k, v in self.recorder.samples[name][str(epoch)].items():
+                    if isinstance(v, float):
+                        self.writer.add_scalar(f"{name}/eval/{k}", v, global_step=epoch)
                 self.flush_scalars(name, scalars, epoch)
                 bar.log_epoch(epoch, metrics)
             if epoch % a.snap_epoch == 0 or epoch == num_epochs:

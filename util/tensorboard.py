@@ -20,3 +20,18 @@ def make_writer(folder):
     from torch.utils.tensorboard import SummaryWriter
 
     return SummaryWriter(log_dir=folder)
+
+
+def write_hparams(writer, args, metrics):
+    """The run's options and final metrics in TensorBoard's HParams tab (a whole sweep compares there).
+
+    Written into the run's own events file, not a subfolder, so every run is one row."""
+    from torch.utils.tensorboard.summary import hparams
+
+    skip = {"save_folder", "resume", "eval_ckpt"}
+    hp = {k: (v if isinstance(v, (bool, int, float, str)) else str(v)) for k, v in args.items() if k not in skip}
+    mt = {f"hparam/{k}": v for k, v in metrics.items() if isinstance(v, float)}
+    for summary in hparams(hp, mt):
+        writer._get_file_writer().add_summary(summary)
+    for k, v in mt.items():
+        writer.add_scalar(k, v)

@@ -1,0 +1,78 @@
+"""What researchers look at: TensorBoard summaries, progress lines, the transform plot, submitit sweeps."""
+import json
+
+import imageio.v2 as imageio
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from tests.conftest import DIV2K, need, run_folder, run_py, smooth_image
+
+SMALL = ["--num_epochs", "20", "--log_epoch", "10", "--hidden_features", "16", "--hidden_layers", "1", "--quiet",
+         "--device", "cpu"]
+
+
+def _events(folder):
+    acc = EventAccumulator(str(folder), size_guidance={"images": 0, "histograms": 0, "tensors": 0, "scalars": 0})
+    acc.Reload()
+    return acc
+
+
+def test_events_hold_images_histograms_hparams_and_scalars(tiny_png, tmp_path):
+    p = run_py("main.py", "--input_path", tiny_png, "--transform", "sym_power", "--save_dir", tmp_path / "log",
+               *SMALL, check=True)
+    assert "eta" in p.stderr  # --quiet: plain periodic lines
+    acc = _events(run_folder(tmp_path / "log"))
+    tags = acc.Tags()
+    assert {"00/target", "00/reconstruction"} <= set(tags["images"])
+    assert any(t.startswith("00/abs_error") for t in tags["images"])
+    assert len(acc.Images("00/reconstruction")) == 2  # one per log epoch
+    assert {"00/data/before", "00/data/after_sym_power"} <= set(tags["histograms"])
+    scalars = set(tags["scalars"])
+    assert {"00/train/total_loss", "00/train/psnr", "00/train/mse", "00/eval/psnr", "00/eval/ssim_ref"} <= scalars
+    assert [e.step for e in acc.Scalars("00/train/psnr")] == list(range(1, 21))  # every step, none lost
+    assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(acc.PluginTagToContent("hparams"))
+    assert "hparam/psnr" in scalars
+    assert any("transform" in t for t in tags["tensors"])  # the fitted parameters as text
+
+
+def test_no_images_turns_pictures_off(tiny_png, tmp_path):
+    run_py("main.py", "--input_path", tiny_png, "--save_dir", tmp_path / "log", *SMALL, "--no_images", check=True)
+    assert _events(run_folder(tmp_path / "log")).Tags()["images"] == []
+
+
+def test_audio_events_hold_sound(tmp_path):
+    run_py("main.py", "--signal_type", "audio", "--input_path", "builtin:chirp", "--audio_seconds", "0.2",
+           "--save_dir", tmp_path / "log", *SMALL, check=True)
+    assert {"chirp/target", "chirp/reconstruction"} <= set(_events(run_folder(tmp_path / "log")).Tags()["audio"])
+
+
+def test_transform_plot(tmp_path):
+    need(DIV2K)
+    out = tmp_path / "hist.png"
+    p = run_py("-m", "components.transform", DIV2K, "--plot", out, check=True)
+    assert "first 4 of 16 files" in p.stderr
+    assert imageio.imread(out).ndim == 3
+
+
+def test_local_submitit_sweep_summarises_like_a_queue_sweep(tmp_path):
+    data = tmp_path / "imgs"
+    data.mkdir()
+    imageio.imwrite(data / "00.png", smooth_image(12, 12))
+    p = run_py("run.py", "001", "--launcher", "local", "--only", "scale_1.0,sym_power", "--", "--input_path", data,
+               "--save_dir", tmp_path / "log", *SMALL, check=True)
+    lines = p.stdout.strip().splitlines()
+    assert len(lines) == 2 and all(" done " in line for line in lines)
+    jobs = json.loads((tmp_path / "log" / "001_trans" / "jobs.json").read_text())["jobs"]
+    assert set(jobs) == {"scale_1.0", "sym_power"} and all(j["job_id"] and j["folder"] for j in jobs.values())
+    status = run_py("run.py", "--status", tmp_path / "log" / "001_trans", check=True)
+    assert status.stdout == p.stdout
+    table = run_py("-m", "util.summarize", tmp_path / "log" / "001_trans", check=True).stdout
+    rows = [line for line in table.splitlines() if line.startswith("| s")]
+    assert [r.split("|")[1].strip() for r in rows] == ["scale_1.0", "sym_power"] and all(" ok |" in r for r in rows)
+
+
+def test_slurm_needs_a_partition_and_status_needs_jobs(tmp_path):
+    p = run_py("run.py", "001", "--launcher", "slurm", "--save_dir", tmp_path)
+    assert p.returncode == 2 and "--partition" in p.stderr
+    p = run_py("run.py", "--status", tmp_path)
+    assert p.returncode == 2 and "no jobs.json" in p.stderr
