@@ -19,8 +19,9 @@ def build_parser():
     a("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when available, else cpu)")
     a("--log_epoch", type=int, default=500, help="compute metrics every this many epochs (and at the last)")
     a("--snap_epoch", type=int, default=5000, help="checkpoint every this many epochs (and at the last)")
-    a("--batch_size", type=int, default=None,
-      help="video: coordinates per step (default: 1/16 of all pixels, at least 4096); images fit full batch")
+    a("--batch_size", type=int, default=4096,
+      help="video: coordinates per step; the default 4096 means 1/16 of all pixels, at least 4096 (images and "
+           "audio fit the full batch)")
     a("--num_epochs", type=int, default=5000)
     a("--lr", type=float, default=None, help="learning rate (default: the backbone's: siren 1e-4, finer 5e-4, "
                                              "pemlp 1e-3, gauss and wire 5e-3)")
@@ -73,7 +74,7 @@ def check(args):
     if args.eval_ckpt is None and args.resume is None and not args.input_path:
         raise OptionError("--input_path is required (a file, a folder or builtin:...)")
     for name in ("num_epochs", "log_epoch", "snap_epoch", "batch_size", "hidden_features"):
-        if getattr(args, name) is not None and getattr(args, name) <= 0:
+        if getattr(args, name) <= 0:
             raise OptionError(f"--{name} must be positive (got {getattr(args, name)})")
     if args.hidden_layers < 0:
         raise OptionError(f"--hidden_layers must be >= 0 (got {args.hidden_layers})")

@@ -282,18 +282,18 @@ def restore(state):
     return TRANSFORMS[state["name"]].from_params(state["params"])
 
 
-def prepare_data(data, opts, nominal, generator=None):
+def prepare_data(data, opts, nominal, generator=None, perm=None):
     """Apply the data-changing rows before the transform: `inverse` (lo + hi - x over the nominal
     range: 255 - x for 8-bit) and `rpp` (one random permutation of pixel positions, shared by all
     channels; `data` is (C, ...) and positions are flattened). Returns (data, permutation or None).
     The permutation is drawn from torch's global stream, after the LPIPS network and before the
-    model, as the reference does."""
-    perm = None
+    model, as the reference does, unless `perm` (a stored one) is given."""
     if opts.get("inverse"):
         data = (nominal.lo + nominal.hi) - data
-    if opts.get("rpp"):
+    if opts.get("rpp") or perm is not None:
         c = data.shape[0]
-        perm = torch.randperm(data[0].numel(), generator=generator)
+        if perm is None:
+            perm = torch.randperm(data[0].numel(), generator=generator)
         data = data.reshape(c, -1)[:, perm].reshape(data.shape)
     return data, perm
 

@@ -96,3 +96,21 @@ def test_reproduces_reference_psnr_on_64px(tmp_path):
            env={"OMP_NUM_THREADS": "1"}, check=True)
     res = json.loads((run_folder(tmp_path / "log") / "results.json").read_text())
     assert abs(res["samples"]["div2k_test_00_64px"]["1000"]["psnr"] - 56.05) < 0.1
+
+
+@pytest.mark.parametrize("row", ["rpp", "inverse"])
+def test_data_changing_rows_decode_to_the_image_itself(row, tiny_png, fast_args, tmp_path):
+    """Metrics are on the permuted / inverted data (as the reference); saved pictures are the image."""
+    run_py("main.py", "--input_path", tiny_png, f"--{row}", *fast_args, check=True)
+    folder = run_folder(tmp_path / "log")
+    ckpt = next(folder.glob("ckpt/*.pth"))
+    decoded = json.loads(run_py("main.py", "--eval_ckpt", ckpt, "--input_path", tiny_png, "--save_dir",
+                                tmp_path / "eval", check=True).stdout)
+    from components.metrics import psnr
+
+    saved = read_image(str(folder / "final_pred" / "00.png"))[0]
+    original = read_image(str(tiny_png))[0]
+    if row == "inverse":
+        assert abs(psnr(255 - saved, 255 - original) - decoded["psnr"]) < 0.2
+    else:
+        assert abs(psnr(saved, original) - decoded["psnr"]) < 0.2

@@ -112,14 +112,8 @@ class BaseTrainer:
         a = self.args
         signal = self.read(path)
         name, nominal, num_epochs = signal.name, signal.nominal, a.num_epochs
-        if resume is not None:
-            perm = resume["prepare"]["perm"]
-            data, _ = T.prepare_data(signal.data, {**self.opts, "rpp": False}, nominal)
-            if perm is not None:
-                c = data.shape[0]
-                data = data.reshape(c, -1)[:, perm].reshape(data.shape)
-        else:
-            data, perm = T.prepare_data(signal.data, self.opts, nominal)  # draws the rpp permutation
+        stored_perm = resume["prepare"]["perm"] if resume is not None else None
+        data, perm = T.prepare_data(signal.data, self.opts, nominal, perm=stored_perm)  # draws rpp's permutation
         tf = T.build(self.opts, nominal.levels, nominal.lo).fit(data)
         target = tf.forward(data)
         if not torch.isfinite(target).all():

@@ -2,8 +2,9 @@
 
 Input: a folder of frames (natural order) or a video file imageio can read; or
 `builtin:astronaut_pan`, a moving crop of scikit-image's astronaut that needs no download. One
-epoch is one Adam step on a random batch of coordinates (--batch_size; default 1/16 of all
-pixels, at least 4096); evaluation runs on the full grid in chunks. Metrics: PSNR over the whole
+epoch is one Adam step on a random batch of coordinates (--batch_size; its default, the
+reference's 4096, means 1/16 of all pixels, at least 4096); evaluation runs on the full grid in
+chunks. Metrics: PSNR over the whole
 video, SSIM and ssim_ref averaged over frames, and PSNR per frame.
 """
 import os
@@ -17,6 +18,7 @@ from trainer.base_trainer import BaseTrainer, Signal
 from util.io import IMAGE_EXTS, InputError, Nominal, atomic_write, list_samples, read_image, save_image, to_uint
 
 PREVIEW_FRAMES = 3
+DEFAULT_BATCH = 4096
 
 
 def astronaut_pan(frames=24, size=48):
@@ -80,8 +82,9 @@ class VideoTrainer(BaseTrainer):
         return Signal(name, data, nominal)
 
     def batch_size(self, n):
-        bs = self.args.batch_size if self.args.batch_size is not None else max(4096, n // 16)
-        return min(bs, n)
+        """--batch_size as given; its default (the reference's 4096) means 1/16 of all pixels, at least 4096."""
+        bs = self.args.batch_size
+        return min(max(bs, n // 16) if bs == DEFAULT_BATCH else bs, n)
 
     def evaluate(self, recon, data, signal):
         rng = signal.nominal.hi - signal.nominal.lo

@@ -60,9 +60,7 @@ def eval_checkpoint(args):
         if signal is not None:
             if list(signal.data.shape) != list(shape):
                 raise InputError(f"{args.input_path}: shape {list(signal.data.shape)} differs from the checkpoint's {shape}")
-            data, _ = T.prepare_data(signal.data, {**opts, "rpp": False}, nominal)
-            if perm is not None:
-                data = data.reshape(shape[0], -1)[:, perm].reshape(data.shape)
+            data, _ = T.prepare_data(signal.data, {**opts, "rpp": False}, nominal, perm=perm)
     else:
         if signal is None:
             raise InputError(f"{args.eval_ckpt}: reference-format checkpoints store no transform parameters; "
