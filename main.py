@@ -98,6 +98,7 @@ def fit(args):
     log = Logger(folder)
     log(f"run folder {folder} on {device}" + (" (resumed)" if args.resume else ""))
     fix_seed(args.seed)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(args.tf32)
     recorder = Recorder(args.num_epochs)
     writer = make_writer(folder)
     lpips = Lpips(device) if args.eval_lpips else None  # first random draw, as in the reference

@@ -62,6 +62,7 @@ def build_parser():
     a("--no_images", action="store_true", help="no TensorBoard pictures (huge sweeps)")
     a("--quiet", action="store_true", help="plain periodic progress lines instead of a bar")
     a("--eager", action="store_true", help="plain autograd training step (SIREN otherwise uses the fused step)")
+    a("--tf32", action="store_true", help="GPU: TF32 matrix products (faster, less exact; off as in the reference)")
     return p
 
 

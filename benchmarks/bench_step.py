@@ -77,8 +77,7 @@ def child(args):
     from torch.utils.tensorboard import SummaryWriter
 
     torch.set_num_threads(args.threads)
-    torch.backends.cuda.matmul.allow_tf32 = False  # fp32 products, as the targets are stated
-    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32  # fp32 unless --tf32
     device = torch.device(args.device)
     img, tf, coords, gt, ref, model, optimizer, scheduler = _setup(args, device)
     writer = SummaryWriter(tempfile.mkdtemp(prefix="bench_tb_"))
@@ -207,6 +206,7 @@ def main():
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--configs", default="matmul,published,project")
+    ap.add_argument("--tf32", action="store_true", help="GPU: TF32 matrix products in every configuration")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -216,7 +216,7 @@ def main():
     for cfg in args.configs.split(","):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", cfg, "--size", str(args.size), "--model", args.model,
                "--transform", args.transform, "--device", args.device, "--threads", str(args.threads),
-               "--steps", str(args.steps), "--warmup", str(args.warmup)]
+               "--steps", str(args.steps), "--warmup", str(args.warmup)] + (["--tf32"] if args.tf32 else [])
         p = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
         if p.returncode != 0:
             print(json.dumps({"config": cfg, "error": p.stderr.strip().splitlines()[-1:]}))
@@ -230,6 +230,7 @@ def main():
         device_name = torch.cuda.get_device_name(0)
     for cfg, r in res.items():
         line = {"config": cfg, "size": args.size, "model": args.model, "device": device_name, "threads": args.threads,
+                "tf32": args.tf32,
                 "ms_per_step": round(r["ms"], 3), "peak_mem_mb": round(r["peak_mb"], 1),
                 "warmup_s": round(r["warmup_s"], 3)}
         if "matmul" in res:
