@@ -6,11 +6,9 @@
 
 User mistakes end with one line on standard error and exit code 2; out of memory with 3.
 """
-import argparse
 import json
 import os
 import sys
-import time
 
 import torch
 
@@ -40,7 +38,7 @@ def set_threads():
         torch.set_num_threads(int(n))
 
 
-def resume_args(parser, argv, run_dir):
+def resume_args(parser, run_dir):
     """The interrupted run's own options (args.json), with the resume target kept."""
     path = os.path.join(run_dir, "args.json")
     if not os.path.isfile(path):
@@ -135,7 +133,7 @@ def main(argv=None):
             from util.evaluate import eval_checkpoint
             return eval_checkpoint(args)
         if args.resume:
-            args = resume_args(parser, argv, args.resume)
+            args = resume_args(parser, args.resume)
         return fit(check(args))
     except (InputError, OptionError) as e:
         print(f"error: {e}", file=sys.stderr)

@@ -4,7 +4,6 @@ SIREN's module layout (net.0.linear ... net.4) equals the reference's, so its ch
 Random draws happen in the reference's order: each layer's nn.Linear default init, then the
 uniform_ overwrite of its weight.
 """
-import math
 
 import numpy as np
 import torch

@@ -1,5 +1,4 @@
 """Command-line options: the reference's names and defaults (protocol.md), plus this project's own."""
-import argparse
 
 from components.transform import TRANSFORMS
 from models import MODELS

@@ -6,13 +6,11 @@ its window, LPIPS without weights) is None, written as null: never inf or NaN.
 
     python -m components.metrics REF TEST [--lpips]   # one JSON line {"psnr", "ssim", "ssim_ref", "lpips"}
 """
-import argparse
 import json
 import math
 import os
 import sys
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

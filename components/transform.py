@@ -18,9 +18,7 @@ that prepared data, as in the reference.
 
     python -m components.transform PATH [--transform ROW]   # fitted params and attributes as JSON
 """
-import argparse
 import json
-import math
 import sys
 
 import numpy as np

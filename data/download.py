@@ -8,7 +8,6 @@ its SHA-256; a download is written to <file>.part, resumed from there with an HT
 and renamed only once its checksum is right, so a partial file never sits under its final name.
 Exit status: 0 when every requested file is present and verified, 1 otherwise.
 """
-import argparse
 import hashlib
 import json
 import os

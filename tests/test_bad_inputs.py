@@ -2,7 +2,6 @@
 never a traceback, never NaN. Resume, atomic files and checkpoint safety."""
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys

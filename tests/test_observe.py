@@ -2,7 +2,6 @@
 import json
 
 import imageio.v2 as imageio
-import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from tests.conftest import DIV2K, need, run_folder, run_py, smooth_image

@@ -6,7 +6,6 @@ used. The transforms see the waveform in [-1, 1] (nominal range 2). SIREN's audi
 omega 3000, hidden omega 30, 3 x 256) apply unless overridden. `--input_path builtin:chirp` is a
 synthesised test signal (harmonics, a chirp and a little noise) that needs no download.
 """
-import math
 import os
 from fractions import Fraction
 

@@ -9,7 +9,6 @@ adds the textbook SSIM, --lpips LPIPS). Where a set ran more than once the newes
 counts and the table says so; unfinished or failed runs are shown as such, never averaged in.
 --paper puts the paper's number and the difference beside each cell.
 """
-import argparse
 import json
 import os
 import sys
