@@ -209,6 +209,9 @@ class Queue:
         except KeyboardInterrupt:
             print("[run] interrupted: stopping the running tasks (they leave resumable checkpoints)",
                   file=sys.stderr, flush=True)
+            deadline = time.time() + 2  # a terminal's Ctrl-C reaches the tasks too: give them a moment
+            while time.time() < deadline and any(t.proc.poll() is None for t in running):
+                time.sleep(0.1)
             for task in running:
                 if task.proc.poll() is None:
                     task.proc.send_signal(signal.SIGINT)

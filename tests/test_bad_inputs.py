@@ -229,6 +229,27 @@ def test_run_py_resumes_unfinished_tasks(tmp_path, tiny_png):
     assert line.startswith("scale_1.0") and " ok " in line
 
 
+def test_interrupted_sweep_stops_cleanly_and_resumes(tmp_path, tiny_png):
+    log = tmp_path / "log"
+    cmd = [sys.executable, "run.py", "001", "--only", "sym_power", "--gpus", "", "--", "--input_path", str(tiny_png),
+           "--save_dir", str(log), "--num_epochs", "20000", "--snap_epoch", "50", "--log_epoch", "100",
+           "--hidden_features", "32", "--hidden_layers", "2", "--quiet", "--device", "cpu", "--no_images"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, OMP_NUM_THREADS="1"), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(log.rglob("latest.json")):
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)  # as Ctrl-C
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert "sym_power" in out and "failed (exit 130)" in out
+    task_log = (log / "001_trans" / "tasks" / "sym_power.log").read_text()
+    assert "continue with: python main.py --resume" in task_log and "Traceback" not in task_log
+    folder = run_folder(log)
+    state = torch.load(next((folder / "ckpt").glob("*.pth")), weights_only=True)
+    assert state["epoch"] % 50 == 0 and state["epoch"] < 20000
+
+
 # ---- files and checkpoints --------------------------------------------------------------------
 
 def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):

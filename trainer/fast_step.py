@@ -156,5 +156,4 @@ def make_step(model, optimizer, scheduler, decode_rows, peak, eager=False, num_e
         scheduler.step()
         return loss, psnr, metrics
 
-    step.fused = fused is not None
     return step
