@@ -13,23 +13,11 @@ import sys
 import torch
 
 from opt import OptionError, build_parser, check
+from trainer import trainer_class
 from util.io import InputError, write_json
 from util.logger import Logger
 
 EXIT_USAGE, EXIT_OOM, EXIT_INTERRUPTED = 2, 3, 130
-
-
-def trainer_class(signal_type):
-    if signal_type == "image":
-        from trainer.img_trainer import ImageTrainer
-        return ImageTrainer
-    if signal_type == "audio":
-        from trainer.audio_trainer import AudioTrainer
-        return AudioTrainer
-    if signal_type == "video":
-        from trainer.video_trainer import VideoTrainer
-        return VideoTrainer
-    raise OptionError(f"unknown signal type '{signal_type}' (valid: image, audio, video)")
 
 
 def set_threads():

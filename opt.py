@@ -2,9 +2,9 @@
 
 from components.transform import TRANSFORMS
 from models import MODELS
+from trainer import SIGNAL_TYPES
 from util.cli import Parser
 
-SIGNAL_TYPES = ("image", "audio", "video")
 
 
 def build_parser():

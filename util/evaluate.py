@@ -15,7 +15,8 @@ import torch.nn.functional as F
 from components import transform as T
 from models import build_model
 from opt import build_parser
-from trainer.base_trainer import CKPT_FORMAT, grid_coords
+from trainer import trainer_class
+from trainer.base_trainer import CKPT_FORMAT, Signal, grid_coords
 from util.checkpoint import load_checkpoint
 from util.io import InputError, Nominal, write_json
 from util.logger import Logger
@@ -33,8 +34,6 @@ def _pick_sample(cls, input_path, name):
 
 
 def eval_checkpoint(args):
-    from main import trainer_class
-
     state = load_checkpoint(args.eval_ckpt, trust=args.trust_checkpoint)
     ours = state.get("format") == CKPT_FORMAT
     saved = state["args"] if ours else vars(state["args"]) if isinstance(state["args"], argparse.Namespace) else None
@@ -86,8 +85,6 @@ def eval_checkpoint(args):
 
     folder = new_run_folder(args.save_dir, args.up_folder_name, f"eval_{name}")
     out = cls(run_args, folder, Logger(folder), None, None, device)
-    from trainer.base_trainer import Signal
-
     sig = signal if signal is not None else Signal(name, None, nominal, **meta)
     out.save_prediction(sig, T.restore_data(recon, opts, nominal, perm))
     result = {"checkpoint": os.path.abspath(args.eval_ckpt), "sample": name, "epoch": state.get("epoch")}

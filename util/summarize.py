@@ -5,7 +5,7 @@
 LOG_DIR is one experiment's folder (log/001_trans) or a whole log/ (one table per experiment).
 One row per parameter set: the Attributes (std, skew, range of the transformed data) and PSNR /
 SSIM at each epoch, averaged over images; SSIM is ssim_ref, the variant Table 1 reports (--ssim
-adds the textbook SSIM, --lpips LPIPS). Where a set ran more than once the newest complete run
+adds the textbook SSIM, --lpips LPIPS); audio runs show PSNR, SNR and SI-SNR instead. Where a set ran more than once the newest complete run
 counts and the table says so; unfinished or failed runs are shown as such, never averaged in.
 --paper puts the paper's number and the difference beside each cell.
 """
@@ -92,11 +92,15 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips):
     avail = sorted({e for r, _, _ in chosen.values() if r["results"] for e in r["results"].get("mean", {})}, key=int)
     if epochs is None:
         epochs = [e for e in TABLE1_EPOCHS if e in avail] or avail
+    audio = any("si_snr" in m for r, _, _ in chosen.values() if r["results"] for m in r["results"]["mean"].values())
+    # (key, label, digits) per epoch: Table 1's PSNR / SSIM, or PSNR / SNR / SI-SNR for audio
+    metrics = [("psnr", "PSNR", 2)] + ([("snr", "SNR", 2), ("si_snr", "SI-SNR", 2)] if audio else
+                                       [("ssim_ref", "SSIM", 4)] + ([("ssim", "SSIM (textbook)", 4)] if ssim else []) +
+                                       ([("lpips", "LPIPS", 4)] if lpips else []))
     head = ["Trans.", "STD", "Skew", "Range"]
     for e in epochs:
         label = f"{int(e) / 1000:g}k" if int(e) >= 500 and int(e) % 500 == 0 else e
-        head += [f"{label} PSNR", f"{label} SSIM"] + ([f"{label} SSIM (textbook)"] if ssim else []) + (
-            [f"{label} LPIPS"] if lpips else [])
+        head += [f"{label} {name}" for _, name, _ in metrics]
     head.append("Runs")
     lines = [f"## {experiment}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for s in _order(experiment, chosen):
@@ -110,12 +114,7 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips):
         for e in epochs:
             m = (res or {}).get("mean", {}).get(e) if ok else None
             pe = ref.get(e, {})
-            row += [_cell(m.get("psnr"), pe.get("psnr")) if m else "-",
-                    _cell(m.get("ssim_ref"), pe.get("ssim_ref"), 4) if m else "-"]
-            if ssim:
-                row.append(_cell(m.get("ssim"), None, 4) if m else "-")
-            if lpips:
-                row.append(_cell(m.get("lpips"), None, 4) if m else "-")
+            row += [_cell(m.get(key), pe.get(key), digits) if m else "-" for key, _, digits in metrics]
         row.append(_status(run, n, n_complete))
         lines.append("| " + " | ".join(row) + " |")
     if show_paper:
