@@ -263,15 +263,11 @@ def main(argv, default_exp="000"):
             if exp not in PARAM_SETS:
                 raise UnknownTask(f"unknown experiment id '{exp}' (valid: {', '.join(PARAM_SETS)})")
             extra = list(args.extra)
-            demo = None
             if exp == "000" and not args.dry_run:
                 from util.demo import demo_profile
                 demo = demo_profile(args, visible_gpus(args.gpus))
-                extra = demo["options"] + extra
+                extra = ["--input_path", demo["input_path"], *demo["options"], *extra]  # the user's come last
             tasks = build_tasks(exp, args.only, extra, args.save_dir)
-            if demo:
-                for t in tasks:
-                    t.argv = _replace_option(t.argv, "--input_path", demo["input_path"])
             if args.dry_run:
                 for t in tasks:
                     print(" ".join(shlex.quote(a) for a in ["python", MAIN, *t.argv]))
@@ -306,14 +302,6 @@ def _option(argv, name, default=None):
         if a == name:
             value = argv[i + 1]
     return value
-
-
-def _replace_option(argv, name, value):
-    out = list(argv)
-    for i, a in enumerate(out[:-1]):
-        if a == name:
-            out[i + 1] = value
-    return out
 
 
 if __name__ == "__main__":
