@@ -315,8 +315,9 @@ def attributes(values):
     return {"std": float(v.std()), "skew": skew, "range": float((v.max() - v.min()) / 2)}
 
 
-def inspector_params(row, t):
-    """Parameters as the inspector prints them: what the inverse needs (sym_power in the vectors' names)."""
+def inspector_params(t):
+    """Parameters as the inspector prints them: sym-power's in the names of the reference vectors (its
+    shift and scale are the row's options), the other transforms' all of theirs."""
     p = t.params
     if isinstance(t, SymPower):
         keys = ("gamma", "gamma_half", "left", "right", "min", "max")
@@ -354,7 +355,7 @@ def _main(argv=None):
             rows.append(attrs)
             if args.plot and len(panels) < 4:
                 panels.append((sample_name(f), data, y, t))
-            print(json.dumps({"file": f, "transform": args.transform, "params": inspector_params(args.transform, t),
+            print(json.dumps({"file": f, "transform": args.transform, "params": inspector_params(t),
                               **attrs}), flush=True)
             print(f"{f}: {args.transform} std {attrs['std']:.4f} skew {attrs['skew']:.4f}", file=sys.stderr)
         if args.plot:
