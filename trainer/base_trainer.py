@@ -182,22 +182,28 @@ class BaseTrainer:
                         self.writer.add_scalar(f"{name}/eval/{k}", v, global_step=epoch)
                 self.flush_scalars(name, scalars, epoch)
                 bar.log_epoch(epoch, metrics)
-            if epoch % a.snap_epoch == 0 or epoch == num_epochs:
-                self.flush_scalars(name, scalars, epoch)
-                self.recorder.time_s += time.time() - t0
-                t0 = time.time()
-                if epoch == num_epochs:
-                    self.recorder.finished.append(name)
-                self.save_ckpt(ctx, epoch)
-                self.recorder.save(self.folder)
+            if epoch % a.snap_epoch == 0 and epoch < num_epochs:
+                t0 = self.snapshot(ctx, name, scalars, epoch, t0)
             bar.update()
         bar.close()
         step = None  # frees the training buffers before the final full-grid prediction
 
+        # The reconstruction is written before the final checkpoint marks the sample finished, so a
+        # run killed in between redoes it on resume instead of skipping it.
         with torch.inference_mode():
             recon = rows_to_grid(decode_rows(self.predict(model, coords)))
             self.save_prediction(signal, T.restore_data(recon.cpu(), self.opts, nominal, perm))
+        self.recorder.finished.append(name)
+        self.snapshot(ctx, name, scalars, num_epochs, t0)
         return self.recorder.samples.get(name, {})
+
+    def snapshot(self, ctx, name, scalars, epoch, t0):
+        """Checkpoint and results.json, with the buffered scalars written first; returns a new t0."""
+        self.flush_scalars(name, scalars, epoch)
+        self.recorder.time_s += time.time() - t0
+        self.save_ckpt(ctx, epoch)
+        self.recorder.save(self.folder)
+        return time.time()
 
     def _log_epoch_metrics(self, model, coords, pred, decode_rows, rows_to_grid, data, signal, epoch):
         with torch.inference_mode():
