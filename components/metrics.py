@@ -157,7 +157,7 @@ def _main(argv=None):
     if ref.shape != test.shape:
         ap.exit(2, f"error: {args.test}: shape {tuple(test.shape)} differs from {args.ref}: {tuple(ref.shape)}\n")
     lp = Lpips() if args.lpips else None
-    print(json.dumps(image_metrics(test, ref, nominal.hi - nominal.lo, lp)))
+    print(json.dumps(image_metrics(test, ref, nominal.span, lp)))
 
 
 if __name__ == "__main__":

@@ -94,7 +94,8 @@ class BaseTrainer:
         return n
 
     def model_defaults(self):
-        return {}
+        """Backbone options this modality fills in when the user left them unset."""
+        return {"first_omega": 30.0}
 
     # ---- the loop -------------------------------------------------------------------------------
     def opts_for_model(self):
@@ -102,8 +103,6 @@ class BaseTrainer:
         for k, v in self.model_defaults().items():
             if opts.get(k) is None:
                 opts[k] = v
-        if opts.get("first_omega") is None:
-            opts["first_omega"] = 30.0
         return opts
 
     def fit(self, path, index, resume=None):
@@ -291,8 +290,8 @@ class Progress:
 
     def __init__(self, name, start, total, quiet, log):
         self.name, self.total, self.log = name, total, log
-        self.plain = quiet or not sys.stderr.isatty()
-        self.bar = None if self.plain else tqdm(total=total, initial=start - 1, desc=name, dynamic_ncols=True,
+        plain = quiet or not sys.stderr.isatty()
+        self.bar = None if plain else tqdm(total=total, initial=start - 1, desc=name, dynamic_ncols=True,
                                                 file=sys.stderr)
         self.t0, self.start = time.time(), start
 

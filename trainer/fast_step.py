@@ -79,7 +79,6 @@ class FusedSiren:
     """Loss and parameter gradients of an MSE fit of a Siren, computed by hand."""
 
     def __init__(self, model, compile_kernels=False, log=print):
-        self.model = model
         self.sin_into = Kernel(_sin_into, _sin_into_eager, compile_kernels, log)
         self.cos_mul_ = Kernel(_cos_mul_, _cos_mul_eager, compile_kernels, log)
         self.sine = [(layer.linear.weight, layer.linear.bias, float(layer.omega)) for layer in model.net[:-1]]

@@ -15,19 +15,17 @@ class ImageTrainer(BaseTrainer):
         return Signal(sample_name(path), data, nominal)
 
     def evaluate(self, recon, data, signal):
-        rng = signal.nominal.hi - signal.nominal.lo
-        return image_metrics(recon, data, rng, self.lpips)
+        return image_metrics(recon, data, signal.nominal.span, self.lpips)
 
     def save_prediction(self, signal, recon):
         save_image(os.path.join(self.folder, "final_pred", f"{signal.name}.png"), recon, signal.nominal)
 
     def log_target(self, signal, data):
-        lo, rng = signal.nominal.lo, signal.nominal.hi - signal.nominal.lo
-        self.writer.add_image(f"{signal.name}/target", ((data - lo) / rng).clamp(0, 1).cpu(), 0)
+        self.writer.add_image(f"{signal.name}/target", signal.nominal.unit(data), 0)
 
     def log_media(self, signal, epoch, recon, data):
-        lo, rng = signal.nominal.lo, signal.nominal.hi - signal.nominal.lo
-        self.writer.add_image(f"{signal.name}/reconstruction", ((recon - lo) / rng).clamp(0, 1).cpu(), epoch)
+        rng = signal.nominal.span
+        self.writer.add_image(f"{signal.name}/reconstruction", signal.nominal.unit(recon), epoch)
         err = (recon - data).abs().mean(0).cpu() / rng
         scale = max(float(err.max()), 1e-12)
         self.writer.add_image(f"{signal.name}/abs_error (max {scale * rng:.3g})", colormap(err / scale), epoch)

@@ -87,7 +87,7 @@ class VideoTrainer(BaseTrainer):
         return min(max(bs, n // 16) if bs == DEFAULT_BATCH else bs, n)
 
     def evaluate(self, recon, data, signal):
-        rng = signal.nominal.hi - signal.nominal.lo
+        rng = signal.nominal.span
         frames = range(data.shape[1])
         per_psnr = [psnr(recon[:, f], data[:, f]) for f in frames]
         ssims = [ssim(recon[:, f], data[:, f], rng) for f in frames]
@@ -113,15 +113,12 @@ class VideoTrainer(BaseTrainer):
         return [(int(i), video[:, i]) for i in idx]
 
     def log_target(self, signal, data):
-        lo, rng = signal.nominal.lo, signal.nominal.hi - signal.nominal.lo
         for i, frame in self._preview(data):
-            self.writer.add_image(f"{signal.name}/target/frame_{i}", ((frame - lo) / rng).clamp(0, 1).cpu(), 0)
+            self.writer.add_image(f"{signal.name}/target/frame_{i}", signal.nominal.unit(frame), 0)
 
     def log_media(self, signal, epoch, recon, data):
-        lo, rng = signal.nominal.lo, signal.nominal.hi - signal.nominal.lo
         for i, frame in self._preview(recon):
-            self.writer.add_image(f"{signal.name}/reconstruction/frame_{i}", ((frame - lo) / rng).clamp(0, 1).cpu(),
-                                  epoch)
+            self.writer.add_image(f"{signal.name}/reconstruction/frame_{i}", signal.nominal.unit(frame), epoch)
 
 
 def _mean(values):

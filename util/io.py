@@ -44,6 +44,14 @@ class Nominal:
     def signal(cls):
         return cls(-1, 1, 2)
 
+    @property
+    def span(self):
+        return self.hi - self.lo
+
+    def unit(self, x):
+        """Values mapped to [0, 1] (for pictures), on the CPU."""
+        return ((x - self.lo) / self.span).clamp(0, 1).cpu()
+
     def as_dict(self):
         return {"lo": self.lo, "hi": self.hi, "levels": self.levels}
 

@@ -19,6 +19,3 @@ class Logger:
                 f.write(line + "\n")
         if self.echo:
             tqdm.write(line, file=sys.stderr)  # keeps a running progress bar intact
-
-    def warn(self, msg):
-        self(msg, "WARNING")

@@ -69,7 +69,3 @@ def resolve_device(name):
         raise ValueError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
     return dev
 
-
-def format_seconds(s):
-    s = int(round(s))
-    return f"{s // 3600}h{s % 3600 // 60:02d}m{s % 60:02d}s" if s >= 3600 else f"{s // 60}m{s % 60:02d}s"

@@ -4,9 +4,6 @@ import os
 
 from util.io import write_json, write_text
 
-METRIC_KEYS = ("psnr", "ssim", "ssim_ref", "mse", "lpips")
-
-
 def _mean(values):
     values = [v for v in values if v is not None and math.isfinite(v)]
     return sum(values) / len(values) if values else None
