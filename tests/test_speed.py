@@ -8,22 +8,40 @@ import torch.nn.functional as F
 
 import models
 from tests.conftest import REFERENCE, need, run_folder, run_py
+from trainer import fast_step
 from trainer.fast_step import FusedSiren
 
 
-@pytest.mark.parametrize("compiled", [False, True])
-def test_fused_gradients_equal_autograd(compiled):
+def _check_against_autograd(fused_for, in_f=2, out_f=3, layers=3):
     torch.manual_seed(0)
-    model = models.Siren(2, 3, hidden_features=64, hidden_layers=3)
+    model = models.Siren(in_f, out_f, hidden_features=64, hidden_layers=layers)
     twin = copy.deepcopy(model)
-    coords, gt = torch.rand(500, 2) * 2 - 1, torch.rand(500, 3) * 2 - 1
-    pred, loss = FusedSiren(model, compiled, log=lambda m: None)(coords, gt)
+    coords, gt = torch.rand(500, in_f) * 2 - 1, torch.rand(500, out_f) * 2 - 1
+    pred, loss = fused_for(model)(coords, gt)
     ref_pred = twin(coords)
     ref_loss = F.mse_loss(ref_pred, gt)
     ref_loss.backward()
     assert torch.allclose(pred, ref_pred.detach(), atol=1e-6) and abs(float(loss) - float(ref_loss.detach())) < 1e-7
     for (name, p), q in zip(model.named_parameters(), twin.parameters()):
         assert torch.allclose(p.grad, q.grad, rtol=1e-4, atol=1e-5 * q.grad.abs().max().item()), name
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+@pytest.mark.parametrize("in_f,out_f,layers", [(2, 3, 3), (1, 1, 1), (3, 3, 2)])  # image, audio, video shapes
+def test_fused_gradients_equal_autograd(compiled, in_f, out_f, layers):
+    _check_against_autograd(lambda model: FusedSiren(model, compiled, log=lambda m: None), in_f, out_f, layers)
+
+
+def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch):
+    def no_compiler(fn, **kwargs):
+        def fail(*tensors):
+            raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found")
+        return fail
+
+    monkeypatch.setattr(fast_step.torch, "compile", no_compiler)
+    lines = []
+    _check_against_autograd(lambda model: FusedSiren(model, True, log=lines.append))
+    assert len(lines) == 1 and lines[0].startswith("warning: torch.compile unavailable (RuntimeError: InvalidCxx"), lines
 
 
 def test_fused_step_psnr_matches_eager_on_64px(tmp_path):
