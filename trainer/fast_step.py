@@ -7,12 +7,15 @@ cosine (268 MB each at 512 x 512, page-faulted in anew each step), and makes sep
 omega, sine, the sine's derivative and the chain rule. The fused step instead
 
 - folds omega into the weights (omega * W, omega * b: 256 x 256 work instead of N x 256),
-- writes each layer's product u into its own buffer and its sine into another,
+- writes each hidden layer's product u into its own buffer and its sine into another,
 - in backward overwrites u with cos(u) * upstream gradient in one pass and feeds it straight to
   the two products of the layer,
+- does the narrow products inline in those passes: the first layer's (2 or 3 inputs) in its sine
+  pass, and again in backward instead of storing its u; the final layer's input gradient (1 or 3
+  outputs) in the last layer's cosine pass,
 
-so the step is the nine large products plus one sine pass and one cosine-multiply pass per layer.
-Both passes are compiled kernels (torch.compile, writing in place: no allocation) for runs of
+so the step is the large products plus one pass per layer forward and one backward. The passes
+are compiled kernels (torch.compile, writing in place: no allocation) for runs of
 COMPILE_MIN_EPOCHS epochs or more: on the CPU about 4x faster than torch.sin / torch.cos, with
 the same values to 1 ulp. Compilation is paid once per process (inductor also caches it on disk)
 and logged; where it cannot run (no C++ compiler, an unsupported backend) the step warns once and
