@@ -39,13 +39,14 @@ COMPILE_MIN_EPOCHS = 50
 # Each kernel is one pass over (N, width) memory, writing in place. The first layer's product
 # (2 or 3 inputs) is done inline, so its pre-activation is never stored: backward recomputes it.
 
-def _first_sin(x, wt, b, out):
-    """out <- sin(x wt + b), wt = the first layer's (in, width) weight: a few multiply-adds per element."""
-    out.copy_(torch.sin(_first_pre(x, wt, b)))
-
-
 def _first_pre(x, wt, b):
+    """x wt + b, wt = the first layer's (in, width) weight: a few multiply-adds per element."""
     return b + sum(x[:, c:c + 1] * wt[c] for c in range(x.shape[1]))
+
+
+def _first_sin(x, wt, b, out):
+    """out <- sin(x wt + b)."""
+    out.copy_(torch.sin(_first_pre(x, wt, b)))
 
 
 def _first_sin_eager(x, wt, b, out):
