@@ -12,11 +12,11 @@ from trainer import fast_step
 from trainer.fast_step import FusedSiren
 
 
-def _check_against_autograd(fused_for, in_f=2, out_f=3, layers=3):
+def _check_against_autograd(fused_for, in_f=2, out_f=3, layers=3, rows=500):
     torch.manual_seed(0)
     model = models.Siren(in_f, out_f, hidden_features=64, hidden_layers=layers)
     twin = copy.deepcopy(model)
-    coords, gt = torch.rand(500, in_f) * 2 - 1, torch.rand(500, out_f) * 2 - 1
+    coords, gt = torch.rand(rows, in_f) * 2 - 1, torch.rand(rows, out_f) * 2 - 1
     pred, loss = fused_for(model)(coords, gt)
     ref_pred = twin(coords)
     ref_loss = F.mse_loss(ref_pred, gt)
@@ -30,6 +30,14 @@ def _check_against_autograd(fused_for, in_f=2, out_f=3, layers=3):
 @pytest.mark.parametrize("in_f,out_f,layers", [(2, 3, 3), (1, 1, 1), (3, 3, 2)])  # image, audio, video shapes
 def test_fused_gradients_equal_autograd(compiled, in_f, out_f, layers):
     _check_against_autograd(lambda model: FusedSiren(model, compiled, log=lambda m: None), in_f, out_f, layers)
+
+
+def test_one_compilation_serves_every_size():
+    """A folder of images of many sizes: more than dynamo's recompile limit (8) must not fall back to eager."""
+    lines = []
+    for rows in range(100, 1300, 100):
+        _check_against_autograd(lambda model: FusedSiren(model, True, log=lines.append), rows=rows)
+    assert not [line for line in lines if line.startswith("warning")], lines
 
 
 def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch):

@@ -17,8 +17,10 @@ omega, sine, the sine's derivative and the chain rule. The fused step instead
 so the step is the large products plus one pass per layer forward and one backward. The passes
 are compiled kernels (torch.compile, writing in place: no allocation) for runs of
 COMPILE_MIN_EPOCHS epochs or more: on the CPU about 4x faster than torch.sin / torch.cos, with
-the same values to 1 ulp. Compilation is paid once per process (inductor also caches it on disk)
-and logged; where it cannot run (no C++ compiler, an unsupported backend) the step warns once and
+the same values to 1 ulp. They are compiled for any number of rows (dynamic shapes: as fast here
+as fixed ones), so compilation is paid once per process, not once per image size (a folder of
+many sizes would otherwise hit dynamo's recompile limit), inductor also caches it on disk, and
+it is logged; where it cannot run (no C++ compiler, an unsupported backend) the step warns once and
 uses eager kernels.
 Its result is the autograd step's up to float rounding (tests/test_speed.py checks gradients and
 PSNR). Other backbones, or --eager, use the plain autograd step. Nothing here waits for the host:
@@ -102,7 +104,7 @@ class Kernels:
 
     def __init__(self, compile_kernels, log=print):
         self.log, self.eager = log, not compile_kernels
-        self.compiled = {name: torch.compile(f, dynamic=False, fullgraph=True) for name, (f, _) in self.PAIRS.items()}
+        self.compiled = {name: torch.compile(f, dynamic=True, fullgraph=True) for name, (f, _) in self.PAIRS.items()}
         self.pending, self.compile_s = set(self.PAIRS), 0.0
         for name in self.PAIRS:
             setattr(self, name, functools.partial(self._call, name))
@@ -123,7 +125,7 @@ class Kernels:
             return self.PAIRS[name][1](*tensors)
         self.pending.discard(name)
         self.compile_s += time.perf_counter() - t0
-        if not self.pending:
+        if not self.pending and self.compile_s >= 0.5:  # not for a later sample: its kernels come from the cache
             self.log(f"compiled the step's {len(self.PAIRS)} kernels in {self.compile_s:.1f} s")
         return out
 
