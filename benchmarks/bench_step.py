@@ -85,7 +85,7 @@ def child(args):
 
     if args.child == "project":
         from trainer.base_trainer import BaseTrainer
-        from trainer.fast_step import COMPILE_MIN_EPOCHS, make_step
+        from trainer.fast_step import Kernels, make_step
 
         peak = ref.max()
         from trainer.base_trainer import make_adam
@@ -94,8 +94,7 @@ def child(args):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / (args.steps + args.warmup), 1))
         # A fit of COMPILE_MIN_EPOCHS or more (Table 1's are 5000) compiles its kernels; so does the benchmark.
         step = make_step(model, optimizer, scheduler, lambda p: tf.inverse(p).clamp(0, 255), peak,
-                         num_epochs=max(args.steps + args.warmup, COMPILE_MIN_EPOCHS),
-                         log=lambda m: print(m, file=sys.stderr))
+                         kernels=Kernels(True, log=lambda m: print(m, file=sys.stderr)))
         scalars = []
         flusher = BaseTrainer.__new__(BaseTrainer)
         flusher.writer = writer

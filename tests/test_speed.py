@@ -9,7 +9,7 @@ import torch.nn.functional as F
 import models
 from tests.conftest import REFERENCE, need, run_folder, run_py
 from trainer import fast_step
-from trainer.fast_step import FusedSiren
+from trainer.fast_step import FusedSiren, Kernels
 
 
 def _check_against_autograd(fused_for, in_f=2, out_f=3, layers=3, rows=500):
@@ -29,14 +29,15 @@ def _check_against_autograd(fused_for, in_f=2, out_f=3, layers=3, rows=500):
 @pytest.mark.parametrize("compiled", [False, True])
 @pytest.mark.parametrize("in_f,out_f,layers", [(2, 3, 3), (1, 1, 1), (3, 3, 2)])  # image, audio, video shapes
 def test_fused_gradients_equal_autograd(compiled, in_f, out_f, layers):
-    _check_against_autograd(lambda model: FusedSiren(model, compiled, log=lambda m: None), in_f, out_f, layers)
+    _check_against_autograd(lambda model: FusedSiren(model, Kernels(compiled, log=lambda m: None)), in_f, out_f, layers)
 
 
 def test_one_compilation_serves_every_size():
     """A folder of images of many sizes: more than dynamo's recompile limit (8) must not fall back to eager."""
     lines = []
+    kernels = Kernels(True, log=lines.append)  # one for all samples, as a trainer keeps it
     for rows in range(100, 1300, 100):
-        _check_against_autograd(lambda model: FusedSiren(model, True, log=lines.append), rows=rows)
+        _check_against_autograd(lambda model: FusedSiren(model, kernels), rows=rows)
     assert not [line for line in lines if line.startswith("warning")], lines
 
 
@@ -48,7 +49,9 @@ def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch):
 
     monkeypatch.setattr(fast_step.torch, "compile", no_compiler)
     lines = []
-    _check_against_autograd(lambda model: FusedSiren(model, True, log=lines.append))
+    kernels = Kernels(True, log=lines.append)
+    for rows in (500, 400):  # two samples of a run share the kernels: one warning in all
+        _check_against_autograd(lambda model: FusedSiren(model, kernels), rows=rows)
     assert len(lines) == 1 and lines[0].startswith("warning: torch.compile unavailable (RuntimeError: InvalidCxx"), lines
 
 

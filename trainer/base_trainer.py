@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from components import transform as T
 from models import build_model, default_lr, n_params
-from trainer.fast_step import make_step
+from trainer.fast_step import COMPILE_MIN_EPOCHS, Kernels, make_step
 from util.io import list_samples, sample_name, torch_save, write_json
 from util.misc import cur_time, rng_state, set_rng_state
 
@@ -58,6 +58,7 @@ class BaseTrainer:
         self.args, self.opts = args, vars(args)
         self.folder, self.log, self.writer, self.recorder = folder, log, writer, recorder
         self.device, self.lpips = device, lpips
+        self.kernels = Kernels(args.num_epochs >= COMPILE_MIN_EPOCHS, log)  # shared by the samples: one compilation
 
     # ---- modality hooks -------------------------------------------------------------------------
     @classmethod
@@ -155,8 +156,7 @@ class BaseTrainer:
         def rows_to_grid(rows):
             return rows.T.reshape(c, *grid)
 
-        step = make_step(model, optimizer, scheduler, decode_rows, peak, eager=a.eager,
-                         num_epochs=num_epochs - start + 1, log=self.log)
+        step = make_step(model, optimizer, scheduler, decode_rows, peak, eager=a.eager, kernels=self.kernels)
         ctx = {"signal": signal, "perm": perm, "tf": tf, "model": model, "optimizer": optimizer,
                "scheduler": scheduler, "index": index}
         scalars = []

@@ -96,7 +96,8 @@ def _last_cos_mul_eager(u, g, w):
 
 
 class Kernels:
-    """The step's elementwise kernels, compiled on first use; all eager (one warning) if compilation fails."""
+    """The step's elementwise kernels, compiled on first use; all eager (one warning) if compilation fails.
+    A trainer keeps one for all its samples, so a run compiles (or warns) once."""
 
     PAIRS = {f.__name__.lstrip("_"): (f, e) for f, e in [
         (_first_sin, _first_sin_eager), (_first_cos_mul, _first_cos_mul_eager), (_sin_into, _sin_into_eager),
@@ -125,7 +126,7 @@ class Kernels:
             return self.PAIRS[name][1](*tensors)
         self.pending.discard(name)
         self.compile_s += time.perf_counter() - t0
-        if not self.pending and self.compile_s >= 0.5:  # not for a later sample: its kernels come from the cache
+        if not self.pending:
             self.log(f"compiled the step's {len(self.PAIRS)} kernels in {self.compile_s:.1f} s")
         return out
 
@@ -133,8 +134,8 @@ class Kernels:
 class FusedSiren:
     """Loss and parameter gradients of an MSE fit of a Siren (one hidden layer or more), computed by hand."""
 
-    def __init__(self, model, compile_kernels=False, log=print):
-        self.k = Kernels(compile_kernels, log)
+    def __init__(self, model, kernels):
+        self.k = kernels
         self.sine = [(layer.linear.weight, layer.linear.bias, float(layer.omega)) for layer in model.net[:-1]]
         self.final = model.net[-1]
         self.rows = None
@@ -183,11 +184,12 @@ class FusedSiren:
         return pred, loss
 
 
-def make_step(model, optimizer, scheduler, decode_rows, peak, eager=False, num_epochs=0, log=print):
-    """step(coords, gt, ref, on_log) -> (loss, psnr, metrics or None), all without a host sync."""
+def make_step(model, optimizer, scheduler, decode_rows, peak, eager=False, kernels=None):
+    """step(coords, gt, ref, on_log) -> (loss, psnr, metrics or None), all without a host sync.
+    kernels: a Kernels for the fused SIREN step (None: eager ones)."""
     fused = None
     if isinstance(model, Siren) and len(model.net) > 2 and not eager:
-        fused = FusedSiren(model, num_epochs >= COMPILE_MIN_EPOCHS, log)
+        fused = FusedSiren(model, kernels or Kernels(False))
 
     def forward_backward(coords, gt, on_log):
         if fused is not None:
