@@ -1,7 +1,8 @@
 """The table of named experiments: experiment id -> parameter-set names (PARAM_SETS), its folder
 name and its input. Inputs are paths relative to the repository (data/download.py fetches them).
 
-To add an experiment: give it an id here, then its options in manager.py (EXPERIMENTS).
+To add an experiment: give it an id in PARAM_SETS and EXPERIMENTS here, then its option builder in
+manager.EXPERIMENT_OPTIONS.
 """
 from components.transform import ROWS
 

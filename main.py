@@ -15,7 +15,7 @@ import torch
 from opt import OptionError, build_parser, check
 from trainer import trainer_class
 from util.io import InputError, write_json
-from util.logger import Logger
+from util.logger import Logger, run_folder_line
 
 EXIT_USAGE, EXIT_OOM, EXIT_INTERRUPTED = 2, 3, 130
 
@@ -39,14 +39,6 @@ def resume_args(parser, run_dir):
     return args
 
 
-def run_complete(run_dir):
-    path = os.path.join(run_dir, "results.json")
-    if not os.path.isfile(path):
-        return False
-    with open(path) as f:
-        return bool(json.load(f).get("complete"))
-
-
 def latest_checkpoint(run_dir):
     from util.checkpoint import load_checkpoint
 
@@ -61,7 +53,7 @@ def latest_checkpoint(run_dir):
 def fit(args):
     from components.metrics import Lpips
     from util.misc import fix_seed, new_run_folder, resolve_device
-    from util.recorder import Recorder
+    from util.recorder import Recorder, run_complete
     from util.tensorboard import make_writer, write_hparams
 
     device = resolve_device(args.device)
@@ -82,7 +74,7 @@ def fit(args):
         write_json(os.path.join(folder, "args.json"), vars(args))
     samples = cls.list_samples(args.input_path)
     log = Logger(folder)
-    log(f"run folder {folder} on {device}" + (" (resumed)" if args.resume else ""))
+    log(run_folder_line(folder, device, args.resume))
     fix_seed(args.seed)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(args.tf32)
     recorder = Recorder(args.num_epochs)

@@ -6,7 +6,6 @@ from trainer import SIGNAL_TYPES
 from util.cli import Parser
 
 
-
 def build_parser():
     p = Parser(prog="main.py", description="Fit an INR to a signal passed through a data transform.")
     a = p.add_argument

@@ -13,7 +13,6 @@ task and override the experiment's.
 import argparse
 import json
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -22,14 +21,15 @@ import threading
 import time
 from collections import deque
 
-from util.cli import Parser
-from manager import UnknownTask, experiment_folder, task_options, to_argv
 from config import PARAM_SETS
+from manager import UnknownTask, check_experiment, experiment_folder, task_options, to_argv
+from util.cli import Parser
 from util.io import write_json
+from util.logger import run_folder_in
+from util.recorder import run_complete
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 MAIN = "main.py"
-RUN_FOLDER_RE = re.compile(r"run folder (.+) on (cpu|cuda\S*|mps)( \(resumed\))?$")
 
 
 class Task:
@@ -58,8 +58,7 @@ def parse(argv):
     if "--" in argv:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
-    ap = Parser(prog="run.py", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = Parser(prog="run.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("exp", nargs="?", help=f"experiment id ({', '.join(PARAM_SETS)})")
     ap.add_argument("--gpus", default=None, help="comma-separated GPU ids (default: every visible GPU; none: CPU)")
     ap.add_argument("--only", default=None, help="comma-separated parameter sets to run")
@@ -118,17 +117,9 @@ def resume_tasks(log_dir):
                 tasks.append(Task(t["name"], t["argv"]))
         return saved.get("experiment"), tasks, saved
     for dirpath, _, files in sorted(os.walk(log_dir)):
-        if "args.json" in files and not _complete(dirpath):
+        if "args.json" in files and not run_complete(dirpath):
             tasks.append(Task(os.path.basename(dirpath), ["--resume", dirpath], dirpath))
     return None, tasks, None
-
-
-def _complete(folder):
-    try:
-        with open(os.path.join(folder, "results.json")) as f:
-            return bool(json.load(f).get("complete"))
-    except (OSError, ValueError):
-        return False
 
 
 class Queue:
@@ -164,9 +155,9 @@ class Queue:
                 stripped = line.rstrip("\n")
                 if stripped.strip():
                     task.last_line = stripped.strip()
-                m = RUN_FOLDER_RE.search(stripped)
-                if m and task.folder is None:
-                    task.folder = m.group(1)
+                folder = run_folder_in(stripped)
+                if folder and task.folder is None:
+                    task.folder = folder
                     self.save()
                 if self.echo:
                     sys.stderr.write(line)
@@ -260,8 +251,7 @@ def main(argv, default_exp="000"):
             meta = {k: v for k, v in meta.items() if k != "tasks"}
         else:
             exp = args.exp or default_exp
-            if exp not in PARAM_SETS:
-                raise UnknownTask(f"unknown experiment id '{exp}' (valid: {', '.join(PARAM_SETS)})")
+            check_experiment(exp)
             extra = list(args.extra)
             if exp == "000" and not args.dry_run:
                 from util.demo import demo_profile

@@ -140,12 +140,11 @@ def audio_metrics(pred, target):
 
 
 def _main(argv=None):
+    from util.cli import Parser
     from util.io import InputError, read_image
 
-    from util.cli import Parser
-
     ap = Parser(prog="python -m components.metrics",
-                                 description="Compare two images; print {psnr, ssim, ssim_ref, lpips} as one JSON line.")
+                description="Compare two images; print {psnr, ssim, ssim_ref, lpips} as one JSON line.")
     ap.add_argument("ref", help="reference image")
     ap.add_argument("test", help="test image")
     ap.add_argument("--lpips", action="store_true", help="also compute LPIPS (needs torchvision's AlexNet weights)")

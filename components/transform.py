@@ -326,13 +326,13 @@ def inspector_params(t):
 
 
 def _main(argv=None):
-    from util.io import IMAGE_EXTS, InputError, list_samples, read_image, sample_name
-
     from util.cli import Parser
+    from util.io import IMAGE_EXTS, InputError, list_samples, read_image, sample_name
+    from util.plot import MAX_ROWS as PLOT_ROWS
 
     ap = Parser(prog="python -m components.transform",
-                                 description="Fit a Table 1 transform to images; print its parameters and the "
-                                             "transformed data's attributes as JSON lines.")
+                description="Fit a Table 1 transform to images; print its parameters and the "
+                            "transformed data's attributes as JSON lines.")
     ap.add_argument("path", help="an image file or a folder of images")
     ap.add_argument("--transform", default="sym_power", help=f"Table 1 row: {', '.join(ROWS)}")
     ap.add_argument("--seed", type=int, default=3407, help="seed of the rpp permutation")
@@ -353,7 +353,7 @@ def _main(argv=None):
             y = t.forward(data)
             attrs = attributes(y)
             rows.append(attrs)
-            if args.plot and len(panels) < 4:
+            if args.plot and len(panels) < PLOT_ROWS:
                 panels.append((sample_name(f), data, y, t))
             print(json.dumps({"file": f, "transform": args.transform, "params": inspector_params(t),
                               **attrs}), flush=True)

@@ -18,7 +18,7 @@ so the step is the large products plus one pass per layer forward and one backwa
 are compiled kernels (torch.compile, writing in place: no allocation) for runs of
 COMPILE_MIN_EPOCHS epochs or more: on the CPU about 4x faster than torch.sin / torch.cos, with
 the same values to 1 ulp. They are compiled for any number of rows (dynamic shapes: as fast here
-as fixed ones), so compilation is paid once per process, not once per image size (a folder of
+as fixed ones), so compilation is paid once per run, not once per image size (a folder of
 many sizes would otherwise hit dynamo's recompile limit), inductor also caches it on disk, and
 it is logged; where it cannot run (no C++ compiler, an unsupported backend) the step warns once and
 uses eager kernels.

@@ -8,7 +8,6 @@ chunks. Metrics: PSNR over the whole
 video, SSIM and ssim_ref averaged over frames, and PSNR per frame.
 """
 import os
-import sys
 
 import numpy as np
 import torch
@@ -16,6 +15,7 @@ import torch
 from components.metrics import psnr, ssim, ssim_ref
 from trainer.base_trainer import BaseTrainer, Signal
 from util.io import IMAGE_EXTS, InputError, Nominal, atomic_write, list_samples, read_image, save_image, to_uint
+from util.recorder import finite_mean
 
 PREVIEW_FRAMES = 3
 DEFAULT_BATCH = 4096
@@ -92,7 +92,7 @@ class VideoTrainer(BaseTrainer):
         per_psnr = [psnr(recon[:, f], data[:, f]) for f in frames]
         ssims = [ssim(recon[:, f], data[:, f], rng) for f in frames]
         refs = [ssim_ref(recon[:, f], data[:, f]) for f in frames]
-        return {"psnr": psnr(recon, data), "ssim": _mean(ssims), "ssim_ref": _mean(refs), "psnr_frames": per_psnr}
+        return {"psnr": psnr(recon, data), "ssim": finite_mean(ssims), "ssim_ref": finite_mean(refs), "psnr_frames": per_psnr}
 
     def save_prediction(self, signal, recon):
         folder = os.path.join(self.folder, "final_pred", signal.name)
@@ -106,7 +106,7 @@ class VideoTrainer(BaseTrainer):
             try:
                 atomic_write(gif, lambda fh: imageio.mimwrite(fh, frames, format=".gif", duration=40), mode="wb")
             except Exception as e:  # the frames are written; the animation is a convenience
-                print(f"note: no animated preview ({type(e).__name__})", file=sys.stderr)
+                self.log(f"note: no animated preview ({type(e).__name__})")
 
     def _preview(self, video):
         idx = np.linspace(0, video.shape[1] - 1, min(PREVIEW_FRAMES, video.shape[1])).round().astype(int)
@@ -119,8 +119,3 @@ class VideoTrainer(BaseTrainer):
     def log_media(self, signal, epoch, recon, data):
         for i, frame in self._preview(recon):
             self.writer.add_image(f"{signal.name}/reconstruction/frame_{i}", signal.nominal.unit(frame), epoch)
-
-
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None

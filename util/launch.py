@@ -14,9 +14,9 @@ import sys
 import time
 
 from util.io import write_json
+from util.logger import run_folder_in
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-RUN_FOLDER_PREFIX = "run folder "
 
 
 def run_task(name, argv, state_path):
@@ -29,8 +29,8 @@ def run_task(name, argv, state_path):
         sys.stdout.write(line)
         if line.strip():
             last = line.strip()
-        if folder is None and RUN_FOLDER_PREFIX in line:
-            folder = line.split(RUN_FOLDER_PREFIX, 1)[1].rsplit(" on ", 1)[0]
+        if folder is None:
+            folder = run_folder_in(line)
     rc = proc.wait()
     state = {"state": "done" if rc == 0 else "failed", "rc": rc, "folder": folder, "last_line": last,
              "ended": time.time()}
@@ -107,7 +107,7 @@ def print_status(log_dir):
     with open(path) as f:
         jobs = json.load(f)["jobs"]
     failed = 0
-    width = max(len(n) for n in jobs)
+    width = max((len(n) for n in jobs), default=0)
     for name, job in jobs.items():
         st = _state(log_dir, job)
         failed += st["state"] == "failed"

@@ -68,4 +68,3 @@ def resolve_device(name):
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
     return dev
-

@@ -1,12 +1,24 @@
 """Metrics of a run: per sample and epoch, means, attributes; results.json and res_table.md."""
+import json
 import math
 import os
 
 from util.io import write_json, write_text
 
-def _mean(values):
+
+def finite_mean(values):
+    """Mean of the finite values (None and NaN skipped); None if there are none."""
     values = [v for v in values if v is not None and math.isfinite(v)]
     return sum(values) / len(values) if values else None
+
+
+def run_complete(folder):
+    """Whether a run folder's results.json says every sample finished."""
+    try:
+        with open(os.path.join(folder, "results.json")) as f:
+            return bool(json.load(f).get("complete"))
+    except (OSError, ValueError):
+        return False
 
 
 class Recorder:
@@ -29,12 +41,12 @@ class Recorder:
         for e in epochs:
             rows = [recs[e] for recs in self.samples.values() if e in recs]
             keys = list(dict.fromkeys(k for r in rows for k in r if not isinstance(r[k], list)))
-            out[e] = {k: _mean([r.get(k) for r in rows]) for k in keys}
+            out[e] = {k: finite_mean([r.get(k) for r in rows]) for k in keys}
         return out
 
     def mean_attributes(self):
         rows = list(self.attributes.values())
-        return {k: _mean([r[k] for r in rows]) for k in ("std", "skew", "range")} if rows else None
+        return {k: finite_mean([r[k] for r in rows]) for k in ("std", "skew", "range")} if rows else None
 
     def state(self):
         return {"samples": self.samples, "attributes": self.attributes, "finished": list(self.finished),

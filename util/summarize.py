@@ -13,8 +13,8 @@ import json
 import os
 import sys
 
-from util.cli import Parser
 from config import PARAM_SETS
+from util.cli import Parser
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
 PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table1.json")
@@ -33,6 +33,8 @@ def load_runs(log_dir):
                 args = json.load(f)
         except (OSError, ValueError):
             continue
+        if args.get("eval_ckpt"):  # a decoded checkpoint, not a fit
+            continue
         results, mtime = None, os.path.getmtime(os.path.join(dirpath, "args.json"))
         res_path = os.path.join(dirpath, "results.json")
         if os.path.isfile(res_path):
@@ -42,8 +44,6 @@ def load_runs(log_dir):
                 mtime = os.path.getmtime(res_path)
             except (OSError, ValueError):
                 results = None
-        if "eval_ckpt" in args and args.get("eval_ckpt"):
-            continue
         runs.append({"experiment": os.path.basename(os.path.dirname(dirpath)), "set": args.get("tag", "?"),
                      "folder": dirpath, "results": results, "mtime": mtime})
     return runs
