@@ -52,6 +52,7 @@ def latest_checkpoint(run_dir):
 
 def fit(args):
     from components.metrics import Lpips
+    from util.interrupt import DeferredInterrupt
     from util.misc import fix_seed, new_run_folder, resolve_device
     from util.recorder import Recorder, run_complete
     from util.tensorboard import make_writer, write_hparams
@@ -82,19 +83,21 @@ def fit(args):
     lpips = Lpips(device) if args.eval_lpips else None  # first random draw, as in the reference
     if lpips is not None and not lpips.available:
         lpips = None
-    trainer = cls(args, folder, log, writer, recorder, device, lpips)
+    interrupt = DeferredInterrupt()
+    trainer = cls(args, folder, log, writer, recorder, device, lpips, interrupt)
     if state is not None:
         from util.misc import set_rng_state
         recorder.load_state(state["recorder"])
         set_rng_state(state["rng"])
         log(f"resuming after {state['sample']} epoch {state['epoch']}")
     try:
-        for i, path in enumerate(samples):
-            name = cls.sample_name(path)
-            if name in recorder.finished:
-                continue
-            resume = state if state is not None and state["sample"] == name and state["epoch"] < args.num_epochs else None
-            trainer.fit(path, i, resume)
+        with interrupt:
+            for i, path in enumerate(samples):
+                name = cls.sample_name(path)
+                if name in recorder.finished:
+                    continue
+                resumes = state is not None and state["sample"] == name and state["epoch"] < args.num_epochs
+                trainer.fit(path, i, state if resumes else None)
         recorder.save(folder, complete=True)
         mean = recorder.mean().get(str(args.num_epochs), {})
         write_hparams(writer, vars(args), mean)

@@ -229,6 +229,38 @@ def test_run_py_resumes_unfinished_tasks(tmp_path, tiny_png):
     assert line.startswith("scale_1.0") and " ok " in line
 
 
+def test_ctrl_c_inside_code_that_swallows_keyboardinterrupt_still_stops_the_loop():
+    # torch.compile's guard checks swallow a KeyboardInterrupt raised inside them; the first Ctrl-C must
+    # therefore only be recorded and acted on between epochs.
+    from util.interrupt import DeferredInterrupt
+
+    def library_call():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)  # the handler runs here
+        except KeyboardInterrupt:
+            pass  # what the guard code does
+
+    before = signal.getsignal(signal.SIGINT)
+    epochs = 0
+    with pytest.raises(KeyboardInterrupt):
+        with DeferredInterrupt() as interrupt:
+            for _ in range(5):
+                interrupt.check()
+                epochs += 1
+                if epochs == 2:
+                    library_call()
+    assert epochs == 2 and signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt):  # a second Ctrl-C does not wait for the loop
+        with DeferredInterrupt():
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            epochs = -1
+    assert epochs == 2
+
+
 def test_interrupted_sweep_stops_cleanly_and_resumes(tmp_path, tiny_png):
     log = tmp_path / "log"
     cmd = [sys.executable, "run.py", "001", "--only", "sym_power", "--gpus", "", "--", "--input_path", str(tiny_png),

@@ -54,10 +54,11 @@ class BaseTrainer:
     exts = ()
     eval_chunk = 1 << 16  # coordinates per forward pass outside training: bounds evaluation memory
 
-    def __init__(self, args, folder, log, writer, recorder, device, lpips=None):
+    def __init__(self, args, folder, log, writer, recorder, device, lpips=None, interrupt=None):
         self.args, self.opts = args, vars(args)
         self.folder, self.log, self.writer, self.recorder = folder, log, writer, recorder
         self.device, self.lpips = device, lpips
+        self.interrupt = interrupt  # a util.interrupt.DeferredInterrupt: Ctrl-C stops between epochs
         self.kernels = Kernels(args.num_epochs >= COMPILE_MIN_EPOCHS, log)  # shared by the samples: one compilation
 
     # ---- modality hooks -------------------------------------------------------------------------
@@ -163,6 +164,8 @@ class BaseTrainer:
         t0 = time.time()
         bar = self.progress(name, start, num_epochs)
         for epoch in range(start, num_epochs + 1):
+            if self.interrupt is not None:
+                self.interrupt.check()
             is_log = epoch % a.log_epoch == 0 or epoch == num_epochs
             if bs >= n:
                 idx, cb, gb, rb = None, coords, gt, ref
