@@ -295,7 +295,7 @@ class Progress:
         self.name, self.total, self.log = name, total, log
         plain = quiet or not sys.stderr.isatty()
         self.bar = None if plain else tqdm(total=total, initial=start - 1, desc=name, dynamic_ncols=True,
-                                                file=sys.stderr)
+                                           file=sys.stderr)
         self.t0, self.start = time.time(), start
 
     def update(self):

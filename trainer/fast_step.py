@@ -105,28 +105,28 @@ class Kernels:
 
     def __init__(self, compile_kernels, log=print):
         self.log, self.eager = log, not compile_kernels
-        self.compiled = {name: torch.compile(f, dynamic=True, fullgraph=True) for name, (f, _) in self.PAIRS.items()}
-        self.pending, self.compile_s = set(self.PAIRS), 0.0
+        self.compiled, self.compile_s = {}, 0.0  # name -> compiled kernel, once its first call worked
         for name in self.PAIRS:
             setattr(self, name, functools.partial(self._call, name))
 
     def _call(self, name, *tensors):
         if self.eager:
             return self.PAIRS[name][1](*tensors)
-        if name not in self.pending:
+        if name in self.compiled:
             return self.compiled[name](*tensors)
         t0 = time.perf_counter()
         logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "no CUDA runtime" noise
         try:  # compilation fails before the kernel touches its inputs, so eager can take over on them
-            out = self.compiled[name](*tensors)
+            kernel = torch.compile(self.PAIRS[name][0], dynamic=True, fullgraph=True)
+            out = kernel(*tensors)
         except Exception as e:  # no compiler, unsupported device ...: stay correct, just slower
             first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
             self.log(f"warning: torch.compile unavailable ({type(e).__name__}: {first}); using eager kernels")
             self.eager = True
             return self.PAIRS[name][1](*tensors)
-        self.pending.discard(name)
+        self.compiled[name] = kernel
         self.compile_s += time.perf_counter() - t0
-        if not self.pending:
+        if len(self.compiled) == len(self.PAIRS):
             self.log(f"compiled the step's {len(self.PAIRS)} kernels in {self.compile_s:.1f} s")
         return out
 

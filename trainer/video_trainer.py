@@ -4,8 +4,8 @@ Input: a folder of frames (natural order) or a video file imageio can read; or
 `builtin:astronaut_pan`, a moving crop of scikit-image's astronaut that needs no download. One
 epoch is one Adam step on a random batch of coordinates (--batch_size; its default, the
 reference's 4096, means 1/16 of all pixels, at least 4096); evaluation runs on the full grid in
-chunks. Metrics: PSNR over the whole
-video, SSIM and ssim_ref averaged over frames, and PSNR per frame.
+chunks. Metrics: PSNR over the whole video, SSIM and ssim_ref averaged over frames, and PSNR per
+frame.
 """
 import os
 
@@ -92,7 +92,8 @@ class VideoTrainer(BaseTrainer):
         per_psnr = [psnr(recon[:, f], data[:, f]) for f in frames]
         ssims = [ssim(recon[:, f], data[:, f], rng) for f in frames]
         refs = [ssim_ref(recon[:, f], data[:, f]) for f in frames]
-        return {"psnr": psnr(recon, data), "ssim": finite_mean(ssims), "ssim_ref": finite_mean(refs), "psnr_frames": per_psnr}
+        return {"psnr": psnr(recon, data), "ssim": finite_mean(ssims), "ssim_ref": finite_mean(refs),
+                "psnr_frames": per_psnr}
 
     def save_prediction(self, signal, recon):
         folder = os.path.join(self.folder, "final_pred", signal.name)

@@ -5,8 +5,9 @@
 LOG_DIR is one experiment's folder (log/001_trans) or a whole log/ (one table per experiment).
 One row per parameter set: the Attributes (std, skew, range of the transformed data) and PSNR /
 SSIM at each epoch, averaged over images; SSIM is ssim_ref, the variant Table 1 reports (--ssim
-adds the textbook SSIM, --lpips LPIPS); audio runs show PSNR, SNR and SI-SNR instead. Where a set ran more than once the newest complete run
-counts and the table says so; unfinished or failed runs are shown as such, never averaged in.
+adds the textbook SSIM, --lpips LPIPS); audio runs show PSNR, SNR and SI-SNR instead. Where a set
+ran more than once the newest complete run counts and the table says so; unfinished or failed runs
+are shown as such, never averaged in.
 --paper puts the paper's number and the difference beside each cell.
 """
 import json
@@ -91,8 +92,10 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips):
     exp_id = experiment.split("_")[0]
     # Table 1 is DIV2K with SIREN: beside other known experiments (Kodak, text, audio ...) it would mislead.
     comparable = show_paper and (exp_id == "001" or exp_id not in PARAM_SETS)
-    with open(PAPER) as f:
-        paper = json.load(f)["rows"] if comparable else {}
+    paper = {}
+    if comparable:
+        with open(PAPER) as f:
+            paper = json.load(f)["rows"]
     avail = sorted({e for r, _, _ in chosen.values() if r["results"] for e in r["results"].get("mean", {})}, key=int)
     if epochs is None:
         epochs = [e for e in TABLE1_EPOCHS if e in avail] or avail
