@@ -1,4 +1,5 @@
 """Command-line options: the reference's names and defaults (protocol.md), plus this project's own."""
+import math
 
 from components.transform import TRANSFORMS
 from models import MODELS
@@ -65,24 +66,42 @@ def build_parser():
 
 
 class OptionError(Exception):
-    pass
+    """An option value that cannot work: reported as one line naming the option, exit code 2."""
+
+
+def _positive(v):
+    return v > 0
+
+
+def _non_negative(v):
+    return v >= 0
+
+
+# Every numeric option, with what it must be (all must also be finite). None (unset) is always fine.
+RULES = {
+    **{k: (_positive, "positive") for k in ("num_epochs", "log_epoch", "snap_epoch", "batch_size", "hidden_features",
+                                            "lr", "first_omega", "hidden_omega", "scale", "audio_seconds")},
+    **{k: (_non_negative, ">= 0") for k in ("hidden_layers", "N_freqs", "first_bias_scale", "pn_k", "box_shift")},
+    **{k: (lambda v: True, "finite") for k in ("seed", "trans_shift", "pn_buffer")},  # pn_buffer < 0: adaptive
+    "trans_scale": (lambda v: v != 0, "non-zero (the transform could not be inverted)"),
+    "pn_cum": (lambda v: 0 < v <= 1, "in (0, 1]"),
+    "pn_alpha": (lambda v: 0 < v <= 1, "in (0, 1] (a fraction of the histogram)"),
+    "pn_beta": (lambda v: v <= 1, "<= 1 (a fraction of the histogram; <= 0 turns calibration off)"),
+    "gamma_boundary": (lambda v: v >= 1, ">= 1"),
+    "gamma_trans": (lambda v: v != 0, "positive (a forced gamma) or -1 (off); 0 would make every target constant"),
+}
 
 
 def check(args):
-    """Reject option values that cannot work, each with a one-line reason."""
+    """Reject option values that cannot work, each with a one-line reason that names the option."""
     if args.eval_ckpt is None and args.resume is None and not args.input_path:
         raise OptionError("--input_path is required (a file, a folder or builtin:...)")
-    for name in ("num_epochs", "log_epoch", "snap_epoch", "batch_size", "hidden_features"):
-        if getattr(args, name) <= 0:
-            raise OptionError(f"--{name} must be positive (got {getattr(args, name)})")
-    if args.hidden_layers < 0:
-        raise OptionError(f"--hidden_layers must be >= 0 (got {args.hidden_layers})")
-    if args.lr is not None and not args.lr > 0:
-        raise OptionError(f"--lr must be positive (got {args.lr})")
-    if args.audio_seconds <= 0:
-        raise OptionError(f"--audio_seconds must be positive (got {args.audio_seconds})")
-    if args.trans_scale == 0:
-        raise OptionError("--trans_scale must not be 0 (the transform could not be inverted)")
-    if args.gamma_boundary < 1:
-        raise OptionError(f"--gamma_boundary must be >= 1 (got {args.gamma_boundary})")
+    for name, (ok, rule) in RULES.items():
+        v = getattr(args, name)
+        if v is None:
+            continue
+        if not math.isfinite(v):
+            raise OptionError(f"--{name} must be a finite number (got {v})")
+        if not ok(v):
+            raise OptionError(f"--{name} must be {rule} (got {v})")
     return args

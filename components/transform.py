@@ -19,6 +19,7 @@ that prepared data, as in the reference.
     python -m components.transform PATH [--transform ROW]   # fitted params and attributes as JSON
 """
 import json
+import math
 import sys
 
 import numpy as np
@@ -111,11 +112,18 @@ class ZScore(Transform):
         self._params.update(mean=float(data.mean()), std=float(data.std()) if data.numel() > 1 else 0.0)
         return self
 
+    def _fitted(self, like):
+        """mean and std + 1e-5 as 0-d tensors of the data's dtype, rounded as the reference's are."""
+        mean, std = (torch.tensor(self._params[k], dtype=like.dtype, device=like.device) for k in ("mean", "std"))
+        return mean, std + 1e-5
+
     def forward(self, data):
-        return (data - self._params["mean"]) / (self._params["std"] + 1e-5)
+        mean, spread = self._fitted(data)
+        return (data - mean) / spread
 
     def inverse(self, data):
-        return data * (self._params["std"] + 1e-5) + self._params["mean"]
+        mean, spread = self._fitted(data)
+        return data * spread + mean
 
 
 class BoxCox(Transform):
@@ -188,7 +196,12 @@ class SymPower(Transform):
         """Median centring: the first bin whose cdf reaches pn_cum, as a fraction m of the range."""
         cdf = torch.cumsum(pdf, dim=0)
         m = torch.searchsorted(cdf, torch.tensor(self.opts["pn_cum"], dtype=cdf.dtype)).float() / BINS
-        return torch.log(torch.tensor(0.5)) / torch.log(m)
+        # log(0.5) / log(m) exactly as the reference evaluates np.log(0.5) / np.log(m): numpy's float32
+        # log (not torch's, which differs by an ulp for a fifth of the bins), and numpy's float64 over a
+        # tensor dispatches to Tensor.__rtruediv__, a reciprocal times the scalar. Otherwise gamma can be
+        # one float32 ulp off, enough to change a chaotic fit such as Gauss's.
+        log_m = torch.tensor(np.log(m.cpu().numpy()))
+        return log_m.reciprocal() * math.log(0.5)
 
     def _calibrate(self, x, pdf, gamma_half):
         """Deviation-aware calibration: d = extra mass the power moves into the extreme bins / beta."""
@@ -228,18 +241,28 @@ class SymPower(Transform):
         p.update(gamma=float(gamma), gamma_half=float(gamma_half))
         return self
 
+    def _fitted(self, like):
+        """min, max, gamma, L and L + R as 0-d tensors of the data's dtype: the reference keeps them as
+        float32 tensors, so every sum below rounds as it does there."""
+        p = self._params
+        mn, mx, gamma, left, right = (torch.tensor(p[k], dtype=like.dtype, device=like.device)
+                                      for k in ("min", "max", "gamma", "left", "right"))
+        return mn, mx, gamma, left, left + right
+
     def forward(self, data):
         p = self._params
-        width = p["max"] - p["min"] + p["left"] + p["right"]
+        mn, mx, gamma, left, both = self._fitted(data)
+        width = mx - mn + both
         if width == 0:  # constant data: the centre of the range, whatever gamma
             return torch.full_like(data, (0.5 + p["shift"]) * p["scale"])
-        x01 = (data - (p["min"] - p["left"])) / width
-        return (x01 ** p["gamma"] + p["shift"]) * p["scale"]
+        x01 = (data - (mn - left)) / width
+        return (torch.pow(x01, gamma) + p["shift"]) * p["scale"]
 
     def inverse(self, data):
         p = self._params
-        x01 = (data / p["scale"] - p["shift"]).clamp(0.0, 1.0) ** (1.0 / p["gamma"])
-        return x01 * (p["max"] - p["min"] + p["left"] + p["right"]) + p["min"] - p["left"]
+        mn, mx, gamma, left, both = self._fitted(data)
+        x01 = torch.pow((data / p["scale"] - p["shift"]).clamp(0.0, 1.0), 1.0 / gamma)
+        return x01 * (mx - mn + both) + (mn - left)
 
 
 TRANSFORMS = {cls.name: cls for cls in (MinMax, ZScore, BoxCox, SymPower)}

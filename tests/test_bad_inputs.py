@@ -2,6 +2,7 @@
 never a traceback, never NaN. Resume, atomic files and checkpoint safety."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -120,6 +121,31 @@ def test_unknown_experiment_id():
 @pytest.mark.parametrize("epochs", ["0", "-3"])
 def test_non_positive_epochs(tmp_path, tiny_png, epochs):
     one_line_error(main_py(tmp_path, "--input_path", tiny_png, "--num_epochs", epochs), "--num_epochs must be positive")
+
+
+@pytest.mark.parametrize("opt,value,rule", [
+    ("--pn_alpha", "nan", "finite"), ("--lr", "inf", "finite"), ("--first_omega", "nan", "finite"),
+    ("--gamma_trans", "0", "positive (a forced gamma) or -1"), ("--trans_scale", "0", "non-zero"),
+    ("--scale", "-30", "positive"), ("--pn_cum", "1.5", "in (0, 1]"), ("--gamma_boundary", "0.5", ">= 1"),
+    ("--pn_beta", "inf", "finite"), ("--hidden_layers", "-1", ">= 0"), ("--box_shift", "-0.1", ">= 0")])
+def test_numeric_options_are_checked_in_one_place(opt, value, rule):
+    from opt import OptionError, build_parser, check
+
+    with pytest.raises(OptionError, match=rf"^{opt} must be .*{re.escape(rule)}"):
+        check(build_parser().parse_args(["--input_path", "x.png", opt, value]))
+
+
+def test_off_values_and_defaults_pass_the_check():
+    from opt import build_parser, check
+
+    check(build_parser().parse_args(["--input_path", "x.png"]))
+    check(build_parser().parse_args(["--input_path", "x.png", "--gamma_trans", "-1", "--pn_buffer", "-1",
+                                     "--pn_beta", "0", "--gamma_trans", "0.5"]))
+
+
+def test_bad_option_exits_2_naming_it_before_any_run_folder(tmp_path, tiny_png):
+    one_line_error(main_py(tmp_path, "--input_path", tiny_png, "--pn_alpha", "nan"), "--pn_alpha must be a finite")
+    assert not (tmp_path / "log").exists()
 
 
 def test_log_epoch_beyond_num_epochs_still_logs_the_last(tmp_path, tiny_png):

@@ -184,12 +184,15 @@ class FusedSiren:
         return pred, loss
 
 
+def uses_fused_step(model, eager=False):
+    """Whether make_step trains this model with the hand-written SIREN step (else plain autograd)."""
+    return isinstance(model, Siren) and len(model.net) > 2 and not eager
+
+
 def make_step(model, optimizer, scheduler, decode_rows, peak, eager=False, kernels=None):
     """step(coords, gt, ref, on_log) -> (loss, psnr, metrics or None), all without a host sync.
     kernels: a Kernels for the fused SIREN step (None: eager ones)."""
-    fused = None
-    if isinstance(model, Siren) and len(model.net) > 2 and not eager:
-        fused = FusedSiren(model, kernels or Kernels(False))
+    fused = FusedSiren(model, kernels or Kernels(False)) if uses_fused_step(model, eager) else None
 
     def forward_backward(coords, gt, on_log):
         if fused is not None:
