@@ -18,6 +18,7 @@ that prepared data, as in the reference.
 
     python -m components.transform PATH [--transform ROW]   # fitted params and attributes as JSON
 """
+import functools
 import json
 import math
 import sys
@@ -112,17 +113,12 @@ class ZScore(Transform):
         self._params.update(mean=float(data.mean()), std=float(data.std()) if data.numel() > 1 else 0.0)
         return self
 
-    def _fitted(self, like):
-        """mean and std + 1e-5 as 0-d tensors of the data's dtype, rounded as the reference's are."""
-        mean, std = (torch.tensor(self._params[k], dtype=like.dtype, device=like.device) for k in ("mean", "std"))
-        return mean, std + 1e-5
-
     def forward(self, data):
-        mean, spread = self._fitted(data)
+        mean, spread = _constants(_zscore_constants, self._params["mean"], self._params["std"], like=data)
         return (data - mean) / spread
 
     def inverse(self, data):
-        mean, spread = self._fitted(data)
+        mean, spread = _constants(_zscore_constants, self._params["mean"], self._params["std"], like=data)
         return data * spread + mean
 
 
@@ -241,28 +237,42 @@ class SymPower(Transform):
         p.update(gamma=float(gamma), gamma_half=float(gamma_half))
         return self
 
-    def _fitted(self, like):
-        """min, max, gamma, L and L + R as 0-d tensors of the data's dtype: the reference keeps them as
-        float32 tensors, so every sum below rounds as it does there."""
-        p = self._params
-        mn, mx, gamma, left, right = (torch.tensor(p[k], dtype=like.dtype, device=like.device)
-                                      for k in ("min", "max", "gamma", "left", "right"))
-        return mn, mx, gamma, left, left + right
-
     def forward(self, data):
         p = self._params
-        mn, mx, gamma, left, both = self._fitted(data)
-        width = mx - mn + both
-        if width == 0:  # constant data: the centre of the range, whatever gamma
+        edge, width, gamma, _ = _constants(_sym_power_constants, *(p[k] for k in SYM_POWER_KEYS), like=data)
+        if p["max"] - p["min"] + p["left"] + p["right"] == 0:  # constant data: the centre of the range
             return torch.full_like(data, (0.5 + p["shift"]) * p["scale"])
-        x01 = (data - (mn - left)) / width
-        return (torch.pow(x01, gamma) + p["shift"]) * p["scale"]
+        return (torch.pow((data - edge) / width, gamma) + p["shift"]) * p["scale"]
 
     def inverse(self, data):
         p = self._params
-        mn, mx, gamma, left, both = self._fitted(data)
-        x01 = torch.pow((data / p["scale"] - p["shift"]).clamp(0.0, 1.0), 1.0 / gamma)
-        return x01 * (mx - mn + both) + (mn - left)
+        edge, width, _, inv_gamma = _constants(_sym_power_constants, *(p[k] for k in SYM_POWER_KEYS), like=data)
+        return torch.pow((data / p["scale"] - p["shift"]).clamp(0.0, 1.0), inv_gamma) * width + edge
+
+
+# The reference keeps fitted parameters as float32 tensors, so each sum of them rounds in float32. They
+# are made here once per (values, dtype, device), as 0-d tensors on the data's device: no host-to-device
+# copy inside a training step, and nothing for a CUDA graph to trip over.
+
+SYM_POWER_KEYS = ("min", "max", "gamma", "left", "right")
+
+
+def _sym_power_constants(mn, mx, gamma, left, right):
+    """(min - L, max - min + (L + R), gamma, 1 / gamma), summed in the reference's order."""
+    return mn - left, mx - mn + (left + right), gamma, gamma.reciprocal()
+
+
+def _zscore_constants(mean, std):
+    return mean, std + 1e-5
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_constants(derive, values, dtype, device):
+    return derive(*(torch.tensor(v, dtype=dtype, device=device) for v in values))
+
+
+def _constants(derive, *values, like):
+    return _cached_constants(derive, values, like.dtype, like.device)
 
 
 TRANSFORMS = {cls.name: cls for cls in (MinMax, ZScore, BoxCox, SymPower)}
