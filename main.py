@@ -12,8 +12,9 @@ import sys
 
 import torch
 
-from opt import OptionError, build_parser, check
+from opt import build_parser, check
 from trainer import trainer_class
+from util.errors import UserError, is_out_of_memory
 from util.io import InputError, write_json
 from util.logger import Logger, run_folder_line
 
@@ -118,17 +119,16 @@ def main(argv=None):
         if args.resume:
             args = resume_args(parser, args.resume)
         return fit(check(args))
-    except (InputError, OptionError) as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except (KeyError, ValueError) as e:
-        print(f"error: {e.args[0] if e.args else e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:  # a save_dir under a regular file, no permission, a full disk ...
         where = f"{e.filename}: " if e.filename else ""
         print(f"error: {where}{e.strerror or e}", file=sys.stderr)
         return EXIT_USAGE
-    except torch.OutOfMemoryError:
+    except (RuntimeError, MemoryError) as e:
+        if not is_out_of_memory(e):
+            raise
         print(f"error: out of memory on {args.device or 'the device'}: try a smaller --batch_size, a smaller "
               f"input or fewer --hidden_features", file=sys.stderr)
         return EXIT_OOM

@@ -7,6 +7,7 @@ import os
 
 from components.transform import ROWS
 from config import EXPERIMENTS, PARAM_SETS
+from util.errors import OptionError
 
 ABLATIONS = {
     "full": {},
@@ -19,9 +20,8 @@ ABLATIONS = {
 }
 
 
-class UnknownTask(KeyError):
-    def __str__(self):
-        return self.args[0]
+class UnknownTask(OptionError):
+    """An experiment id or parameter set that config.py does not name."""
 
 
 def _row(name):

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from util.errors import OptionError
+
 
 class SineLayer(nn.Module):
     """sin(omega * (W x + b)). First layer W ~ U(-1/in, 1/in), others U(-sqrt(6/in)/omega, +...)."""
@@ -183,7 +185,7 @@ def default_lr(model_type):
 def build_model(opts, in_features, out_features):
     """A backbone from an option dict (argparse vars) with the reference's option names."""
     if opts["model_type"] not in MODELS:
-        raise KeyError(f"unknown model '{opts['model_type']}' (valid: {', '.join(MODELS)})")
+        raise OptionError(f"unknown model '{opts['model_type']}' (valid: {', '.join(MODELS)})")
     cls, keys, _ = MODELS[opts["model_type"]]
     kwargs = {k: opts[a] for k, a in keys.items()}
     return cls(in_features, out_features, hidden_features=opts["hidden_features"],

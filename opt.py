@@ -5,6 +5,7 @@ from components.transform import TRANSFORMS
 from models import MODELS
 from trainer import SIGNAL_TYPES
 from util.cli import Parser
+from util.errors import OptionError
 
 
 def build_parser():
@@ -63,10 +64,6 @@ def build_parser():
     a("--eager", action="store_true", help="plain autograd training step (SIREN otherwise uses the fused step)")
     a("--tf32", action="store_true", help="GPU: TF32 matrix products (faster, less exact; off as in the reference)")
     return p
-
-
-class OptionError(Exception):
-    """An option value that cannot work: reported as one line naming the option, exit code 2."""
 
 
 def _positive(v):

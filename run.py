@@ -24,6 +24,7 @@ from collections import deque
 from config import PARAM_SETS
 from manager import UnknownTask, check_experiment, experiment_folder, task_options, to_argv
 from util.cli import Parser
+from util.errors import UserError
 from util.io import write_json
 from util.logger import run_folder_in
 from util.recorder import run_complete
@@ -280,8 +281,11 @@ def main(argv, default_exp="000"):
             from util.demo import demo_summary
             demo_summary(tasks[0])
         return rc
-    except UnknownTask as e:
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # a log folder that cannot be written ...
+        print(f"error: {(e.filename + ': ') if e.filename else ''}{e.strerror or e}", file=sys.stderr)
         return 2
 
 

@@ -27,6 +27,8 @@ import numpy as np
 import torch
 from scipy import stats
 
+from util.errors import InputError, OptionError, UserError
+
 # Table 1 rows -> the reference's options (protocol.md, "Options of the reference").
 ROWS = {
     "01_norm": {"transform": "min_max", "trans_shift": 0.0, "trans_scale": 1.0},
@@ -139,7 +141,7 @@ class BoxCox(Transform):
     def fit(self, data):
         x = data.detach().cpu().double().flatten().numpy() + self._params["offset"]
         if x.min() <= 0:
-            raise ValueError(f"box_cox needs data above -{self._params['offset']:g} (min is {x.min() - self._params['offset']:g})")
+            raise InputError(f"box_cox needs data above -{self._params['offset']:g} (min is {x.min() - self._params['offset']:g})")
         if x.max() == x.min():
             lam, y = 1.0, x - 1.0  # constant data: any lambda fits; take the identity's
         else:
@@ -283,7 +285,7 @@ def options(row=None, **overrides):
     opts = dict(DEFAULTS)
     if row is not None:
         if row not in ROWS:
-            raise KeyError(f"unknown transform row '{row}' (valid: {', '.join(ROWS)})")
+            raise OptionError(f"unknown transform row '{row}' (valid: {', '.join(ROWS)})")
         opts.update(ROWS[row])
     opts.update({k: v for k, v in overrides.items() if k in DEFAULTS and v is not None})
     return opts
@@ -303,13 +305,13 @@ def build(opts, levels=256.0, lo=0.0):
     if name == "sym_power":
         return SymPower(opts["pn_cum"], opts["pn_buffer"], opts["pn_alpha"], opts["pn_k"], opts["pn_beta"],
                         opts["gamma_boundary"], opts["gamma_trans"], shift, scale, levels)
-    raise KeyError(f"unknown transform '{name}' (valid: {', '.join(TRANSFORMS)})")
+    raise OptionError(f"unknown transform '{name}' (valid: {', '.join(TRANSFORMS)})")
 
 
 def restore(state):
     """Rebuild a fitted transform from {"name": ..., "params": {...}} (as stored in a checkpoint)."""
     if state.get("name") not in TRANSFORMS:
-        raise KeyError(f"unknown transform '{state.get('name')}' in checkpoint")
+        raise InputError(f"unknown transform '{state.get('name')}' in checkpoint")
     return TRANSFORMS[state["name"]].from_params(state["params"])
 
 
@@ -360,7 +362,7 @@ def inspector_params(t):
 
 def _main(argv=None):
     from util.cli import Parser
-    from util.io import IMAGE_EXTS, InputError, list_samples, read_image, sample_name
+    from util.io import IMAGE_EXTS, list_samples, read_image, sample_name
     from util.plot import MAX_ROWS as PLOT_ROWS
 
     ap = Parser(prog="python -m components.transform",
@@ -398,7 +400,7 @@ def _main(argv=None):
             shown = ", ".join(p[0] for p in panels)
             print(f"plot: {args.plot} ({shown}" + (f"; first {len(panels)} of {len(files)} files)" if len(files) >
                                                   len(panels) else ")"), file=sys.stderr)
-    except (InputError, ValueError, OSError) as e:
+    except (UserError, OSError) as e:
         ap.exit(2, f"error: {e}\n")
     if len(files) > 1 or len(rows) > 1:
         mean = {k: float(np.mean([r[k] for r in rows])) for k in ("std", "skew", "range")}

@@ -161,6 +161,29 @@ def test_save_dir_under_a_regular_file(tmp_path, tiny_png):
     one_line_error(p, "Not a directory")
 
 
+def test_cpu_allocation_failure_gets_the_out_of_memory_line(tmp_path, tiny_png):
+    """PyTorch reports a failed CPU allocation as a plain RuntimeError; it is still out of memory."""
+    p = main_py(tmp_path, "--input_path", tiny_png, "--hidden_features", "1000000")
+    assert p.returncode == 3
+    one_line_error(p, "out of memory")
+
+
+def test_a_bug_inside_the_loop_shows_its_traceback(tmp_path, tiny_png):
+    """A KeyError raised by the code (not a user mistake) is not turned into a one-line 'error:'."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(
+        "import trainer.base_trainer as bt\n"
+        "def boom(self, *a, **k):\n"
+        "    raise KeyError('injected')\n"
+        "bt.BaseTrainer.flush_scalars = boom\n")
+    p = run_py("main.py", "--save_dir", tmp_path / "log", *QUICK, "--input_path", tiny_png,
+               env={"PYTHONPATH": f"{hook}{os.pathsep}{ROOT}"})
+    assert p.returncode == 1, p.stderr
+    assert "Traceback" in p.stderr and "KeyError: 'injected'" in p.stderr
+    assert not any(line.startswith("error:") for line in p.stderr.splitlines())
+
+
 SIMULATE_OOM = '''
 import os, sys
 if os.environ.get("SIMULATE_OOM") and os.environ["SIMULATE_OOM"] in sys.argv:

@@ -1,4 +1,5 @@
 """Modality trainers, by --signal_type (imported on demand: audio and video pull in extra packages)."""
+from util.errors import OptionError
 
 SIGNAL_TYPES = ("image", "audio", "video")
 
@@ -13,4 +14,4 @@ def trainer_class(signal_type):
     if signal_type == "video":
         from trainer.video_trainer import VideoTrainer
         return VideoTrainer
-    raise KeyError(f"unknown signal type '{signal_type}' (valid: {', '.join(SIGNAL_TYPES)})")
+    raise OptionError(f"unknown signal type '{signal_type}' (valid: {', '.join(SIGNAL_TYPES)})")

@@ -23,7 +23,7 @@ from tqdm import tqdm
 from components import transform as T
 from models import build_model, default_lr, n_params
 from trainer.fast_step import COMPILE_MIN_EPOCHS, Kernels, make_step, uses_fused_step
-from util.io import list_samples, sample_name, torch_save, write_json
+from util.io import InputError, list_samples, sample_name, torch_save, write_json
 from util.misc import cur_time, rng_state, set_rng_state
 
 CKPT_FORMAT = "symtrans-inr/1"
@@ -124,7 +124,7 @@ class BaseTrainer:
         tf = T.build(self.opts, nominal.levels, nominal.lo).fit(data)
         target = tf.forward(data)
         if not torch.isfinite(target).all():
-            raise ValueError(f"{path}: the {a.transform} transform gives non-finite values on this data")
+            raise InputError(f"{path}: the {a.transform} transform gives non-finite values on this data")
         self.recorder.attributes[name] = T.attributes(target)
         self.log(f"[{name}] {tuple(data.shape)} {a.transform}: " + json.dumps(tf.params))
         self.log_transform(signal, data, target, tf)

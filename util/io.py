@@ -18,8 +18,7 @@ IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
 
 
-class InputError(Exception):
-    """A problem with the user's input or options: reported as one line, exit code 2."""
+from util.errors import InputError  # noqa: F401  (readers raise it; callers import it from here too)
 
 
 class Nominal:

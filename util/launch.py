@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+from util.errors import OptionError
 from util.io import write_json
 from util.logger import run_folder_in
 
@@ -43,7 +44,7 @@ def _executor(args, folder):
 
     if args.launcher == "slurm":
         if not args.partition:
-            raise ValueError("--launcher slurm needs --partition")
+            raise OptionError("--launcher slurm needs --partition")
         ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
         ex.update_parameters(slurm_partition=args.partition, gpus_per_node=args.gpus_per_task, tasks_per_node=1,
                              timeout_min=args.time, name="symtrans")

@@ -8,6 +8,8 @@ import string
 import numpy as np
 import torch
 
+from util.errors import OptionError
+
 
 def fix_seed(seed):
     """Seed every generator once per process and ask for deterministic kernels, as the reference.
@@ -66,5 +68,5 @@ def resolve_device(name):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(name)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
+        raise OptionError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
     return dev
