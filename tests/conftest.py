@@ -10,22 +10,40 @@ import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared"))
-REFERENCE = SHARED / "reference"
-DATA = SHARED / "data"
-DIV2K = DATA / "div2k" / "test_data"
+VECTORS = ROOT / "tests" / "vectors"  # values computed with the published code, committed
+SHARED_DATA = Path(os.environ.get("SHARED_DIR", ROOT.parent / "shared")) / "data"
+DOWNLOAD = {"div2k": "div2k_test", "libri_test_clean_121726": "libri", "text": "text", "Kodak": "kodak"}
 
 
-def need(path):
-    """Skip (with the reason printed by pytest -rs) when a ../shared file is absent."""
-    if not Path(path).exists():
-        pytest.skip(f"{path} is absent (tests read ../shared beside the repository)")
-    return Path(path)
+def dataset(rel):
+    """A dataset file or folder (e.g. "div2k/test_data/00.png"): data/ when downloaded, else ../shared/data,
+    else skip naming the command that downloads it."""
+    for root in (ROOT / "data", SHARED_DATA):
+        if (root / rel).exists():
+            return root / rel
+    name = DOWNLOAD.get(Path(rel).parts[0], "--help")
+    pytest.skip(f"{rel} is absent: python data/download.py {name}")
 
 
 def load_json(path):
-    with open(need(path)) as f:
+    with open(path) as f:
         return json.load(f)
+
+
+@pytest.fixture(scope="session")
+def div2k_64px(tmp_path_factory):
+    """DIV2K test images 00 and 01 at 64x64, made as the reference's 64 px files were (scikit-image
+    resize with anti-aliasing, range preserved, rounded): name -> path."""
+    from skimage.transform import resize
+
+    folder = tmp_path_factory.mktemp("div2k_64px")
+    out = {}
+    for name in ("00", "01"):
+        img = imageio.imread(dataset(f"div2k/test_data/{name}.png"))
+        small = resize(img, (64, 64), anti_aliasing=True, preserve_range=True).round().astype(np.uint8)
+        imageio.imwrite(folder / f"{name}.png", small)
+        out[name] = folder / f"{name}.png"
+    return out
 
 
 def run_py(*args, cwd=ROOT, env=None, timeout=600, check=False):

@@ -9,7 +9,7 @@ import torch
 
 from components import transform as T
 from config import AUDIO_ROWS
-from tests.conftest import DATA, need, run_folder, run_py, smooth_image
+from tests.conftest import dataset, run_folder, run_py, smooth_image
 from trainer.audio_trainer import chirp, read_audio
 from util.io import Nominal
 
@@ -24,7 +24,7 @@ def _fit_audio(path, tmp_path, *extra):
 
 @pytest.mark.parametrize("transform", ["min_max", "sym_power"])
 def test_librispeech_clip(tmp_path, transform):
-    clip = need(DATA / "libri_test_clean_121726" / "00.flac")
+    clip = dataset("libri_test_clean_121726/00.flac")
     folder = _fit_audio(clip, tmp_path, "--transform", transform)
     res = json.loads((folder / "results.json").read_text())
     last = res["samples"]["00"]["20"]

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 import models
 from components import transform as T
-from tests.conftest import REFERENCE, load_json, need, run_folder, run_py, smooth_image
+from tests.conftest import VECTORS, load_json, run_folder, run_py, smooth_image
 from util.io import read_image
 
 MODEL_OPTS = dict(hidden_features=256, hidden_layers=3, first_omega=30.0, hidden_omega=30.0, scale=30.0,
@@ -80,22 +80,21 @@ def test_autograd_step_is_the_published_loop(model_type, tmp_path):
         assert abs(ours[epoch] - value) < 1e-9, (model_type, epoch, ours[epoch], value)
 
 
-def test_sym_power_gamma_is_the_published_float32_value():
+def test_sym_power_gamma_is_the_published_float32_value(div2k_64px):
     """The published run logged gamma 0.7100047469139099 (image 00) and 0.5490910410881042 (image 01) at
     64x64; one float32 ulp off (torch's log instead of numpy's) already changes a Gauss fit."""
-    data_dir = need(REFERENCE / "reference_log" / "data")
     expected = {"00": 0.7100047469139099, "01": 0.5490910410881042}
     for name, gamma in expected.items():
-        data, nominal = read_image(str(data_dir / f"{name}.png"))
+        data, nominal = read_image(str(div2k_64px[name]))
         assert T.build(T.options("sym_power"), nominal.levels).fit(data).params["gamma"] == gamma
 
 
 @pytest.mark.parametrize("model_type", ["gauss", "wire"])
-def test_first_update_matches_published_vectors(model_type, tmp_path):
+def test_first_update_matches_published_vectors(model_type, tmp_path, div2k_64px):
     """Epochs 1 and 2 (the initialisation, then one Adam step at the full learning rate): these do not
     depend on the schedule's length, so a 2-epoch run gives them. (The other backbones: 200 epochs.)"""
-    vectors = load_json(REFERENCE / "backbones_64px.json")["psnr"][model_type]
-    image = need(REFERENCE / "reference_ckpt" / "div2k_test_00_64px.png")
+    vectors = load_json(VECTORS / "backbones_64px.json")["psnr"][model_type]
+    image = div2k_64px["00"]
     ours = main_psnr(tmp_path, image, model_type, 2)
     for epoch in ("1", "2"):
         assert abs(ours[epoch] - vectors[epoch]) < 0.01, (model_type, epoch, ours[epoch], vectors[epoch])
@@ -108,9 +107,9 @@ TOLERANCE_200 = {"siren": 0.01, "finer": 0.01, "pemlp": 0.05}
 
 
 @pytest.mark.parametrize("model_type", list(TOLERANCE_200))
-def test_200_epochs_match_published_vectors(model_type, tmp_path):
-    vectors = load_json(REFERENCE / "backbones_64px.json")["psnr"][model_type]
-    image = need(REFERENCE / "reference_ckpt" / "div2k_test_00_64px.png")
+def test_200_epochs_match_published_vectors(model_type, tmp_path, div2k_64px):
+    vectors = load_json(VECTORS / "backbones_64px.json")["psnr"][model_type]
+    image = div2k_64px["00"]
     ours = main_psnr(tmp_path, image, model_type, 200)
     for epoch, value in vectors.items():
         tol = 0.01 if int(epoch) <= 10 else TOLERANCE_200[model_type]

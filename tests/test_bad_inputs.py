@@ -15,7 +15,7 @@ import soundfile as sf
 import torch
 from PIL import Image
 
-from tests.conftest import DIV2K, ROOT, need, run_folder, run_py, smooth_image, write_png
+from tests.conftest import ROOT, dataset, run_folder, run_py, smooth_image, write_png
 
 QUICK = ["--num_epochs", "4", "--log_epoch", "2", "--hidden_features", "16", "--hidden_layers", "1", "--quiet",
          "--device", "cpu"]
@@ -83,7 +83,7 @@ def test_unusual_images_fit(tmp_path, kind):
 def test_corrupt_png(tmp_path, content):
     path = tmp_path / "bad.png"
     if content == "truncated":
-        src = need(DIV2K / "00.png").read_bytes()
+        src = dataset("div2k/test_data/00.png").read_bytes()
         path.write_bytes(src[: len(src) // 3])
     else:
         path.write_text("this is not a picture")

@@ -17,7 +17,7 @@ import pytest
 
 from components.transform import ROWS
 from config import PARAM_SETS
-from tests.conftest import DATA, ROOT, need, run_py, smooth_image
+from tests.conftest import ROOT, dataset, run_py, smooth_image
 
 TINY = ["--hidden_features", "16", "--hidden_layers", "1", "--quiet", "--device", "cpu", "--no_images"]
 
@@ -142,7 +142,7 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 def test_download_verifies_checksums_against_a_local_server(tmp_path):
-    src = need(DATA / "div2k" / "test_data")
+    src = dataset("div2k/test_data")
     served = tmp_path / "served"
     shutil.copytree(src, served / "div2k" / "test_data")
     (served / "div2k" / "test_data" / "03.png").write_bytes(b"corrupted on the server")

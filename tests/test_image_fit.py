@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from tests.conftest import REFERENCE, load_json, need, run_folder, run_py, smooth_image, write_png
+from tests.conftest import VECTORS, load_json, run_folder, run_py, smooth_image, write_png
 from util.io import read_image
 
 METRICS = {"psnr", "ssim", "ssim_ref", "mse", "lpips"}
@@ -74,13 +74,18 @@ def test_folder_with_non_numeric_names_is_naturally_sorted(tmp_path, fast_args):
     assert list(res["samples"]) == ["b", "img_2", "img_10"]
 
 
-def test_reference_checkpoint_needs_trust_and_decodes_to_expected(tmp_path):
-    ckdir = need(REFERENCE / "reference_ckpt")
-    expected = load_json(ckdir / "expected.json")["expected_when_decoded"]
-    ckpt, img = ckdir / "ckpt_00_1000.pth", ckdir / "div2k_test_00_64px.png"
-    p = run_py("main.py", "--eval_ckpt", ckpt, "--input_path", img, "--save_dir", tmp_path)
+REFERENCE_CKPT = VECTORS / "reference_ckpt" / "ckpt_00_1000.pth"
+
+
+def test_reference_checkpoint_needs_trust(tmp_path):
+    p = run_py("main.py", "--eval_ckpt", REFERENCE_CKPT, "--save_dir", tmp_path)
     assert p.returncode == 2 and "--trust_checkpoint" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr
+
+
+def test_reference_checkpoint_decodes_to_expected(tmp_path, div2k_64px):
+    expected = load_json(VECTORS / "reference_ckpt" / "expected.json")["expected_when_decoded"]
+    ckpt, img = REFERENCE_CKPT, div2k_64px["00"]
     p = run_py("main.py", "--eval_ckpt", ckpt, "--input_path", img, "--save_dir", tmp_path, "--trust_checkpoint",
                check=True)
     metrics = json.loads(p.stdout)
@@ -88,14 +93,14 @@ def test_reference_checkpoint_needs_trust_and_decodes_to_expected(tmp_path):
     assert abs(metrics["ssim_ref"] - expected["ssim_ref"]) < 1e-4
 
 
-def test_reproduces_reference_psnr_on_64px(tmp_path):
+def test_reproduces_reference_psnr_on_64px(tmp_path, div2k_64px):
     """SIREN 3x256, sym_power, 1000 epochs, seed 3407, CPU: the reference logs 56.05 dB at epoch 1000."""
-    img = need(REFERENCE / "reference_ckpt" / "div2k_test_00_64px.png")
+    img = div2k_64px["00"]
     run_py("main.py", "--input_path", img, "--transform", "sym_power", "--num_epochs", "1000", "--log_epoch", "500",
            "--save_dir", tmp_path / "log", "--device", "cpu", "--quiet", "--no_images",
            env={"OMP_NUM_THREADS": "1"}, check=True)
     res = json.loads((run_folder(tmp_path / "log") / "results.json").read_text())
-    assert abs(res["samples"]["div2k_test_00_64px"]["1000"]["psnr"] - 56.05) < 0.1
+    assert abs(res["samples"]["00"]["1000"]["psnr"] - 56.05) < 0.1
 
 
 @pytest.mark.parametrize("row", ["rpp", "inverse"])

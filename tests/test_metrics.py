@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from components import metrics as M
-from tests.conftest import DATA, REFERENCE, load_json, need, run_py
+from tests.conftest import VECTORS, dataset, load_json, run_py
 
 
 def _perturbed(gt):
@@ -18,8 +18,8 @@ def _perturbed(gt):
 
 @pytest.mark.parametrize("image", ["div2k/test_data/00.png", "div2k/test_data/05.png"])
 def test_cli_matches_metric_vectors(image, tmp_path):
-    vec = load_json(REFERENCE / "metric_vectors.json")["images"][image]
-    ref = need(DATA / image)
+    vec = load_json(VECTORS / "metric_vectors.json")["images"][image]
+    ref = dataset(image)
     gt = torch.from_numpy(imageio.imread(ref).astype(np.float32)).permute(2, 0, 1)
     test = tmp_path / "pred.png"
     imageio.imwrite(test, _perturbed(gt).permute(1, 2, 0).numpy().astype(np.uint8))

@@ -4,7 +4,7 @@ import json
 import imageio.v2 as imageio
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import DIV2K, need, run_folder, run_py, smooth_image
+from tests.conftest import dataset, run_folder, run_py, smooth_image
 
 SMALL = ["--num_epochs", "20", "--log_epoch", "10", "--hidden_features", "16", "--hidden_layers", "1", "--quiet",
          "--device", "cpu"]
@@ -46,9 +46,8 @@ def test_audio_events_hold_sound(tmp_path):
 
 
 def test_transform_plot(tmp_path):
-    need(DIV2K)
     out = tmp_path / "hist.png"
-    p = run_py("-m", "components.transform", DIV2K, "--plot", out, check=True)
+    p = run_py("-m", "components.transform", dataset("div2k/test_data"), "--plot", out, check=True)
     assert "first 4 of 16 files" in p.stderr
     assert imageio.imread(out).ndim == 3
 

@@ -7,7 +7,7 @@ import torch
 import torch.nn.functional as F
 
 import models
-from tests.conftest import REFERENCE, need, run_folder, run_py
+from tests.conftest import run_folder, run_py
 from trainer import fast_step
 from trainer.fast_step import FusedSiren, Kernels
 
@@ -55,9 +55,9 @@ def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch):
     assert len(lines) == 1 and lines[0].startswith("warning: torch.compile unavailable (RuntimeError: InvalidCxx"), lines
 
 
-def test_fused_step_psnr_matches_eager_on_64px(tmp_path):
+def test_fused_step_psnr_matches_eager_on_64px(tmp_path, div2k_64px):
     """SIREN 3x256, sym_power, CPU, seed 3407: every logged PSNR within 0.1 dB of the plain autograd step."""
-    img = need(REFERENCE / "reference_ckpt" / "div2k_test_00_64px.png")
+    img = div2k_64px["00"]
     psnr = {}
     for mode in ("fused", "eager"):
         save = tmp_path / mode
@@ -65,7 +65,7 @@ def test_fused_step_psnr_matches_eager_on_64px(tmp_path):
                "--save_dir", save, "--device", "cpu", "--quiet", "--no_images", *(["--eager"] if mode == "eager" else []),
                env={"OMP_NUM_THREADS": "1"}, check=True)
         res = json.loads((run_folder(save) / "results.json").read_text())
-        psnr[mode] = {e: m["psnr"] for e, m in res["samples"]["div2k_test_00_64px"].items()}
+        psnr[mode] = {e: m["psnr"] for e, m in res["samples"]["00"].items()}
     assert list(psnr["fused"]) == [str(e) for e in range(50, 301, 50)]
     for e in psnr["eager"]:
         assert abs(psnr["fused"][e] - psnr["eager"][e]) < 0.1, (e, psnr["fused"][e], psnr["eager"][e])

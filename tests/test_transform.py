@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from components import transform as T
-from tests.conftest import DIV2K, REFERENCE, load_json, need, run_py
+from tests.conftest import VECTORS, dataset, load_json, run_py
 from util.io import Nominal, read_image
 
 IMAGES = [f"{i:02d}.png" for i in range(16)]
@@ -18,12 +18,12 @@ def _close(a, b):
 
 @pytest.fixture(scope="module")
 def div2k():
-    need(DIV2K)
-    return {n: read_image(str(DIV2K / n)) for n in IMAGES}
+    div2k = dataset("div2k/test_data")
+    return {n: read_image(str(div2k / n)) for n in IMAGES}
 
 
 def test_sym_power_params_match_reference(div2k):
-    vec = load_json(REFERENCE / "sym_power_div2k_test.json")["images"]
+    vec = load_json(VECTORS / "sym_power_div2k_test.json")["images"]
     for name, (data, nominal) in div2k.items():
         p = T.build(T.options("sym_power"), nominal.levels).fit(data).params
         for k in ("gamma", "gamma_half", "left", "right", "min", "max"):
@@ -31,7 +31,7 @@ def test_sym_power_params_match_reference(div2k):
 
 
 def test_attributes_of_every_row_match_reference(div2k):
-    rows = load_json(REFERENCE / "attributes_div2k_test.json")["rows"]
+    rows = load_json(VECTORS / "attributes_div2k_test.json")["rows"]
     assert set(rows) == set(T.ROWS)
     for row, expected in rows.items():
         opts = T.options(row)
@@ -71,9 +71,8 @@ def test_round_trip_every_row_every_image(div2k):
 
 
 def test_inspector_cli_reproduces_vectors_on_a_folder():
-    need(DIV2K)
-    vec = load_json(REFERENCE / "sym_power_div2k_test.json")["images"]
-    p = run_py("-m", "components.transform", DIV2K, check=True)
+    vec = load_json(VECTORS / "sym_power_div2k_test.json")["images"]
+    p = run_py("-m", "components.transform", dataset("div2k/test_data"), check=True)
     lines = [json.loads(line) for line in p.stdout.splitlines()]  # stdout is JSON only
     assert len(lines) == 17 and lines[-1]["file"] == "mean"
     for obj in lines[:-1]:
@@ -82,12 +81,12 @@ def test_inspector_cli_reproduces_vectors_on_a_folder():
         assert set(obj["params"]) == {"gamma", "gamma_half", "left", "right", "min", "max"}
         assert _close(obj["params"]["gamma"], vec[name]["gamma"])
         assert abs(obj["skew"] - vec[name]["yskew"]) < 1e-4
-    att = load_json(REFERENCE / "attributes_div2k_test.json")["rows"]["sym_power"]
+    att = load_json(VECTORS / "attributes_div2k_test.json")["rows"]["sym_power"]
     assert all(abs(lines[-1][k] - att[k]) < 0.005 for k in att)
 
 
 def test_inspector_cli_forced_gamma_row_and_bad_row():
-    img = need(DIV2K / "03.png")
+    img = dataset("div2k/test_data/03.png")
     obj = json.loads(run_py("-m", "components.transform", img, "--transform", "gamma_2.0", check=True).stdout)
     assert obj["params"]["gamma"] == 2.0 and obj["params"]["gamma_half"] is None
     assert obj["params"]["left"] == 0 and obj["params"]["right"] == 0
