@@ -40,19 +40,10 @@ def resume_args(parser, run_dir):
     return args
 
 
-def latest_checkpoint(run_dir):
-    from util.checkpoint import load_checkpoint
-
-    pointer = os.path.join(run_dir, "ckpt", "latest.json")
-    if not os.path.isfile(pointer):
-        return None
-    with open(pointer) as f:
-        fname = json.load(f)["file"]
-    return load_checkpoint(os.path.join(run_dir, "ckpt", fname))
-
-
 def fit(args):
     from components.metrics import Lpips
+    from components.signals import signals_for
+    from trainer import checkpoint
     from util.interrupt import DeferredInterrupt
     from util.misc import fix_seed, new_run_folder, resolve_device
     from util.recorder import Recorder, run_complete
@@ -66,16 +57,19 @@ def fit(args):
         if run_complete(folder):
             print(f"{folder}: run already finished; nothing to resume", file=sys.stderr)
             return 0
-        state = latest_checkpoint(folder)  # an unsafe checkpoint is refused before anything runs
-    else:
-        probe = cls(args, None, Logger(None, echo=False), None, None, device)
-        for path in cls.list_samples(args.input_path):
-            probe.read(path)  # a bad input fails here, before a run folder exists
+        state = checkpoint.latest(folder)  # an unsafe checkpoint is refused before anything runs
+    signals = signals_for(args.signal_type)
+    notes = []  # what listing the inputs had to say, logged once the run's log exists
+    samples = signals.list_samples(args.input_path, notes.append)
+    if not args.resume:
+        for path in samples:
+            signals.read(path, vars(args))  # a bad input fails here, before a run folder exists
         folder = new_run_folder(args.save_dir, args.up_folder_name, args.tag)
         args.save_folder = folder
         write_json(os.path.join(folder, "args.json"), vars(args))
-    samples = cls.list_samples(args.input_path)
     log = Logger(folder)
+    for note in notes:
+        log(note)
     log(run_folder_line(folder, device, args.resume))
     fix_seed(args.seed)
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(args.tf32)
@@ -93,12 +87,12 @@ def fit(args):
         log(f"resuming after {state['sample']} epoch {state['epoch']}")
     try:
         with interrupt:
-            for i, path in enumerate(samples):
-                name = cls.sample_name(path)
+            for path in samples:
+                name = signals.sample_name(path)
                 if name in recorder.finished:
                     continue
                 resumes = state is not None and state["sample"] == name and state["epoch"] < args.num_epochs
-                trainer.fit(path, i, state if resumes else None)
+                trainer.fit(path, state if resumes else None)
         recorder.save(folder, complete=True)
         mean = recorder.mean().get(str(args.num_epochs), {})
         write_hparams(writer, vars(args), mean)
@@ -114,8 +108,8 @@ def main(argv=None):
     set_threads()
     try:
         if args.eval_ckpt:
-            from util.evaluate import eval_checkpoint
-            return eval_checkpoint(args)
+            from trainer.checkpoint import decode
+            return decode(args, vars(parser.parse_args([])))
         if args.resume:
             args = resume_args(parser, args.resume)
         return fit(check(args))

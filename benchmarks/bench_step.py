@@ -84,31 +84,29 @@ def child(args):
     c, h, w = img.shape
 
     if args.child == "project":
-        from trainer.base_trainer import BaseTrainer, make_adam
-        from trainer.fast_step import Kernels, make_step
+        from trainer.base_trainer import make_adam, write_step_scalars
+        from trainer.fast_step import Kernels, Step
 
-        peak = ref.max()
         optimizer = make_adam(model, 1e-4, fused=True)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / (args.steps + args.warmup), 1))
         # A fit of COMPILE_MIN_EPOCHS or more (Table 1's are 5000) compiles its kernels; so does the benchmark.
-        step = make_step(model, optimizer, scheduler, lambda p: tf.inverse(p).clamp(0, 255), peak,
-                         kernels=Kernels(True, log=lambda m: print(m, file=sys.stderr)))
+        step = Step(model, optimizer, scheduler, lambda p: tf.inverse(p).clamp(0, 255), ref.max(),
+                    kernels=Kernels(True, log=lambda m: print(m, file=sys.stderr)))
         scalars = []
-        flusher = BaseTrainer.__new__(BaseTrainer)
-        flusher.writer = writer
 
         def one(i):  # the loop body of BaseTrainer.fit for a non-log epoch, scalar buffering included
-            loss, psnr, _ = step(coords, gt, ref, None)
-            scalars.append(torch.stack([loss, psnr]))
+            pred, loss = step.forward_backward(coords, gt)
+            scalars.append(torch.stack([loss, step.psnr(pred, ref)]))
+            step.update()
             if len(scalars) == 100:
-                flusher.flush_scalars("bench", scalars, i)
+                write_step_scalars(writer, "bench", scalars, i)
     elif args.child == "graph":
         # Experimental, GPU only: the project's step with its forward, backward and PSNR captured once in
         # a CUDA graph and replayed (Adam and the schedule stay outside). It measures what removing the
         # launches and their host work would give; main.py does not use it.
         import torch.nn.functional as F
 
-        from trainer.base_trainer import BaseTrainer, make_adam
+        from trainer.base_trainer import make_adam, write_step_scalars
         from trainer.fast_step import FusedSiren, Kernels
 
         peak = ref.max()
@@ -130,8 +128,6 @@ def child(args):
         with torch.cuda.graph(graph):
             static_loss, static_psnr = forward_backward()
         scalars = []
-        flusher = BaseTrainer.__new__(BaseTrainer)
-        flusher.writer = writer
 
         def one(i):
             graph.replay()
@@ -139,7 +135,7 @@ def child(args):
             scheduler.step()
             scalars.append(torch.stack([static_loss, static_psnr]))
             if len(scalars) == 100:
-                flusher.flush_scalars("bench", scalars, i)
+                write_step_scalars(writer, "bench", scalars, i)
     elif args.child == "published":
         import torch.nn.functional as F
 

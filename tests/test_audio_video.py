@@ -10,7 +10,7 @@ import torch
 from components import transform as T
 from config import AUDIO_ROWS
 from tests.conftest import dataset, run_folder, run_py, smooth_image
-from trainer.audio_trainer import chirp, read_audio
+from components.signals import chirp, read_audio
 from util.io import Nominal
 
 SMALL = ["--hidden_features", "32", "--hidden_layers", "1", "--quiet", "--device", "cpu"]
@@ -83,17 +83,13 @@ def test_video_folder_of_frames(tmp_path):
 
 def test_chunked_evaluation_equals_full():
     import models
-    from trainer.base_trainer import grid_coords
-    from trainer.video_trainer import VideoTrainer
+    from trainer.base_trainer import grid_coords, predict
 
     torch.manual_seed(0)
     model = models.Siren(3, 3, hidden_features=32, hidden_layers=2)
     coords = grid_coords((5, 12, 12))
-    trainer = VideoTrainer.__new__(VideoTrainer)
-    trainer.eval_chunk = 100
-    chunked = trainer.predict(model, coords)
-    trainer.eval_chunk = 1 << 20
-    assert chunked.shape == (720, 3) and torch.allclose(chunked, trainer.predict(model, coords), atol=1e-6)
+    chunked = predict(model, coords, chunk=100)
+    assert chunked.shape == (720, 3) and torch.allclose(chunked, predict(model, coords), atol=1e-6)
 
 
 def test_builtin_video_runs(tmp_path):

@@ -5,7 +5,7 @@ import torch
 
 import models
 from tests.conftest import VECTORS
-from util.checkpoint import load_checkpoint
+from trainer import checkpoint
 
 OPTS = dict(hidden_features=256, hidden_layers=3, first_omega=30.0, hidden_omega=30.0, scale=30.0, N_freqs=10,
             first_bias_scale=None, scale_req_grad=False)
@@ -14,7 +14,7 @@ OPTS = dict(hidden_features=256, hidden_layers=3, first_omega=30.0, hidden_omega
 def test_siren_state_dict_keys_and_reference_checkpoint():
     keys = list(models.Siren(2, 3).state_dict())
     assert keys == [f"net.{i}.linear.{w}" for i in range(4) for w in ("weight", "bias")] + ["net.4.weight", "net.4.bias"]
-    state = load_checkpoint(VECTORS / "reference_ckpt" / "ckpt_00_1000.pth", trust=True)
+    state = checkpoint.load(VECTORS / "reference_ckpt" / "ckpt_00_1000.pth", trust=True)
     models.Siren(2, 3).load_state_dict(state["model"])
 
 

@@ -185,37 +185,35 @@ class FusedSiren:
 
 
 def uses_fused_step(model, eager=False):
-    """Whether make_step trains this model with the hand-written SIREN step (else plain autograd)."""
+    """Whether Step trains this model with the hand-written SIREN step (else plain autograd)."""
     return isinstance(model, Siren) and len(model.net) > 2 and not eager
 
 
-def make_step(model, optimizer, scheduler, decode_rows, peak, eager=False, kernels=None):
-    """step(coords, gt, ref, on_log) -> (loss, psnr, metrics or None), all without a host sync.
-    kernels: a Kernels for the fused SIREN step (None: eager ones)."""
-    fused = FusedSiren(model, kernels or Kernels(False)) if uses_fused_step(model, eager) else None
+class Step:
+    """One training step in the loop's order: forward_backward, then (at a log epoch) the caller's
+    metrics on the prediction, then update. Nothing here waits for the host: the loss and the
+    per-step PSNR stay device tensors."""
 
-    def forward_backward(coords, gt, on_log):
-        if fused is not None:
-            pred, loss = fused(coords, gt)
-            return pred, loss, _after_forward(pred, on_log)
-        pred = model(coords)
+    def __init__(self, model, optimizer, scheduler, decode_rows, peak, eager=False, kernels=None):
+        self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
+        self.decode_rows, self.peak = decode_rows, peak
+        self.fused = FusedSiren(model, kernels or Kernels(False)) if uses_fused_step(model, eager) else None
+
+    def forward_backward(self, coords, gt):
+        """(prediction, loss) of the model before this step's update; gradients land in p.grad."""
+        if self.fused is not None:
+            return self.fused(coords, gt)
+        pred = self.model(coords)
         loss = F.mse_loss(pred, gt)
-        extra = _after_forward(pred.detach(), on_log)
-        optimizer.zero_grad(set_to_none=True)
+        self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        return pred, loss.detach(), extra
+        return pred.detach(), loss.detach()
 
-    def _after_forward(pred, on_log):
+    def psnr(self, pred, ref):
+        """The reference's per-step scalar: PSNR of the decoded prediction against the data rows."""
         with torch.no_grad():
-            # Metrics describe the model before this step's update, as the reference logs them.
-            return on_log(pred) if on_log is not None else None
+            return 20 * torch.log10(self.peak / torch.sqrt(F.mse_loss(self.decode_rows(pred), ref)))
 
-    def step(coords, gt, ref, on_log=None):
-        pred, loss, metrics = forward_backward(coords, gt, on_log)
-        with torch.no_grad():
-            psnr = 20 * torch.log10(peak / torch.sqrt(F.mse_loss(decode_rows(pred.detach()), ref)))
-        optimizer.step()
-        scheduler.step()
-        return loss, psnr, metrics
-
-    return step
+    def update(self):
+        self.optimizer.step()
+        self.scheduler.step()

@@ -64,8 +64,13 @@ def natural_key(name):
     return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name)]
 
 
-def list_samples(path, exts):
-    """Files of a folder with one of `exts`, naturally sorted; the others are reported and skipped."""
+def _stderr(msg):
+    print(msg, file=sys.stderr)
+
+
+def list_samples(path, exts, log=None):
+    """Files of a folder with one of `exts`, naturally sorted; the others are skipped, with a note to
+    `log` (a run's logger; standard error without one)."""
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file or folder")
     if not os.path.isdir(path):
@@ -74,8 +79,9 @@ def list_samples(path, exts):
     keep = [n for n in names if os.path.splitext(n)[1].lower() in exts]
     skipped = [n for n in names if n not in keep and not n.startswith(".")]
     if skipped:
-        print(f"note: {path}: skipping {len(skipped)} file(s) of another type: {', '.join(skipped[:5])}"
-              + (" ..." if len(skipped) > 5 else ""), file=sys.stderr)
+        note = (f"note: {path}: skipping {len(skipped)} file(s) of another type: {', '.join(skipped[:5])}"
+                + (" ..." if len(skipped) > 5 else ""))
+        (log or _stderr)(note)
     if not keep:
         raise InputError(f"{path}: folder holds no {'/'.join(sorted(exts))} file")
     return [os.path.join(path, n) for n in keep]

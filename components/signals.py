@@ -1,0 +1,236 @@
+"""Signals on disk, apart from training: read a path into a Signal, list a folder's samples, write a
+prediction and its TensorBoard media. One class per modality (as SIREN's dataio.py holds every
+reader); the trainers keep only the loop and what is modality-specific in it.
+
+A Signal's data is a float tensor (C, *grid) in the signal's own units (0..255 for 8-bit images,
+[-1, 1] for audio) with its Nominal range. `builtin:chirp` (audio) and `builtin:astronaut_pan`
+(video) are synthesised and need no download.
+"""
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+import torch
+
+from util.errors import InputError, OptionError
+from util.io import (AUDIO_EXTS, IMAGE_EXTS, Nominal, atomic_write, list_samples, read_image, sample_name,
+                     save_image, to_uint)
+from util.tensorboard import colormap
+
+
+@dataclass
+class Signal:
+    """One sample: data (C, *grid) in its own units, its Nominal range, and what outputs need."""
+    name: str
+    data: torch.Tensor
+    nominal: Nominal
+    meta: dict = field(default_factory=dict)
+
+
+def _builtin_name(path):
+    return path.split(":", 1)[1]
+
+
+class ImageSignals:
+    """Images of any bit depth and channel count: (C, H, W)."""
+
+    def list_samples(self, path, log=None):
+        return list_samples(path, IMAGE_EXTS, log)
+
+    def sample_name(self, path):
+        return sample_name(path)
+
+    def read(self, path, opts, log=None):
+        data, nominal = read_image(path)
+        return Signal(sample_name(path), data, nominal)
+
+    def save_prediction(self, folder, signal, recon, log=None):
+        save_image(os.path.join(folder, "final_pred", f"{signal.name}.png"), recon, signal.nominal)
+
+    def log_target(self, writer, signal, data):
+        writer.add_image(f"{signal.name}/target", signal.nominal.unit(data), 0)
+
+    def log_media(self, writer, signal, epoch, recon, data):
+        rng = signal.nominal.span
+        writer.add_image(f"{signal.name}/reconstruction", signal.nominal.unit(recon), epoch)
+        err = (recon - data).abs().mean(0).cpu() / rng
+        scale = max(float(err.max()), 1e-12)
+        # one tag for every epoch (one card with a step slider); the map's scale is a scalar of its own
+        writer.add_image(f"{signal.name}/abs_error", colormap(err / scale), epoch)
+        writer.add_scalar(f"{signal.name}/eval/abs_error_max", scale * rng, global_step=epoch)
+
+
+# ---- audio -----------------------------------------------------------------------------------------
+
+RATE = 16000
+
+
+def chirp(seconds=5.0, rate=RATE, seed=0):
+    """Harmonics of 220 Hz under a slow tremolo, a 300 Hz -> 3 kHz chirp, and faint noise: (T, 1)."""
+    t = np.arange(int(seconds * rate)) / rate
+    harm = sum(np.sin(2 * np.pi * 220 * k * t) / k for k in (1, 2, 3, 5)) * (0.6 + 0.4 * np.sin(2 * np.pi * 2 * t))
+    f0, f1 = 300.0, 3000.0
+    sweep = np.sin(2 * np.pi * (f0 * t + (f1 - f0) / (2 * seconds) * t ** 2))
+    noise = np.random.default_rng(seed).standard_normal(t.shape)
+    x = 0.5 * harm / 2 + 0.3 * sweep + 0.02 * noise
+    return (0.9 * x / np.abs(x).max())[:, None]
+
+
+def read_audio(path, seconds, log=None):
+    """(channels, samples) float32 in [-1, 1] at 16 kHz, at most `seconds` long, and a name."""
+    import soundfile as sf
+
+    if path.startswith("builtin:"):
+        if path != "builtin:chirp":
+            raise InputError(f"{path}: unknown built-in audio (valid: builtin:chirp)")
+        return torch.from_numpy(chirp(seconds).T.astype(np.float32).copy()), "chirp"
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file")
+    try:
+        wav, rate = sf.read(path, dtype="float64", always_2d=True)
+    except Exception as e:  # soundfile raises several types for a foreign or corrupt file
+        raise InputError(f"{path}: cannot be read as audio ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
+    if wav.size == 0:
+        raise InputError(f"{path}: holds no samples")
+    if not np.isfinite(wav).all():
+        raise InputError(f"{path}: holds NaN or infinite samples")
+    if rate != RATE:
+        from scipy.signal import resample_poly
+
+        ratio = Fraction(RATE, rate).limit_denominator(1000)
+        wav = resample_poly(wav, ratio.numerator, ratio.denominator, axis=0)
+        if log:
+            log(f"{path}: resampled from {rate} Hz to {RATE} Hz")
+    wav = np.clip(wav[: int(round(seconds * RATE))], -1.0, 1.0)
+    return torch.from_numpy(wav.T.astype(np.float32).copy()), sample_name(path)
+
+
+class AudioSignals:
+    """Any file soundfile reads, resampled to 16 kHz, the first --audio_seconds: (C, T) in [-1, 1]."""
+
+    def list_samples(self, path, log=None):
+        return [path] if path.startswith("builtin:") else list_samples(path, AUDIO_EXTS, log)
+
+    def sample_name(self, path):
+        return _builtin_name(path) if path.startswith("builtin:") else sample_name(path)
+
+    def read(self, path, opts, log=None):
+        data, name = read_audio(path, opts["audio_seconds"], log)
+        return Signal(name, data, Nominal.signal(), {"sample_rate": RATE})
+
+    def save_prediction(self, folder, signal, recon, log=None):
+        import soundfile as sf
+
+        path = os.path.join(folder, "final_pred", f"{signal.name}.wav")
+        wav = recon.detach().cpu().clamp(-1, 1).T.numpy()
+        atomic_write(path, lambda f: sf.write(f, wav, RATE, format="WAV", subtype="PCM_16"), mode="wb")
+
+    def log_target(self, writer, signal, data):
+        writer.add_audio(f"{signal.name}/target", data[:1].cpu().clamp(-1, 1), 0, sample_rate=RATE)
+
+    def log_media(self, writer, signal, epoch, recon, data):
+        writer.add_audio(f"{signal.name}/reconstruction", recon[:1].cpu().clamp(-1, 1), epoch, sample_rate=RATE)
+
+
+# ---- video -----------------------------------------------------------------------------------------
+
+PREVIEW_FRAMES = 3
+
+
+def astronaut_pan(frames=24, size=48):
+    """A size x size window panning diagonally across a downscaled astronaut: (frames, H, W, 3) uint8."""
+    from skimage import data
+    from skimage.transform import resize
+
+    big = resize(data.astronaut(), (2 * size, 2 * size), anti_aliasing=True, preserve_range=True)
+    steps = np.linspace(0, size, frames).round().astype(int)
+    return np.stack([big[s:s + size, s:s + size] for s in steps]).round().astype(np.uint8)
+
+
+def read_video(path, log=None):
+    """(C, F, H, W) float32 in the frames' own range, its Nominal range and a name."""
+    if path.startswith("builtin:"):
+        if path != "builtin:astronaut_pan":
+            raise InputError(f"{path}: unknown built-in video (valid: builtin:astronaut_pan)")
+        arr = astronaut_pan()
+        return torch.from_numpy(arr.astype(np.float32)).permute(3, 0, 1, 2).contiguous(), Nominal(0, 255, 256), \
+            "astronaut_pan"
+    if os.path.isdir(path):
+        frames = [read_image(f) for f in list_samples(path, IMAGE_EXTS, log)]
+        shapes = {tuple(f.shape) for f, _ in frames}
+        if len(shapes) != 1:
+            raise InputError(f"{path}: frames differ in shape ({', '.join(map(str, sorted(shapes)))})")
+        data = torch.stack([f for f, _ in frames], dim=1)
+        return data, frames[0][1], os.path.basename(os.path.normpath(path))
+    if not os.path.isfile(path):
+        raise InputError(f"{path}: no such file or folder")
+    try:
+        import imageio.v3 as iio
+
+        arr = np.asarray(iio.imread(path))
+    except Exception as e:  # imageio raises many types for a foreign or corrupt file
+        raise InputError(f"{path}: cannot be read as a video ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0] if str(e) else ''}); a folder of frames always works")
+    if arr.ndim == 3:
+        arr = arr[..., None]
+    if arr.ndim != 4 or arr.dtype not in (np.uint8, np.uint16):
+        raise InputError(f"{path}: unsupported video layout {arr.shape} {arr.dtype}")
+    nominal = Nominal.for_dtype(arr.dtype)
+    return torch.from_numpy(arr.astype(np.float32)).permute(3, 0, 1, 2).contiguous(), nominal, \
+        os.path.splitext(os.path.basename(path))[0]
+
+
+def _preview(video):
+    idx = np.linspace(0, video.shape[1] - 1, min(PREVIEW_FRAMES, video.shape[1])).round().astype(int)
+    return [(int(i), video[:, i]) for i in idx]
+
+
+class VideoSignals:
+    """A folder of frames (natural order), a video file imageio reads, or builtin:astronaut_pan."""
+
+    def list_samples(self, path, log=None):
+        if not path.startswith("builtin:") and not os.path.exists(path):
+            raise InputError(f"{path}: no such file or folder")
+        return [path]  # one video, even when it is a folder of frames
+
+    def sample_name(self, path):
+        if path.startswith("builtin:"):
+            return _builtin_name(path)
+        return os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
+
+    def read(self, path, opts, log=None):
+        data, nominal, name = read_video(path, log)
+        return Signal(name, data, nominal)
+
+    def save_prediction(self, folder, signal, recon, log=None):
+        out = os.path.join(folder, "final_pred", signal.name)
+        for f in range(recon.shape[1]):
+            save_image(os.path.join(out, f"frame_{f:04d}.png"), recon[:, f], signal.nominal)
+        frames = np.stack([to_uint(recon[:, f], signal.nominal) for f in range(recon.shape[1])])
+        if frames.dtype == np.uint8:
+            import imageio.v2 as imageio
+
+            gif = os.path.join(folder, "final_pred", f"{signal.name}.gif")
+            try:
+                atomic_write(gif, lambda fh: imageio.mimwrite(fh, frames, format=".gif", duration=40), mode="wb")
+            except Exception as e:  # the frames are written; the animation is a convenience
+                if log:
+                    log(f"note: no animated preview ({type(e).__name__})")
+
+    def log_target(self, writer, signal, data):
+        for i, frame in _preview(data):
+            writer.add_image(f"{signal.name}/target/frame_{i}", signal.nominal.unit(frame), 0)
+
+    def log_media(self, writer, signal, epoch, recon, data):
+        for i, frame in _preview(recon):
+            writer.add_image(f"{signal.name}/reconstruction/frame_{i}", signal.nominal.unit(frame), epoch)
+
+
+SIGNALS = {"image": ImageSignals(), "audio": AudioSignals(), "video": VideoSignals()}
+
+
+def signals_for(signal_type):
+    if signal_type not in SIGNALS:
+        raise OptionError(f"unknown signal type '{signal_type}' (valid: {', '.join(SIGNALS)})")
+    return SIGNALS[signal_type]
