@@ -14,7 +14,6 @@ import json
 import os
 import sys
 
-from config import PARAM_SETS
 from util.cli import Parser
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
@@ -50,8 +49,23 @@ def load_runs(log_dir):
     return runs
 
 
-def _order(experiment, sets):
-    known = PARAM_SETS.get(experiment.split("_")[0], ())
+def sweep_of(runs):
+    """The experiment id and parameter-set order that run.py recorded in the experiment folder's
+    sweep.json, or (None, ()) for runs made without run.py."""
+    path = os.path.join(os.path.dirname(runs[0]["folder"]), "sweep.json")
+    try:
+        with open(path) as f:
+            sweep = json.load(f)
+        return sweep.get("experiment"), tuple(t["name"] for t in sweep.get("tasks", []))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None, ()
+
+
+def _order(sets, known):
+    """The sweep's order, else Table 1's row order, then any other set alphabetically."""
+    if not known:
+        with open(PAPER) as f:
+            known = tuple(json.load(f)["rows"])
     return [s for s in known if s in sets] + sorted(s for s in sets if s not in known)
 
 
@@ -89,9 +103,11 @@ def _cell(v, paper=None, digits=2):
 
 def table(experiment, runs, epochs, show_paper, ssim, lpips):
     chosen = pick(runs)
-    exp_id = experiment.split("_")[0]
-    # Table 1 is DIV2K with SIREN: beside other known experiments (Kodak, text, audio ...) it would mislead.
-    comparable = show_paper and (exp_id == "001" or exp_id not in PARAM_SETS)
+    swept_id, order = sweep_of(runs)
+    exp_id = swept_id or experiment.split("_")[0]
+    # Table 1 is DIV2K with SIREN: beside other experiments run.py ran (Kodak, text, audio ...) it would
+    # mislead; runs made by hand are compared on request.
+    comparable = show_paper and (exp_id == "001" or swept_id is None)
     paper = {}
     if comparable:
         with open(PAPER) as f:
@@ -110,7 +126,7 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips):
         head += [f"{label} {name}" for _, name, _ in metrics]
     head.append("Runs")
     lines = [f"## {experiment}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for s in _order(experiment, chosen):
+    for s in _order(chosen, order):
         run, n, n_complete = chosen[s]
         res, ref = run["results"], paper.get(s, {})
         row = [s]
