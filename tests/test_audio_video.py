@@ -97,3 +97,42 @@ def test_builtin_video_runs(tmp_path):
            "--log_epoch", "2", "--save_dir", tmp_path / "log", *SMALL, check=True)
     res = json.loads((run_folder(tmp_path / "log") / "results.json").read_text())
     assert len(res["samples"]["astronaut_pan"]["4"]["psnr_frames"]) == 24
+
+
+def test_audio_trains_as_sirens_audio_template(tmp_path):
+    """Audio fits start from SIREN's audio setting (first omega 3000): main.py's loss per epoch equals a
+    plain loop over Siren(1, 1, first_omega=3000) on the chirp, to float rounding."""
+    import models
+    from components import transform as T
+    from components.signals import read_audio
+
+    folder = _fit_audio("builtin:chirp", tmp_path, "--audio_seconds", "0.05", "--num_epochs", "6", "--log_epoch",
+                        "1", "--eager", "--hidden_features", "32", "--hidden_layers", "1")
+    ours = json.loads((folder / "results.json").read_text())["samples"]["chirp"]
+    wave, _ = read_audio("builtin:chirp", 0.05)
+    tf = T.build(T.options(), 2.0, -1.0).fit(wave)
+    gt = tf.forward(wave).T
+    coords = torch.linspace(-1, 1, wave.shape[1])[:, None]
+    torch.manual_seed(3407)
+    model = models.Siren(1, 1, hidden_features=32, hidden_layers=1, first_omega=3000.0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / 6, 1))
+    for epoch in range(1, 7):
+        loss = torch.nn.functional.mse_loss(model(coords), gt)
+        assert ours[str(epoch)]["mse"] == pytest.approx(float(loss), rel=1e-6), epoch
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+
+
+def test_video_batch_is_a_sixteenth_of_the_pixels_at_least_4096(tmp_path):
+    """The reference's default --batch_size 4096 means max(4096, N / 16) coordinates per step (logged)."""
+    frames = tmp_path / "clip"
+    frames.mkdir()
+    for i in range(8):
+        imageio.imwrite(frames / f"f{i}.png", smooth_image(128, 128, seed=i))
+    run_py("main.py", "--signal_type", "video", "--input_path", frames, "--num_epochs", "2", "--log_epoch", "2",
+           "--save_dir", tmp_path / "log", "--no_images", *SMALL, check=True)
+    log = (run_folder(tmp_path / "log") / "log.txt").read_text()
+    assert "8192 of 131072 coordinates per step" in log  # 8 x 128 x 128 / 16
