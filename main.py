@@ -64,7 +64,11 @@ def fit(args):
     if not args.resume:
         for path in samples:
             signals.read(path, vars(args))  # a bad input fails here, before a run folder exists
-        folder = new_run_folder(args.save_dir, args.up_folder_name, args.tag)
+        if args.run_folder:  # chosen by run.py; made here, exclusively, once the inputs are known to be good
+            folder = args.run_folder
+            os.makedirs(folder)
+        else:
+            folder = new_run_folder(args.save_dir, args.up_folder_name, args.tag)
         args.save_folder = folder
         write_json(os.path.join(folder, "args.json"), vars(args))
     log = Logger(folder)

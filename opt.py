@@ -56,6 +56,8 @@ def build_parser():
     # this project
     a("--audio_seconds", type=float, default=5.0, help="audio: use at most the first this many seconds")
     a("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run in its own folder")
+    a("--run_folder", default=None, metavar="DIR",
+      help="the run folder to create, exactly (run.py chooses it); default <save_dir>/<up_folder_name>/<tag>_<time>_<rand>")
     a("--eval_ckpt", default=None, metavar="CKPT", help="decode a checkpoint into a new run folder")
     a("--trust_checkpoint", action="store_true",
       help="accept the reference's checkpoint format (its argparse.Namespace, nothing else)")

@@ -23,10 +23,11 @@ from collections import deque
 
 from config import PARAM_SETS
 from manager import UnknownTask, check_experiment, experiment_folder, task_options, to_argv
+from opt import build_parser
 from util.cli import Parser
 from util.errors import UserError
 from util.io import write_json
-from util.logger import run_folder_in
+from util.misc import run_folder_name
 from util.recorder import run_complete
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
@@ -37,7 +38,13 @@ class Task:
     def __init__(self, name, argv, folder=None):
         self.name, self.argv, self.folder = name, list(argv), folder
         self.status, self.rc, self.wall, self.last_line = "pending", None, None, ""
-        self.proc = self.device = self.started = self.log_file = None
+        self.proc = self.pump = self.device = self.started = self.log_file = None
+
+    def plan_folder(self):
+        """Choose the run folder main.py will create (its --run_folder), from the task's own options."""
+        opts = build_parser().parse_args(self.argv)
+        self.folder = run_folder_name(opts.save_dir, opts.up_folder_name, opts.tag)
+        self.argv += ["--run_folder", self.folder]
 
     def command(self):
         return [sys.executable, MAIN, *self.argv]
@@ -144,7 +151,8 @@ class Queue:
         task.device, task.started, task.status = device, time.time(), "running"
         task.proc = subprocess.Popen(task.command(), cwd=ROOT, env=env, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, bufsize=1)
-        threading.Thread(target=self._pump, args=(task,), daemon=True).start()
+        task.pump = threading.Thread(target=self._pump, args=(task,), daemon=True)
+        task.pump.start()
         where = f"GPU {device}" if device is not None else "CPU"
         print(f"[run] {task.name}: started on {where}; log {task.log_file}", file=sys.stderr, flush=True)
 
@@ -156,10 +164,6 @@ class Queue:
                 stripped = line.rstrip("\n")
                 if stripped.strip():
                     task.last_line = stripped.strip()
-                folder = run_folder_in(stripped)
-                if folder and task.folder is None:
-                    task.folder = folder
-                    self.save()
                 if self.echo:
                     sys.stderr.write(line)
 
@@ -221,7 +225,7 @@ class Queue:
 
     def _finish(self, task):
         task.proc.wait()
-        time.sleep(0.05)  # let the output pump drain
+        task.pump.join()  # the task's last lines are in its log before it is reported
         task.rc, task.wall = task.proc.returncode, round(time.time() - task.started, 1)
         task.status = task.describe()
 
@@ -263,7 +267,9 @@ def main(argv, default_exp="000"):
                 for t in tasks:
                     print(" ".join(shlex.quote(a) for a in ["python", MAIN, *t.argv]))
                 return 0
-            log_dir = os.path.join(_option(tasks[0].argv, "--save_dir", args.save_dir), experiment_folder(exp))
+            for t in tasks:
+                t.plan_folder()
+            log_dir = os.path.dirname(tasks[0].folder)  # <save_dir>/<id>_<name>, as the tasks' own options say
             meta = {"experiment": exp, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         os.makedirs(log_dir, exist_ok=True)
         if args.launcher != "queue":
@@ -287,15 +293,6 @@ def main(argv, default_exp="000"):
     except OSError as e:  # a log folder that cannot be written ...
         print(f"error: {(e.filename + ': ') if e.filename else ''}{e.strerror or e}", file=sys.stderr)
         return 2
-
-
-def _option(argv, name, default=None):
-    """The last value of an option in an argv list (later ones override earlier ones)."""
-    value = default
-    for i, a in enumerate(argv[:-1]):
-        if a == name:
-            value = argv[i + 1]
-    return value
 
 
 if __name__ == "__main__":

@@ -87,7 +87,7 @@ def test_sweep_survives_a_killed_task_and_summarises(tmp_path, tiny_folder):
             task = json.loads(sweep.read_text())["tasks"][0]
         except (OSError, ValueError, IndexError):
             continue
-        if task["status"] == "running" and task["pid"] and task["folder"]:
+        if task["status"] == "running" and task["pid"] and (Path(task["folder"]) / "args.json").is_file():
             victim = task["pid"]
     assert victim, "first task never started"
     os.kill(victim, signal.SIGKILL)

@@ -15,23 +15,20 @@ import time
 
 from util.errors import OptionError
 from util.io import write_json
-from util.logger import run_folder_in
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_task(name, argv, state_path):
-    """The job's body: main.py as a subprocess, its state written before and after."""
+def run_task(name, argv, folder, state_path):
+    """The job's body: main.py as a subprocess (creating `folder`), its state written before and after."""
     write_json(state_path, {"state": "running", "host": os.uname().nodename, "started": time.time()})
     proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), *argv], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
-    folder, last = None, ""
+    last = ""
     for line in proc.stdout:
         sys.stdout.write(line)
         if line.strip():
             last = line.strip()
-        if folder is None:
-            folder = run_folder_in(line)
     rc = proc.wait()
     state = {"state": "done" if rc == 0 else "failed", "rc": rc, "folder": folder, "last_line": last,
              "ended": time.time()}
@@ -57,15 +54,15 @@ def _executor(args, folder):
 def submit(tasks, log_dir, meta, args):
     try:
         ex = _executor(args, os.path.join(log_dir, "submitit"))
-    except (ImportError, ValueError) as e:
+    except ImportError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     os.makedirs(os.path.join(log_dir, "jobs"), exist_ok=True)
     jobs = {}
     for t in tasks:
         state_path = os.path.join(log_dir, "jobs", f"{t.name}.json")
-        job = ex.submit(run_task, t.name, t.argv, os.path.abspath(state_path))
-        jobs[t.name] = {"job_id": str(job.job_id), "argv": t.argv, "folder": None, "launcher": args.launcher,
+        job = ex.submit(run_task, t.name, t.argv, t.folder, os.path.abspath(state_path))
+        jobs[t.name] = {"job_id": str(job.job_id), "argv": t.argv, "folder": t.folder, "launcher": args.launcher,
                         "state_file": state_path, "job": job}
         print(f"[run] {t.name}: submitted as job {job.job_id}", file=sys.stderr, flush=True)
     _save_jobs(log_dir, meta, jobs)
@@ -76,8 +73,7 @@ def submit(tasks, log_dir, meta, args):
         try:
             j["result"] = j["job"].result()
         except Exception as e:
-            j["result"] = {"state": "failed", "rc": None, "folder": None, "last_line": str(e).splitlines()[-1:]}
-        j["folder"] = j["result"].get("folder")
+            j["result"] = {"state": "failed", "rc": None, "folder": j["folder"], "last_line": str(e).splitlines()[-1:]}
     _save_jobs(log_dir, meta, jobs)
     return print_status(log_dir)
 

@@ -2,23 +2,12 @@
 which carries machine-readable results)."""
 import datetime
 import os
-import re
 import sys
 
 from tqdm import tqdm
 
-# main.py announces its run folder in this line; run.py and util/launch.py read it back.
-_RUN_FOLDER_RE = re.compile(r"run folder (.+) on (\S+?)( \(resumed\))?$")
-
-
 def run_folder_line(folder, device, resumed):
     return f"run folder {folder} on {device}" + (" (resumed)" if resumed else "")
-
-
-def run_folder_in(line):
-    """The run folder a log line announces, or None."""
-    m = _RUN_FOLDER_RE.search(line.rstrip("\n"))
-    return m.group(1) if m else None
 
 
 class Logger:

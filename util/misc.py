@@ -48,14 +48,17 @@ def cur_time():
     return datetime.datetime.now().strftime("%Y-%m-%d-%H:%M:%S")
 
 
+def run_folder_name(save_dir, up_folder_name, tag):
+    """<save_dir>/<up_folder_name>/<tag>_<time>_<random>: a new run folder's path (not created). The
+    random part does not touch the seeded generators."""
+    suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(4))
+    return os.path.join(save_dir, up_folder_name, f"{tag}_{cur_time()}_{suffix}")
+
+
 def new_run_folder(save_dir, up_folder_name, tag):
-    """<save_dir>/<up_folder_name>/<tag>_<time>_<random>/, created exclusively: two runs started in the
-    same second never share a folder. The random part does not touch the seeded generators."""
-    parent = os.path.join(save_dir, up_folder_name)
-    os.makedirs(parent, exist_ok=True)
+    """A run folder created exclusively: two runs started in the same second never share one."""
     while True:
-        suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(4))
-        folder = os.path.join(parent, f"{tag}_{cur_time()}_{suffix}")
+        folder = run_folder_name(save_dir, up_folder_name, tag)
         try:
             os.makedirs(folder)
             return folder
