@@ -1,35 +1,44 @@
-"""The table of named experiments: experiment id -> parameter-set names (PARAM_SETS), its folder
-name and its input. Inputs are paths relative to the repository (data/download.py fetches them).
+"""The table of named experiments: one entry per experiment id, and nothing else to edit to add one.
 
-To add an experiment: give it an id in PARAM_SETS and EXPERIMENTS here, then its option builder in
-manager.EXPERIMENT_OPTIONS.
+Each entry names the experiment's folder under log/, its input (a path relative to the repository;
+data/download.py fetches them), its signal type, how its parameter sets become options (`kind`, a
+builder in manager.py) and the parameter sets (PARAM_SETS, in the order tables show them).
+
+To add an experiment, add a line:
+
+    "999": Experiment("my_idea", "data/div2k/test_data", "image", "rows", ("scale_1.0", "sym_power")),
+
+then `python run.py 999` runs it and `python -m util.summarize log/999_my_idea` tabulates it.
 """
+from typing import NamedTuple
+
 from components.transform import ROWS
+
+
+class Experiment(NamedTuple):
+    name: str  # folder under log/: <id>_<name>
+    input_path: str
+    signal_type: str
+    kind: str  # rows (Table 1 rows), backbones (<model>-<row>) or ablations (manager.ABLATIONS)
+    sets: tuple
+
 
 TABLE1_ROWS = tuple(ROWS)  # 01_norm, z_score, gamma_0.5, gamma_2.0, scale_*, inverse, rpp, box_cox, sym_power
 BACKBONES = ("siren", "finer", "wire", "gauss", "pemlp")
 AUDIO_ROWS = ("01_norm", "z_score", "scale_1.0", "box_cox", "sym_power", "gamma_0.5", "gamma_2.0")
+ABLATION_SETS = ("full", "no_calibration", "no_soft_boundary", "fixed_buffer_0.01", "median_only", "boundary_2",
+                 "boundary_10")
 
-PARAM_SETS = {
-    "000": ("sym_power",),
-    "001": TABLE1_ROWS,
-    "002": tuple(f"{m}-{r}" for m in BACKBONES for r in ("scale_1.0", "sym_power")),
-    "003": ("full", "no_calibration", "no_soft_boundary", "fixed_buffer_0.01", "median_only", "boundary_2",
-            "boundary_10"),
-    "004": AUDIO_ROWS,
-    "005": ("scale_1.0", "sym_power"),
-    "006": TABLE1_ROWS,
-    "007": TABLE1_ROWS,
-}
-
-# id -> (folder name under log/, input path, signal type)
 EXPERIMENTS = {
-    "000": ("demo", "data/div2k/test_data/00.png", "image"),
-    "001": ("trans", "data/div2k/test_data", "image"),
-    "002": ("backbones", "data/div2k/test_data", "image"),
-    "003": ("ablation", "data/div2k/test_data", "image"),
-    "004": ("audio", "data/libri_test_clean_121726", "audio"),
-    "005": ("video", "builtin:astronaut_pan", "video"),
-    "006": ("kodak", "data/Kodak", "image"),
-    "007": ("text", "data/text/test_data", "image"),
+    "000": Experiment("demo", "data/div2k/test_data/00.png", "image", "rows", ("sym_power",)),
+    "001": Experiment("trans", "data/div2k/test_data", "image", "rows", TABLE1_ROWS),
+    "002": Experiment("backbones", "data/div2k/test_data", "image", "backbones",
+                      tuple(f"{m}-{r}" for m in BACKBONES for r in ("scale_1.0", "sym_power"))),
+    "003": Experiment("ablation", "data/div2k/test_data", "image", "ablations", ABLATION_SETS),
+    "004": Experiment("audio", "data/libri_test_clean_121726", "audio", "rows", AUDIO_ROWS),
+    "005": Experiment("video", "builtin:astronaut_pan", "video", "rows", ("scale_1.0", "sym_power")),
+    "006": Experiment("kodak", "data/Kodak", "image", "rows", TABLE1_ROWS),
+    "007": Experiment("text", "data/text/test_data", "image", "rows", TABLE1_ROWS),
 }
+
+PARAM_SETS = {exp_id: e.sets for exp_id, e in EXPERIMENTS.items()}  # id -> parameter-set names

@@ -79,7 +79,7 @@ def fit(args):
     torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(args.tf32)
     recorder = Recorder(args.num_epochs)
     writer = make_writer(folder)
-    lpips = Lpips(device) if args.eval_lpips else None  # first random draw, as in the reference
+    lpips = Lpips(device, log=log) if args.eval_lpips else None  # first random draw, as in the reference
     if lpips is not None and not lpips.available:
         lpips = None
     interrupt = DeferredInterrupt()

@@ -6,7 +6,7 @@ log/<id>_<name>/<set>_<time>_<random>/ identifies each run.
 import os
 
 from components.transform import ROWS
-from config import EXPERIMENTS, PARAM_SETS
+from config import EXPERIMENTS
 from util.errors import OptionError
 
 ABLATIONS = {
@@ -37,36 +37,26 @@ def _ablation(param_set):
     return {"transform": "sym_power", **ABLATIONS[param_set]}
 
 
-# Experiment id -> parameter set -> options beyond the experiment's input and signal type.
-EXPERIMENT_OPTIONS = {
-    "000": _row,
-    "001": _row,
-    "002": _backbone,
-    "003": _ablation,
-    "004": _row,
-    "005": _row,
-    "006": _row,
-    "007": _row,
-}
+# An experiment's kind (config.Experiment.kind) -> how one of its parameter sets becomes options.
+BUILDERS = {"rows": _row, "backbones": _backbone, "ablations": _ablation}
 
 
 def check_experiment(exp):
-    if exp not in PARAM_SETS:
-        raise UnknownTask(f"unknown experiment id '{exp}' (valid: {', '.join(PARAM_SETS)})")
+    if exp not in EXPERIMENTS:
+        raise UnknownTask(f"unknown experiment id '{exp}' (valid: {', '.join(EXPERIMENTS)})")
 
 
 def task_options(exp, param_set):
     """Ordered option dict of one task; a store_true option has value True."""
     check_experiment(exp)
-    if param_set not in PARAM_SETS[exp]:
-        raise UnknownTask(f"unknown parameter set '{param_set}' for experiment {exp} "
-                          f"(valid: {', '.join(PARAM_SETS[exp])})")
-    name, input_path, signal_type = EXPERIMENTS[exp]
-    opts = {"model_type": "siren", "input_path": input_path, "signal_type": signal_type}
-    opts.update(EXPERIMENT_OPTIONS[exp](param_set))
-    if signal_type != "video" and not os.path.splitext(input_path)[1] and not input_path.startswith("builtin:"):
+    e = EXPERIMENTS[exp]
+    if param_set not in e.sets:
+        raise UnknownTask(f"unknown parameter set '{param_set}' for experiment {exp} (valid: {', '.join(e.sets)})")
+    opts = {"model_type": "siren", "input_path": e.input_path, "signal_type": e.signal_type}
+    opts.update(BUILDERS[e.kind](param_set))
+    if e.signal_type != "video" and not os.path.splitext(e.input_path)[1] and not e.input_path.startswith("builtin:"):
         opts["multi_data"] = True  # a folder: fit every sample in it
-    opts.update({"up_folder_name": f"{exp}_{name}", "tag": param_set})
+    opts.update({"up_folder_name": f"{exp}_{e.name}", "tag": param_set})
     return opts
 
 
@@ -83,4 +73,4 @@ def to_argv(opts):
 
 def experiment_folder(exp):
     check_experiment(exp)
-    return f"{exp}_{EXPERIMENTS[exp][0]}"
+    return f"{exp}_{EXPERIMENTS[exp].name}"

@@ -1,7 +1,8 @@
 """Command-line options: the reference's names and defaults (protocol.md), plus this project's own."""
 import math
+import os
 
-from components.transform import TRANSFORMS
+from components.transform import ROWS, TRANSFORMS
 from models import MODELS
 from trainer import SIGNAL_TYPES
 from util.cli import Parser
@@ -25,7 +26,8 @@ def build_parser():
     a("--num_epochs", type=int, default=5000)
     a("--lr", type=float, default=None, help="learning rate (default: the backbone's: siren 1e-4, finer 5e-4, "
                                              "pemlp 1e-3, gauss and wire 5e-3)")
-    a("--multi_data", action="store_true", help="input_path is a folder: fit every file in it (implied by a folder)")
+    a("--multi_data", action="store_true",
+      help="input_path must be a folder, and every file in it is fitted (a folder implies it)")
     a("--input_path", default=None, help="a file, a folder, or builtin:chirp / builtin:astronaut_pan")
     a("--signal_type", default="image", choices=SIGNAL_TYPES)
     a("--eval_lpips", action="store_true", help="also compute LPIPS at log epochs (needs AlexNet weights)")
@@ -68,6 +70,22 @@ def build_parser():
     return p
 
 
+def defaults():
+    """Every option's default (this parser is their one source)."""
+    return vars(build_parser().parse_args([]))
+
+
+def row_options(row=None, **overrides):
+    """The full option dict of a Table 1 row (or the defaults), with explicit overrides on top."""
+    opts = defaults()
+    if row is not None:
+        if row not in ROWS:
+            raise OptionError(f"unknown transform row '{row}' (valid: {', '.join(ROWS)})")
+        opts.update(ROWS[row])
+    opts.update({k: v for k, v in overrides.items() if v is not None})
+    return opts
+
+
 def _positive(v):
     return v > 0
 
@@ -95,6 +113,8 @@ def check(args):
     """Reject option values that cannot work, each with a one-line reason that names the option."""
     if args.eval_ckpt is None and args.resume is None and not args.input_path:
         raise OptionError("--input_path is required (a file, a folder or builtin:...)")
+    if args.multi_data and args.input_path and os.path.isfile(args.input_path):
+        raise OptionError(f"--multi_data fits every file of a folder; {args.input_path} is a file")
     for name, (ok, rule) in RULES.items():
         v = getattr(args, name)
         if v is None:

@@ -54,11 +54,12 @@ def _setup(args, device):
 
     from components import transform as T
     from models import build_model
+    from opt import row_options
     from trainer.base_trainer import grid_coords
 
     torch.manual_seed(3407)
     img = _image(args.size)
-    tf = T.build(T.options(args.transform), 256).fit(img)
+    tf = T.build(row_options(args.transform), 256).fit(img)
     c, h, w = img.shape
     coords = grid_coords((h, w)).to(device)
     gt = tf.forward(img).reshape(c, -1).T.contiguous().to(device)

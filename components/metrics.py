@@ -80,7 +80,7 @@ class Lpips:
     """
     WEIGHTS = "alexnet-owt-7be5be79.pth"
 
-    def __init__(self, device="cpu", pnet_rand=False):
+    def __init__(self, device="cpu", pnet_rand=False, log=None):
         self.net = None
         try:
             import lpips
@@ -91,8 +91,12 @@ class Lpips:
         except Exception as e:  # no network, no cached weights, or a broken install
             cache = os.path.join(torch.hub.get_dir(), "checkpoints", self.WEIGHTS)
             reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            print(f"warning: LPIPS disabled ({type(e).__name__}: {reason}); place torchvision's AlexNet weights "
-                  f"at {cache} to enable it. LPIPS is recorded as null.", file=sys.stderr)
+            note = (f"warning: LPIPS disabled ({type(e).__name__}: {reason}); place torchvision's AlexNet weights "
+                    f"at {cache} to enable it. LPIPS is recorded as null.")
+            if log is not None:  # a run's logger: the note reaches log.txt too
+                log(note, level="WARNING")
+            else:
+                print(note, file=sys.stderr)
 
     @property
     def available(self):

@@ -44,13 +44,6 @@ ROWS = {
     "sym_power": {"transform": "sym_power"},
 }
 
-# The reference's defaults for every option a transform reads.
-DEFAULTS = {
-    "transform": "min_max", "trans_shift": -0.5, "trans_scale": 2.0, "pn_cum": 0.5, "pn_buffer": -1.0,
-    "pn_alpha": 0.01, "pn_k": 256.0, "pn_beta": 0.05, "gamma_boundary": 5.0, "gamma_trans": -1.0,
-    "box_shift": 0.1, "inverse": False, "rpp": False,
-}
-
 BINS = 256  # histogram bins of the reference, whatever the bit depth
 
 
@@ -88,7 +81,7 @@ class MinMax(Transform):
     """Min-max to [0, 1], then the affine shift-then-scale: y = (x01 + shift) * scale."""
     name = "min_max"
 
-    def __init__(self, shift=-0.5, scale=2.0):
+    def __init__(self, shift, scale):
         self._params = {"shift": float(shift), "scale": float(scale)}
 
     def fit(self, data):
@@ -132,7 +125,7 @@ class BoxCox(Transform):
     """
     name = "box_cox"
 
-    def __init__(self, box_shift=0.1, shift=-0.5, scale=2.0, levels=256.0, lo=0.0):
+    def __init__(self, box_shift, shift, scale, levels, lo):
         # box_shift x 256 intensity levels above the bottom of the nominal range (0 for images, where
         # this is the reference's x + 25.6), scaled with the full-scale range.
         self._params = {"offset": float(box_shift) * 256 * levels / 256 - float(lo), "shift": float(shift),
@@ -179,8 +172,7 @@ class SymPower(Transform):
     """
     name = "sym_power"
 
-    def __init__(self, pn_cum=0.5, pn_buffer=-1.0, pn_alpha=0.01, pn_k=256.0, pn_beta=0.05,
-                 gamma_boundary=5.0, gamma_trans=-1.0, shift=-0.5, scale=2.0, levels=256.0):
+    def __init__(self, pn_cum, pn_buffer, pn_alpha, pn_k, pn_beta, gamma_boundary, gamma_trans, shift, scale, levels):
         self.opts = dict(pn_cum=pn_cum, pn_buffer=pn_buffer, pn_alpha=pn_alpha, pn_k=pn_k, pn_beta=pn_beta,
                          gamma_boundary=gamma_boundary, gamma_trans=gamma_trans, levels=levels)
         self._params = {"shift": float(shift), "scale": float(scale)}
@@ -280,19 +272,8 @@ def _constants(derive, *values, like):
 TRANSFORMS = {cls.name: cls for cls in (MinMax, ZScore, BoxCox, SymPower)}
 
 
-def options(row=None, **overrides):
-    """The full option dict of a Table 1 row (or the defaults), with explicit overrides on top."""
-    opts = dict(DEFAULTS)
-    if row is not None:
-        if row not in ROWS:
-            raise OptionError(f"unknown transform row '{row}' (valid: {', '.join(ROWS)})")
-        opts.update(ROWS[row])
-    opts.update({k: v for k, v in overrides.items() if k in DEFAULTS and v is not None})
-    return opts
-
-
 def build(opts, levels=256.0, lo=0.0):
-    """A fresh, unfitted transform from an option dict (argparse namespace vars or `options()`) for data
+    """A fresh, unfitted transform from an option dict (main.py's options, or opt.row_options()) for data
     whose nominal range starts at `lo` and spans `levels` (256 for 8-bit images, 2 for [-1, 1])."""
     name = opts["transform"]
     shift, scale = opts["trans_shift"], opts["trans_scale"]
@@ -376,7 +357,9 @@ def _main(argv=None):
     args = ap.parse_args(argv)
     if args.transform not in ROWS:
         ap.exit(2, f"error: unknown transform row '{args.transform}' (valid: {', '.join(ROWS)})\n")
-    opts = options(args.transform)
+    from opt import row_options
+
+    opts = row_options(args.transform)
     try:
         files = list_samples(args.path, IMAGE_EXTS)
         gen = torch.Generator().manual_seed(args.seed)

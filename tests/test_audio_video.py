@@ -9,6 +9,7 @@ import torch
 
 from components import transform as T
 from config import AUDIO_ROWS
+from opt import row_options
 from tests.conftest import dataset, run_folder, run_py, smooth_image
 from components.signals import chirp, read_audio
 from util.io import Nominal
@@ -56,7 +57,7 @@ def test_audio_round_trips_every_row():
     wave = torch.from_numpy(chirp(0.25).T.astype(np.float32).copy())
     nominal = Nominal.signal()
     for row in AUDIO_ROWS:
-        opts = T.options(row)
+        opts = row_options(row)
         tf = T.build(opts, nominal.levels, nominal.lo).fit(wave)
         back = tf.inverse(tf.forward(wave).float())
         assert (back - wave).abs().max() < 1e-4, row
@@ -110,7 +111,7 @@ def test_audio_trains_as_sirens_audio_template(tmp_path):
                         "1", "--eager", "--hidden_features", "32", "--hidden_layers", "1")
     ours = json.loads((folder / "results.json").read_text())["samples"]["chirp"]
     wave, _ = read_audio("builtin:chirp", 0.05)
-    tf = T.build(T.options(), 2.0, -1.0).fit(wave)
+    tf = T.build(row_options(), 2.0, -1.0).fit(wave)
     gt = tf.forward(wave).T
     coords = torch.linspace(-1, 1, wave.shape[1])[:, None]
     torch.manual_seed(3407)

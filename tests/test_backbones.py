@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 import models
 from components import transform as T
+from opt import row_options
 from tests.conftest import VECTORS, load_json, run_folder, run_py, smooth_image
 from util.io import read_image
 
@@ -28,7 +29,7 @@ MODEL_OPTS = dict(hidden_features=256, hidden_layers=3, first_omega=30.0, hidden
 def published_loop(path, model_type, num_epochs, seed=3407):
     """PSNR per epoch of the published image loop (its trainer/img_trainer.py, stated plainly), 1 thread."""
     data, nominal = read_image(str(path))
-    tf = T.build(T.options("sym_power"), nominal.levels, nominal.lo).fit(data)
+    tf = T.build(row_options("sym_power"), nominal.levels, nominal.lo).fit(data)
     c, h, w = data.shape
     gt = tf.forward(data).permute(1, 2, 0).reshape(-1, c)
     coords = torch.stack(torch.meshgrid([torch.linspace(-1, 1, h), torch.linspace(-1, 1, w)], indexing="ij"),
@@ -86,7 +87,7 @@ def test_sym_power_gamma_is_the_published_float32_value(div2k_64px):
     expected = {"00": 0.7100047469139099, "01": 0.5490910410881042}
     for name, gamma in expected.items():
         data, nominal = read_image(str(div2k_64px[name]))
-        assert T.build(T.options("sym_power"), nominal.levels).fit(data).params["gamma"] == gamma
+        assert T.build(row_options("sym_power"), nominal.levels).fit(data).params["gamma"] == gamma
 
 
 @pytest.mark.parametrize("model_type", ["gauss", "wire"])

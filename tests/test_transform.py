@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from components import transform as T
+from opt import row_options
 from tests.conftest import VECTORS, dataset, load_json, run_py
 from util.io import Nominal, read_image
 
@@ -25,7 +26,7 @@ def div2k():
 def test_sym_power_params_match_reference(div2k):
     vec = load_json(VECTORS / "sym_power_div2k_test.json")["images"]
     for name, (data, nominal) in div2k.items():
-        p = T.build(T.options("sym_power"), nominal.levels).fit(data).params
+        p = T.build(row_options("sym_power"), nominal.levels).fit(data).params
         for k in ("gamma", "gamma_half", "left", "right", "min", "max"):
             assert _close(p[k], vec[name][k]), (name, k, p[k], vec[name][k])
 
@@ -34,7 +35,7 @@ def test_attributes_of_every_row_match_reference(div2k):
     rows = load_json(VECTORS / "attributes_div2k_test.json")["rows"]
     assert set(rows) == set(T.ROWS)
     for row, expected in rows.items():
-        opts = T.options(row)
+        opts = row_options(row)
         gen = torch.Generator().manual_seed(0)
         got = []
         for data, nominal in div2k.values():
@@ -54,7 +55,7 @@ def _boxcox_resolution(tf, x):
 
 def test_round_trip_every_row_every_image(div2k):
     for row in T.ROWS:
-        opts = T.options(row)
+        opts = row_options(row)
         for name, (data, nominal) in div2k.items():
             prepared, perm = T.prepare_data(data, opts, nominal)
             tf = T.build(opts, nominal.levels).fit(prepared)
@@ -97,7 +98,7 @@ def test_inspector_cli_forced_gamma_row_and_bad_row():
 @pytest.mark.parametrize("row", list(T.ROWS))
 def test_constant_data_maps_to_centre_without_nan(row):
     data = torch.full((3, 8, 8), 77.0)
-    opts = T.options(row)
+    opts = row_options(row)
     nominal = Nominal(0, 255, 256)
     prepared, perm = T.prepare_data(data, opts, nominal)
     tf = T.build(opts, 256).fit(prepared)
@@ -114,38 +115,38 @@ def test_lengths_scale_with_the_nominal_range():
     """A 16-bit copy of an 8-bit image gets the same gamma and 256x the soft boundary (N / 256)."""
     g = torch.Generator().manual_seed(1)
     data8 = (torch.rand(3, 40, 40, generator=g) ** 2 * 255).round()
-    p8 = T.build(T.options("sym_power"), 256).fit(data8).params
-    p16 = T.build(T.options("sym_power"), 65536).fit(data8 * 257).params
+    p8 = T.build(row_options("sym_power"), 256).fit(data8).params
+    p16 = T.build(row_options("sym_power"), 65536).fit(data8 * 257).params
     assert abs(p8["gamma"] - p16["gamma"]) < 1e-5
     assert abs(p16["left"] - 256 * p8["left"]) < 1e-3 * max(1, p16["left"])
     assert abs(p16["right"] - 256 * p8["right"]) < 1e-3 * max(1, p16["right"])
     # a waveform in [-1, 1]: nominal range 2, so the boundary is pn_k * 2 / 256 per unit mass
     wave = torch.sin(torch.linspace(0, 60, 8000)) * torch.linspace(0.1, 0.9, 8000)
-    pw = T.build(T.options("sym_power"), 2).fit(wave[None]).params
+    pw = T.build(row_options("sym_power"), 2).fit(wave[None]).params
     assert pw["left"] <= 2.0 and pw["right"] <= 2.0
-    bc = T.build(T.options("box_cox"), 2, -1.0)
+    bc = T.build(row_options("box_cox"), 2, -1.0)
     assert abs(bc.params["offset"] - (0.1 * 2 + 1)) < 1e-12  # from the bottom of [-1, 1], scaled by 2 / 256
-    assert T.build(T.options("box_cox")).params["offset"] == pytest.approx(25.6)
+    assert T.build(row_options("box_cox")).params["offset"] == pytest.approx(25.6)
 
 
 def test_ablations():
     data = (torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(2)) ** 3 * 255).round()
-    full = T.build(T.options("sym_power"), 256).fit(data).params
-    no_cal = T.build(T.options("sym_power", pn_beta=0), 256).fit(data).params
+    full = T.build(row_options("sym_power"), 256).fit(data).params
+    no_cal = T.build(row_options("sym_power", pn_beta=0), 256).fit(data).params
     assert no_cal["gamma"] == pytest.approx(max(1 / 5, min(5, no_cal["gamma_half"])), rel=1e-6)
     assert full["gamma"] != no_cal["gamma"]
-    fixed = T.build(T.options("sym_power", pn_buffer=0.01), 256).fit(data).params
+    fixed = T.build(row_options("sym_power", pn_buffer=0.01), 256).fit(data).params
     assert fixed["left"] == pytest.approx(0.01 * (data.max() - data.min()).item())
-    none = T.build(T.options("sym_power", pn_buffer=0), 256).fit(data).params
+    none = T.build(row_options("sym_power", pn_buffer=0), 256).fit(data).params
     assert none["left"] == 0 and none["right"] == 0
-    narrow = T.build(T.options("sym_power", pn_beta=0, gamma_boundary=1.5), 256).fit(data).params
+    narrow = T.build(row_options("sym_power", pn_beta=0, gamma_boundary=1.5), 256).fit(data).params
     assert 1 / 1.5 - 1e-6 <= narrow["gamma"] <= 1.5 + 1e-6
 
 
 def test_fitted_params_are_plain_and_restore():
     data = (torch.rand(1, 20, 20, generator=torch.Generator().manual_seed(3)) * 255).round()
     for row in T.ROWS:
-        opts = T.options(row)
+        opts = row_options(row)
         tf = T.build(opts, 256).fit(data)
         assert all(v is None or isinstance(v, (int, float)) for v in tf.params.values()), row
         again = T.restore({"name": tf.name, "params": json.loads(json.dumps(tf.params))})

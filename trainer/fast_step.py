@@ -26,7 +26,6 @@ Its result is the autograd step's up to float rounding (tests/test_speed.py chec
 PSNR). Other backbones, or --eager, use the plain autograd step. Nothing here waits for the host:
 the loss and PSNR come back as device tensors.
 """
-import functools
 import logging
 import time
 
@@ -106,8 +105,21 @@ class Kernels:
     def __init__(self, compile_kernels, log=print):
         self.log, self.eager = log, not compile_kernels
         self.compiled, self.compile_s = {}, 0.0  # name -> compiled kernel, once its first call worked
-        for name in self.PAIRS:
-            setattr(self, name, functools.partial(self._call, name))
+
+    def first_sin(self, x, wt, b, out):
+        return self._call("first_sin", x, wt, b, out)
+
+    def first_cos_mul(self, x, wt, b, g):
+        return self._call("first_cos_mul", x, wt, b, g)
+
+    def sin_into(self, u, out):
+        return self._call("sin_into", u, out)
+
+    def cos_mul(self, u, g):
+        return self._call("cos_mul", u, g)
+
+    def last_cos_mul(self, u, g, w):
+        return self._call("last_cos_mul", u, g, w)
 
     def _call(self, name, *tensors):
         if self.eager:

@@ -6,6 +6,7 @@ import sys
 
 from tqdm import tqdm
 
+
 def run_folder_line(folder, device, resumed):
     return f"run folder {folder} on {device}" + (" (resumed)" if resumed else "")
 
