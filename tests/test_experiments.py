@@ -163,3 +163,14 @@ def test_download_verifies_checksums_against_a_local_server(tmp_path):
         assert (dest / "div2k" / "test_data" / "03.png").read_bytes() == (src / "03.png").read_bytes()
     finally:
         server.shutdown()
+
+
+def test_one_config_line_adds_an_experiment(monkeypatch):
+    import config
+    import manager
+
+    monkeypatch.setitem(config.EXPERIMENTS, "999", config.Experiment("my_idea", "data/div2k/test_data", "image",
+                                                                     "rows", ("scale_1.0", "sym_power")))
+    opts = manager.task_options("999", "sym_power")
+    assert opts["transform"] == "sym_power" and opts["up_folder_name"] == "999_my_idea" and opts["multi_data"]
+    assert manager.experiment_folder("999") == "999_my_idea"

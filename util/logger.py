@@ -12,14 +12,12 @@ def run_folder_line(folder, device, resumed):
 
 
 class Logger:
-    def __init__(self, folder=None, echo=True):
+    def __init__(self, folder=None):
         self.path = os.path.join(folder, "log.txt") if folder else None
-        self.echo = echo
 
     def __call__(self, msg, level="INFO"):
         line = f"{datetime.datetime.now().strftime('%H:%M:%S')} {level} {msg}"
         if self.path:
             with open(self.path, "a") as f:
                 f.write(line + "\n")
-        if self.echo:
-            tqdm.write(line, file=sys.stderr)  # keeps a running progress bar intact
+        tqdm.write(line, file=sys.stderr)  # keeps a running progress bar intact
