@@ -69,8 +69,3 @@ def to_argv(opts):
         elif v is not False and v is not None:
             argv += [f"--{k}", str(v)]
     return argv
-
-
-def experiment_folder(exp):
-    check_experiment(exp)
-    return f"{exp}_{EXPERIMENTS[exp].name}"

@@ -1,6 +1,5 @@
 """Command-line options: the reference's names and defaults (protocol.md), plus this project's own."""
 import math
-import os
 
 from components.transform import ROWS, TRANSFORMS
 from models import MODELS
@@ -27,7 +26,8 @@ def build_parser():
     a("--lr", type=float, default=None, help="learning rate (default: the backbone's: siren 1e-4, finer 5e-4, "
                                              "pemlp 1e-3, gauss and wire 5e-3)")
     a("--multi_data", action="store_true",
-      help="input_path must be a folder, and every file in it is fitted (a folder implies it)")
+      help="the reference's flag for a folder input, kept so its command lines (and run.py's, as protocol.md "
+           "writes them) work; a folder is always fitted whole, with or without it")
     a("--input_path", default=None, help="a file, a folder, or builtin:chirp / builtin:astronaut_pan")
     a("--signal_type", default="image", choices=SIGNAL_TYPES)
     a("--eval_lpips", action="store_true", help="also compute LPIPS at log epochs (needs AlexNet weights)")
@@ -113,8 +113,6 @@ def check(args):
     """Reject option values that cannot work, each with a one-line reason that names the option."""
     if args.eval_ckpt is None and args.resume is None and not args.input_path:
         raise OptionError("--input_path is required (a file, a folder or builtin:...)")
-    if args.multi_data and args.input_path and os.path.isfile(args.input_path):
-        raise OptionError(f"--multi_data fits every file of a folder; {args.input_path} is a file")
     for name, (ok, rule) in RULES.items():
         v = getattr(args, name)
         if v is None:

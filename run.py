@@ -22,7 +22,7 @@ import time
 from collections import deque
 
 from config import PARAM_SETS
-from manager import UnknownTask, check_experiment, experiment_folder, task_options, to_argv
+from manager import UnknownTask, check_experiment, task_options, to_argv
 from opt import build_parser
 from util.cli import Parser
 from util.errors import UserError

@@ -173,4 +173,3 @@ def test_one_config_line_adds_an_experiment(monkeypatch):
                                                                      "rows", ("scale_1.0", "sym_power")))
     opts = manager.task_options("999", "sym_power")
     assert opts["transform"] == "sym_power" and opts["up_folder_name"] == "999_my_idea" and opts["multi_data"]
-    assert manager.experiment_folder("999") == "999_my_idea"

@@ -1,13 +1,12 @@
-"""The fused training step gives the autograd step's results (gradients, and PSNR at every log epoch)."""
+"""The fused training step gives the autograd step's gradients (its fits: tests/test_backbones.py holds
+SIREN's default step to the published vectors within 0.01 dB for 200 epochs)."""
 import copy
-import json
 
 import pytest
 import torch
 import torch.nn.functional as F
 
 import models
-from tests.conftest import run_folder, run_py
 from trainer import fast_step
 from trainer.fast_step import FusedSiren, Kernels
 
@@ -53,19 +52,3 @@ def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch):
     for rows in (500, 400):  # two samples of a run share the kernels: one warning in all
         _check_against_autograd(lambda model: FusedSiren(model, kernels), rows=rows)
     assert len(lines) == 1 and lines[0].startswith("warning: torch.compile unavailable (RuntimeError: InvalidCxx"), lines
-
-
-def test_fused_step_psnr_matches_eager_on_64px(tmp_path, div2k_64px):
-    """SIREN 3x256, sym_power, CPU, seed 3407: every logged PSNR within 0.1 dB of the plain autograd step."""
-    img = div2k_64px["00"]
-    psnr = {}
-    for mode in ("fused", "eager"):
-        save = tmp_path / mode
-        run_py("main.py", "--input_path", img, "--transform", "sym_power", "--num_epochs", "300", "--log_epoch", "50",
-               "--save_dir", save, "--device", "cpu", "--quiet", "--no_images", *(["--eager"] if mode == "eager" else []),
-               env={"OMP_NUM_THREADS": "1"}, check=True)
-        res = json.loads((run_folder(save) / "results.json").read_text())
-        psnr[mode] = {e: m["psnr"] for e, m in res["samples"]["00"].items()}
-    assert list(psnr["fused"]) == [str(e) for e in range(50, 301, 50)]
-    for e in psnr["eager"]:
-        assert abs(psnr["fused"][e] - psnr["eager"][e]) < 0.1, (e, psnr["fused"][e], psnr["eager"][e])
