@@ -19,6 +19,9 @@ def build_parser():
     a("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when available, else cpu)")
     a("--log_epoch", type=int, default=500, help="compute metrics every this many epochs (and at the last)")
     a("--snap_epoch", type=int, default=5000, help="checkpoint every this many epochs (and at the last)")
+    a("--snap_minutes", type=float, default=10.0,
+      help="also checkpoint whenever this many minutes have passed since the last checkpoint (a kill loses at "
+           "most this much)")
     a("--batch_size", type=int, default=4096,
       help="video: coordinates per step; the default 4096 means 1/16 of all pixels, at least 4096 (images and "
            "audio fit the full batch)")
@@ -97,7 +100,8 @@ def _non_negative(v):
 # Every numeric option, with what it must be (all must also be finite). None (unset) is always fine.
 RULES = {
     **{k: (_positive, "positive") for k in ("num_epochs", "log_epoch", "snap_epoch", "batch_size", "hidden_features",
-                                            "lr", "first_omega", "hidden_omega", "scale", "audio_seconds")},
+                                            "lr", "first_omega", "hidden_omega", "scale", "audio_seconds",
+                                            "snap_minutes")},
     **{k: (_non_negative, ">= 0") for k in ("hidden_layers", "N_freqs", "first_bias_scale", "pn_k", "box_shift")},
     **{k: (lambda v: True, "finite") for k in ("seed", "trans_shift", "pn_buffer")},  # pn_buffer < 0: adaptive
     "trans_scale": (lambda v: v != 0, "non-zero (the transform could not be inverted)"),

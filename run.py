@@ -32,6 +32,7 @@ from util.recorder import run_complete
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 MAIN = "main.py"
+EXIT_INTERRUPTED = 130  # main.py stopped by Ctrl-C or a scheduler's signal, with a checkpoint: resumable
 
 
 class Task:
@@ -54,6 +55,8 @@ class Task:
             return self.status
         if self.rc == 0:
             return "ok"
+        if self.rc == EXIT_INTERRUPTED:
+            return "interrupted (resumable)"
         return f"killed (signal {-self.rc})" if self.rc < 0 else f"failed (exit {self.rc})"
 
     def record(self):
@@ -78,7 +81,8 @@ def parse(argv):
                     help="queue: subprocesses here; local / slurm: submitit jobs")
     ap.add_argument("--partition", default=None, help="slurm partition")
     ap.add_argument("--gpus_per_task", type=int, default=1, help="slurm: GPUs per job")
-    ap.add_argument("--time", type=int, default=120, help="slurm: minutes per job")
+    ap.add_argument("--time", type=float, default=120,
+                    help="local / slurm: minutes per job; at the limit a job checkpoints and is requeued")
     ap.add_argument("--save_dir", default="./log", help="root of the run folders (as main.py's --save_dir)")
     args = ap.parse_args(argv)
     args.extra = extra

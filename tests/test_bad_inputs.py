@@ -323,7 +323,7 @@ def test_interrupted_sweep_stops_cleanly_and_resumes(tmp_path, tiny_png):
     proc.send_signal(signal.SIGINT)  # as Ctrl-C
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "Traceback" not in err
-    assert "sym_power" in out and "failed (exit 130)" in out
+    assert "sym_power" in out and "interrupted (resumable)" in out
     task_log = (log / "001_trans" / "tasks" / "sym_power.log").read_text()
     assert "continue with: python main.py --resume" in task_log and "Traceback" not in task_log
     folder = run_folder(log)

@@ -114,7 +114,7 @@ class BaseTrainer:
         self.args, self.opts = args, vars(args)
         self.folder, self.log, self.writer, self.recorder = folder, log, writer, recorder
         self.device, self.lpips = device, lpips
-        self.interrupt = interrupt  # a util.interrupt.DeferredInterrupt: Ctrl-C stops between epochs
+        self.interrupt = interrupt  # a util.interrupt.DeferredInterrupt: a stop comes between epochs
         self.signals = signals_for(args.signal_type)
         self.kernels = Kernels(args.num_epochs >= COMPILE_MIN_EPOCHS, log)  # shared by the samples: one compilation
 
@@ -153,7 +153,9 @@ class BaseTrainer:
         scalars, t0 = [], time.time()
         bar = Progress(name, fit.start, num_epochs, quiet=self.args.quiet, log=self.log)
         for epoch in range(fit.start, num_epochs + 1):
-            if self.interrupt is not None:
+            if self.interrupt is not None and self.interrupt.requested:  # Ctrl-C, SIGTERM, SIGUSR1/2
+                if epoch > fit.start:  # what was trained since the last checkpoint is kept
+                    self.snapshot(sample, fit, scalars, epoch - 1, t0)
                 self.interrupt.check()
             idx = None if batch >= n else torch.randint(n, (batch,), device=self.device)
             rows = (sample.coords, sample.gt, sample.ref)
@@ -168,7 +170,8 @@ class BaseTrainer:
             if is_log:
                 self.record(name, epoch, metrics, scalars)
                 bar.log_epoch(epoch, metrics)
-            if epoch % self.args.snap_epoch == 0 and epoch < num_epochs:
+            due = epoch % self.args.snap_epoch == 0 or time.time() - t0 >= self.args.snap_minutes * 60
+            if due and epoch < num_epochs:  # t0: the last snapshot's time
                 t0 = self.snapshot(sample, fit, scalars, epoch, t0)
             bar.update()
         bar.close()

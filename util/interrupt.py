@@ -1,29 +1,39 @@
-"""Ctrl-C during training stops the run between two epochs, not wherever Python happens to be.
+"""Stopping a run between two epochs, with a checkpoint, not wherever Python happens to be.
 
-Why: a KeyboardInterrupt raised while torch.compile's guards are being checked (each call of a compiled
-kernel) is swallowed by PyTorch (seen with 2.14), and the run carries on to the end as if nothing had
-happened; run.py then has to kill it. So the first SIGINT only asks to stop, and the training loop
-raises KeyboardInterrupt at the next epoch boundary; a second SIGINT interrupts at once.
+Ctrl-C (SIGINT): the first one asks to stop; the training loop snapshots and raises
+KeyboardInterrupt at the next epoch boundary; a second one interrupts at once. Why deferred: a
+KeyboardInterrupt raised while torch.compile's guards are being checked (each call of a compiled
+kernel) is swallowed by PyTorch (seen with 2.14), and the run would carry on as if nothing had
+happened.
+
+SIGTERM, SIGUSR1, SIGUSR2 (a cluster's time limit or preemption: SLURM sends SIGTERM, or the
+USR2 that submitit asks for, some seconds before it kills the job): the same stop at the end of the
+epoch, however often they arrive; they never escalate to an immediate stop, which would lose the
+checkpoint the scheduler's grace period is for.
 """
 import os
 import signal
 import threading
 
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+
 
 class DeferredInterrupt:
     def __init__(self):
         self.requested = False
-        self._previous = None
+        self._previous = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
-            self._previous = signal.signal(signal.SIGINT, self._on_sigint)
+            self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._on_sigint)
+            for sig in STOP_SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._on_stop_signal)
         return self
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
-            self._previous = None
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
         return False
 
     def _on_sigint(self, signum, frame):
@@ -32,6 +42,11 @@ class DeferredInterrupt:
         self.requested = True
         # os.write, not print: the handler may run while the main thread is inside a print to stderr
         os.write(2, b"\nstopping after this epoch (Ctrl-C again to stop at once)\n")
+
+    def _on_stop_signal(self, signum, frame):
+        if not self.requested:
+            self.requested = True
+            os.write(2, f"\n{signal.Signals(signum).name}: stopping after this epoch, with a checkpoint\n".encode())
 
     def check(self):
         """Raise KeyboardInterrupt if a stop was asked for: call where stopping is safe."""

@@ -1,67 +1,102 @@
-"""Sweeps on a cluster: each parameter set is one submitit job (SLURM, or this machine for tests).
+"""Sweeps on a cluster: each parameter set is one checkpointable submitit job (SLURM, or this machine).
 
     python run.py 001 --launcher slurm --partition P [--gpus_per_task 1 --time 120]
-    python run.py 001 --launcher local          # the same code path on this machine
-    python run.py --status log/001_trans        # pending / running / done / failed, with job ids
+    python run.py 001 --launcher local [--time MIN]   # the same code path on this machine
+    python run.py --status log/001_trans               # pending / running / done / failed, requeues
 
-A job runs `main.py` with the task's options and records its state in
-<log_dir>/jobs/<task>.json; jobs.json maps each task to its job id and run folder.
+A job runs `main.py` with the task's options into the run folder run.py chose, and records its state
+in <log_dir>/jobs/<task>.json; jobs.json maps each task to its job id and run folder. At a time limit
+or a preemption the scheduler signals the job (USR2, --time minus the signal delay); the job passes
+the signal to main.py, which stops at the end of its epoch with a checkpoint, and submitit requeues
+the job as `main.py --resume <its run folder>`: the same folder, nothing lost beyond that epoch.
 """
 import json
 import os
+import shutil
+import signal
 import subprocess
 import sys
 import time
+
+import submitit
 
 from util.errors import OptionError
 from util.io import write_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+MAX_REQUEUES = 100  # timeouts a job may be requeued after; each resumes where the last one stopped
 
 
-def run_task(name, argv, folder, state_path):
-    """The job's body: main.py as a subprocess (creating `folder`), its state written before and after."""
-    write_json(state_path, {"state": "running", "host": os.uname().nodename, "started": time.time()})
-    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), *argv], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    last = ""
-    for line in proc.stdout:
-        sys.stdout.write(line)
-        if line.strip():
-            last = line.strip()
-    rc = proc.wait()
-    state = {"state": "done" if rc == 0 else "failed", "rc": rc, "folder": folder, "last_line": last,
-             "ended": time.time()}
-    write_json(state_path, state)
-    return state
+def signal_delay_s(minutes):
+    """Seconds between the timeout signal and the kill: 90 s on long jobs (submitit's SLURM default),
+    a fifth of a short limit (at least 5 s) so that a short job still trains."""
+    return int(min(90, max(5, minutes * 60 / 5)))
+
+
+class RunTask(submitit.helpers.Checkpointable):
+    """The job's body: main.py as a subprocess, its state written before and after. On a timeout or a
+    preemption, `checkpoint` stops main.py (which snapshots) and resubmits the task as a resume."""
+
+    def __init__(self, name, argv, folder, state_path, requeues=0):
+        self.name, self.argv, self.folder, self.state_path, self.requeues = name, argv, folder, state_path, requeues
+        self.proc = None
+
+    def __call__(self):
+        write_json(self.state_path, {"state": "running", "host": os.uname().nodename, "started": time.time(),
+                                     "folder": self.folder, "requeues": self.requeues})
+        self.proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), *self.argv], cwd=ROOT,
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        last = ""
+        for line in self.proc.stdout:
+            sys.stdout.write(line)
+            if line.strip():
+                last = line.strip()
+        rc = self.proc.wait()
+        state = {"state": "done" if rc == 0 else "failed", "rc": rc, "folder": self.folder, "last_line": last,
+                 "ended": time.time(), "requeues": self.requeues}
+        write_json(self.state_path, state)
+        return state
+
+    def checkpoint(self, *args, **kwargs):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGUSR2)  # main.py: stop after this epoch, with a checkpoint
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        started = os.path.isfile(os.path.join(self.folder, "args.json"))
+        argv = ["--resume", self.folder] if started else self.argv  # not started yet: start it again
+        write_json(self.state_path, {"state": "requeued", "folder": self.folder, "requeues": self.requeues + 1})
+        return submitit.helpers.DelayedSubmission(RunTask(self.name, argv, self.folder, self.state_path,
+                                                          self.requeues + 1))
+
+    def __getstate__(self):  # the subprocess stays behind; a requeued task starts its own
+        return {**self.__dict__, "proc": None}
 
 
 def _executor(args, folder):
-    import submitit
-
     if args.launcher == "slurm":
         if not args.partition:
             raise OptionError("--launcher slurm needs --partition")
-        ex = submitit.AutoExecutor(folder=folder, cluster="slurm")
+        if shutil.which("sbatch") is None:
+            raise OptionError("--launcher slurm: no SLURM on this machine (sbatch not found); use --launcher local "
+                              "or the default queue launcher")
+        ex = submitit.AutoExecutor(folder=folder, cluster="slurm", slurm_max_num_timeout=MAX_REQUEUES)
         ex.update_parameters(slurm_partition=args.partition, gpus_per_node=args.gpus_per_task, tasks_per_node=1,
-                             timeout_min=args.time, name="symtrans")
+                             timeout_min=args.time, name="symtrans", slurm_signal_delay_s=signal_delay_s(args.time))
     else:
-        ex = submitit.LocalExecutor(folder=folder)
-        ex.update_parameters(timeout_min=args.time)
+        ex = submitit.LocalExecutor(folder=folder, max_num_timeout=MAX_REQUEUES)
+        ex.update_parameters(timeout_min=args.time, signal_delay_s=signal_delay_s(args.time))
     return ex
 
 
 def submit(tasks, log_dir, meta, args):
-    try:
-        ex = _executor(args, os.path.join(log_dir, "submitit"))
-    except ImportError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    ex = _executor(args, os.path.join(log_dir, "submitit"))
     os.makedirs(os.path.join(log_dir, "jobs"), exist_ok=True)
     jobs = {}
     for t in tasks:
         state_path = os.path.join(log_dir, "jobs", f"{t.name}.json")
-        job = ex.submit(run_task, t.name, t.argv, t.folder, os.path.abspath(state_path))
+        job = ex.submit(RunTask(t.name, t.argv, t.folder, os.path.abspath(state_path)))
         jobs[t.name] = {"job_id": str(job.job_id), "argv": t.argv, "folder": t.folder, "launcher": args.launcher,
                         "state_file": state_path, "job": job}
         print(f"[run] {t.name}: submitted as job {job.job_id}", file=sys.stderr, flush=True)
@@ -109,5 +144,6 @@ def print_status(log_dir):
         st = _state(log_dir, job)
         failed += st["state"] == "failed"
         extra = f"  | {st.get('last_line')}" if st["state"] == "failed" and st.get("last_line") else ""
-        print(f"{name:<{width}}  {st['state']:<8}  job {job['job_id']:<10}  {st.get('folder') or '-'}{extra}")
+        requeues = f"  requeued {st['requeues']}x" if st.get("requeues") else ""
+        print(f"{name:<{width}}  {st['state']:<8}  job {job['job_id']:<10}  {st.get('folder') or '-'}{requeues}{extra}")
     return 1 if failed else 0
