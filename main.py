@@ -4,7 +4,9 @@
     python main.py --resume log/debug/exp_<time>_<rand>
     python main.py --eval_ckpt CKPT [--input_path DATA]
 
-User mistakes end with one line on standard error and exit code 2; out of memory with 3.
+User mistakes end with one line on standard error and exit code 2; out of memory with 3; a stop by
+Ctrl-C, SIGTERM, SIGUSR1 or SIGUSR2 (after a checkpoint of the current epoch) with 130, meaning
+"interrupted, resumable". Anything else is a bug and shows its traceback (exit 1).
 """
 import json
 import os
@@ -12,7 +14,7 @@ import sys
 
 import torch
 
-from opt import build_parser, check
+from opt import build_parser, check, defaults
 from trainer import trainer_class
 from util.errors import UserError, is_out_of_memory
 from util.io import InputError, write_json
@@ -113,7 +115,7 @@ def main(argv=None):
     try:
         if args.eval_ckpt:
             from trainer.checkpoint import decode
-            return decode(args, vars(parser.parse_args([])))
+            return decode(args, defaults())
         if args.resume:
             args = resume_args(parser, args.resume)
         return fit(check(args))
