@@ -68,11 +68,17 @@ def test_builtin_chirp_reads_without_files():
     assert name == "chirp" and data.shape == (1, 8000) and data.abs().max() <= 1
 
 
-def test_video_folder_of_frames(tmp_path):
+def _frames(tmp_path, count, side):
+    """A folder of `count` side x side frames, as a video for --signal_type video."""
     frames = tmp_path / "clip"
     frames.mkdir()
-    for i in range(4):
-        imageio.imwrite(frames / f"f{i}.png", smooth_image(16, 16, seed=i))
+    for i in range(count):
+        imageio.imwrite(frames / f"f{i}.png", smooth_image(side, side, seed=i))
+    return frames
+
+
+def test_video_folder_of_frames(tmp_path):
+    frames = _frames(tmp_path, 4, 16)
     run_py("main.py", "--signal_type", "video", "--input_path", frames, "--num_epochs", "20", "--log_epoch", "10",
            "--batch_size", "256", "--save_dir", tmp_path / "log", *SMALL, check=True)
     folder = run_folder(tmp_path / "log")
@@ -129,10 +135,7 @@ def test_audio_trains_as_sirens_audio_template(tmp_path):
 
 def test_video_batch_is_a_sixteenth_of_the_pixels_at_least_4096(tmp_path):
     """The reference's default --batch_size 4096 means max(4096, N / 16) coordinates per step (logged)."""
-    frames = tmp_path / "clip"
-    frames.mkdir()
-    for i in range(8):
-        imageio.imwrite(frames / f"f{i}.png", smooth_image(128, 128, seed=i))
+    frames = _frames(tmp_path, 8, 128)
     run_py("main.py", "--signal_type", "video", "--input_path", frames, "--num_epochs", "2", "--log_epoch", "2",
            "--save_dir", tmp_path / "log", "--no_images", *SMALL, check=True)
     log = (run_folder(tmp_path / "log") / "log.txt").read_text()
