@@ -109,3 +109,18 @@ def test_data_changing_rows_decode_to_the_image_itself(row, tiny_png, fast_args,
         assert abs(psnr(255 - saved, 255 - original) - decoded["psnr"]) < 0.2
     else:
         assert abs(psnr(saved, original) - decoded["psnr"]) < 0.2
+
+
+def test_names_inside_a_checkpoint_never_become_paths(tiny_png, fast_args, tmp_path):
+    """A crafted checkpoint of this project's format whose sample name climbs out of --save_dir."""
+    run_py("main.py", "--input_path", tiny_png, *fast_args, check=True)
+    state = torch.load(next(run_folder(tmp_path / "log").glob("ckpt/*.pth")), weights_only=True)
+    state["sample"] = "../../../../x/escaped"
+    crafted = tmp_path / "crafted.pth"
+    torch.save(state, crafted)
+    out = tmp_path / "deep" / "out"
+    before = {p for p in tmp_path.rglob("*")}
+    run_py("main.py", "--eval_ckpt", crafted, "--save_dir", out, check=True)
+    created = {p for p in tmp_path.rglob("*")} - before - {crafted, out, out.parent}  # --save_dir itself
+    assert created and all(out in p.parents for p in created), sorted(created)
+    assert list(out.rglob("final_pred/*.png"))

@@ -22,7 +22,7 @@ from components import transform as T
 from components.signals import Signal, signals_for
 from models import build_model
 from util.errors import InputError
-from util.io import Nominal, torch_save, write_json
+from util.io import Nominal, safe_name, torch_save, write_json
 from util.misc import cur_time, rng_state
 
 FORMAT = "symtrans-inr/1"
@@ -131,7 +131,8 @@ def decode(args, defaults):
     signals = signals_for(opts.get("signal_type", "image"))
     cls = trainer_class(opts.get("signal_type", "image"))
     device = resolve_device(args.device)
-    name = state.get("sample") or os.path.splitext(os.path.basename(opts.get("input_path") or "signal"))[0]
+    # names inside a downloaded checkpoint are data: reduced to a file name before any path is made of them
+    name = safe_name(state.get("sample") or os.path.splitext(os.path.basename(str(opts.get("input_path") or "")))[0])
 
     signal = data = perm = None
     if args.input_path:

@@ -87,6 +87,13 @@ def list_samples(path, exts, log=None):
     return [os.path.join(path, n) for n in keep]
 
 
+def safe_name(name, fallback="signal"):
+    """A name from a checkpoint or a log (data, never a path) as one safe file name: letters, digits,
+    '.', '_' and '-' kept, anything else '_', no leading dots (so never '..' or a hidden file)."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", str(name)).lstrip(".")
+    return cleaned or fallback
+
+
 def sample_name(path):
     return os.path.splitext(os.path.basename(path))[0]
 
