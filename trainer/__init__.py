@@ -1,17 +1,16 @@
 """Modality trainers, by --signal_type (imported on demand: audio and video pull in extra packages)."""
-from util.errors import OptionError
+from components.signals import SIGNALS, signals_for
 
-SIGNAL_TYPES = ("image", "audio", "video")
+SIGNAL_TYPES = tuple(SIGNALS)
 
 
 def trainer_class(signal_type):
+    signals_for(signal_type)  # an unknown type is refused there, in one line
     if signal_type == "image":
         from trainer.img_trainer import ImageTrainer
         return ImageTrainer
     if signal_type == "audio":
         from trainer.audio_trainer import AudioTrainer
         return AudioTrainer
-    if signal_type == "video":
-        from trainer.video_trainer import VideoTrainer
-        return VideoTrainer
-    raise OptionError(f"unknown signal type '{signal_type}' (valid: {', '.join(SIGNAL_TYPES)})")
+    from trainer.video_trainer import VideoTrainer
+    return VideoTrainer
