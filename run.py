@@ -2,6 +2,7 @@
 
     python run.py                        # the demo ("000"; the `exp` at the bottom of this file)
     python run.py 001 [--gpus 0,1,3] [--only sym_power,scale_1.0] [--dry_run] [-- --num_epochs 500]
+    python run.py 001 --seeds 3407,1,2   # every parameter set once per seed (error bars in the summariser)
     python run.py --resume log/001_trans # finish what an interrupted sweep left
     python run.py 001 --launcher slurm --partition P   # one SLURM job per parameter set (submitit)
 
@@ -36,8 +37,9 @@ EXIT_INTERRUPTED = 130  # main.py stopped by Ctrl-C or a scheduler's signal, wit
 
 
 class Task:
-    def __init__(self, name, argv, folder=None):
+    def __init__(self, name, argv, folder=None, param_set=None):
         self.name, self.argv, self.folder = name, list(argv), folder
+        self.param_set = param_set or name  # with --seeds a task is one seed of a parameter set
         self.status, self.rc, self.wall, self.last_line = "pending", None, None, ""
         self.proc = self.pump = self.device = self.started = self.log_file = None
 
@@ -60,7 +62,7 @@ class Task:
         return f"killed (signal {-self.rc})" if self.rc < 0 else f"failed (exit {self.rc})"
 
     def record(self):
-        return {"name": self.name, "argv": self.argv, "status": self.describe(), "rc": self.rc,
+        return {"name": self.name, "set": self.param_set, "argv": self.argv, "status": self.describe(), "rc": self.rc,
                 "folder": self.folder, "wall_s": self.wall, "pid": self.proc.pid if self.proc else None}
 
 
@@ -73,6 +75,8 @@ def parse(argv):
     ap.add_argument("exp", nargs="?", help=f"experiment id ({', '.join(PARAM_SETS)})")
     ap.add_argument("--gpus", default=None, help="comma-separated GPU ids (default: every visible GPU; none: CPU)")
     ap.add_argument("--only", default=None, help="comma-separated parameter sets to run")
+    ap.add_argument("--seeds", default=None, help="comma-separated seeds: every parameter set once per seed "
+                    "(main.py --seed; the tag gets _seed<N>)")
     ap.add_argument("--dry_run", action="store_true", help="print one main.py command per task and exit")
     ap.add_argument("--full", action="store_true", help="demo: the paper's setting even without a GPU")
     ap.add_argument("--resume", default=None, metavar="LOG_DIR", help="resume every unfinished task of a sweep")
@@ -100,7 +104,22 @@ def visible_gpus(spec):
         return []
 
 
-def build_tasks(exp, only, extra, save_dir):
+def parse_seeds(spec, extra):
+    """[None] (the experiment's own seed) or the distinct integer seeds of --seeds."""
+    if spec is None:
+        return [None]
+    try:
+        seeds = list(dict.fromkeys(int(s) for s in spec.split(",") if s.strip()))
+    except ValueError:
+        raise UserError(f"--seeds {spec}: expected comma-separated integers, e.g. 3407,1,2") from None
+    if not seeds:
+        raise UserError("--seeds: no seed given")
+    if "--seed" in extra:
+        raise UserError("--seeds and a --seed after '--' contradict each other: give one of them")
+    return seeds
+
+
+def build_tasks(exp, only, extra, save_dir, seeds=(None,)):
     sets = PARAM_SETS[exp]
     if only:
         wanted = [s.strip() for s in only.split(",") if s.strip()]
@@ -109,7 +128,14 @@ def build_tasks(exp, only, extra, save_dir):
             raise UnknownTask(f"unknown parameter set(s) {', '.join(bad)} for experiment {exp} (valid: {', '.join(sets)})")
         sets = [s for s in sets if s in wanted]
     base = ["--save_dir", save_dir] if save_dir != "./log" else []
-    return [Task(s, to_argv(task_options(exp, s)) + base + extra) for s in sets]
+    tasks = []
+    for s in sets:
+        for seed in seeds:
+            opts = task_options(exp, s)
+            if seed is not None:
+                opts.update({"seed": seed, "tag": f"{s}_seed{seed}"})
+            tasks.append(Task(opts["tag"], to_argv(opts) + base + extra, param_set=s))
+    return tasks
 
 
 def resume_tasks(log_dir):
@@ -124,9 +150,9 @@ def resume_tasks(log_dir):
                 continue
             folder = t.get("folder")
             if folder and os.path.isfile(os.path.join(folder, "args.json")):
-                tasks.append(Task(t["name"], ["--resume", folder], folder))
+                tasks.append(Task(t["name"], ["--resume", folder], folder, t.get("set")))
             else:
-                tasks.append(Task(t["name"], t["argv"]))
+                tasks.append(Task(t["name"], t["argv"], param_set=t.get("set")))
         return saved.get("experiment"), tasks, saved
     for dirpath, _, files in sorted(os.walk(log_dir)):
         if "args.json" in files and not run_complete(dirpath):
@@ -266,7 +292,7 @@ def main(argv, default_exp="000"):
                 from util.demo import demo_profile
                 demo = demo_profile(args, visible_gpus(args.gpus))
                 extra = ["--input_path", demo["input_path"], *demo["options"], *extra]  # the user's come last
-            tasks = build_tasks(exp, args.only, extra, args.save_dir)
+            tasks = build_tasks(exp, args.only, extra, args.save_dir, parse_seeds(args.seeds, args.extra))
             if args.dry_run:
                 for t in tasks:
                     print(" ".join(shlex.quote(a) for a in ["python", MAIN, *t.argv]))

@@ -28,6 +28,7 @@ import torch
 from scipy import stats
 
 from util.errors import InputError, OptionError, UserError
+from util.io import read_image
 
 # Table 1 rows -> the reference's options (protocol.md, "Options of the reference").
 ROWS = {
@@ -331,6 +332,17 @@ def attributes(values):
     return {"std": float(v.std()), "skew": skew, "range": float((v.max() - v.min()) / 2)}
 
 
+def attributes_of_images(files, opts):
+    """Table 1's Attributes of a parameter set (an option dict: main.py's, or a published run's
+    args.json) over image files: each image prepared and transformed as a run does, then the mean."""
+    rows = []
+    for f in files:
+        data, nominal = read_image(f)
+        data, _ = prepare_data(data, opts, nominal, torch.Generator().manual_seed(0))  # rpp: order-free
+        rows.append(attributes(build(opts, nominal.levels, nominal.lo).fit(data).forward(data)))
+    return {k: float(np.mean([r[k] for r in rows])) for k in ("std", "skew", "range")}
+
+
 def inspector_params(t):
     """Parameters as the inspector prints them: sym-power's in the names of the reference vectors (its
     shift and scale are the row's options), the other transforms' all of theirs."""
@@ -343,7 +355,7 @@ def inspector_params(t):
 
 def _main(argv=None):
     from util.cli import Parser
-    from util.io import IMAGE_EXTS, list_samples, read_image, sample_name
+    from util.io import IMAGE_EXTS, list_samples, sample_name
     from util.plot import MAX_ROWS as PLOT_ROWS
 
     ap = Parser(prog="python -m components.transform",

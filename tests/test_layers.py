@@ -7,6 +7,8 @@ import pytest
 from tests.conftest import ROOT
 
 ABOVE_UTIL = {"trainer", "components", "models", "opt", "config", "manager", "main", "run", "debug"}
+# util.summarize is an entry point that nothing imports; its --data option transforms images (components)
+ENTRY_POINT_MAY_USE = {"summarize.py": {"components"}}
 
 
 def imported_modules(path):
@@ -22,7 +24,7 @@ def imported_modules(path):
 
 @pytest.mark.parametrize("path", sorted((ROOT / "util").glob("*.py")), ids=lambda p: p.name)
 def test_util_imports_nothing_above_it(path):
-    assert not imported_modules(path) & ABOVE_UTIL
+    assert not imported_modules(path) & (ABOVE_UTIL - ENTRY_POINT_MAY_USE.get(path.name, set()))
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "components").glob("*.py")) + [ROOT / "models.py"],

@@ -1,5 +1,6 @@
-"""The paper's key figure for a file: the data's histogram before and after the transform, and
-the transform curve itself. Used by `python -m components.transform PATH --plot OUT.png`."""
+"""Figures. The paper's key figure for a file: the data's histogram before and after the transform,
+and the transform curve itself (`python -m components.transform PATH --plot OUT.png`). Training
+curves: PSNR against epoch per parameter set (`python -m util.summarize LOG_DIR --plot OUT.png`)."""
 import torch
 
 from util.io import atomic_write
@@ -31,4 +32,30 @@ def plot_transforms(rows, out_path, row_name):
         ax_curve.set_ylabel("transformed")
     fig.tight_layout()
     atomic_write(out_path, lambda f: fig.savefig(f, format="png", dpi=80), mode="wb")
+    plt.close(fig)
+
+
+def plot_curves(panels, out_path):
+    """panels: [(title, [(label, epochs, mean, std or None)])]: PSNR against epoch, one panel per
+    experiment, one line per row, a band of +- one standard deviation over seeds where there is one."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
+    for (title, series), ax in zip(panels, axes[0]):
+        for label, epochs, mean, std in series:
+            line, = ax.plot(epochs, mean, marker="o" if len(epochs) < 12 else None, ms=3, label=label)
+            if std is not None:
+                lo = [m - s for m, s in zip(mean, std)]
+                hi = [m + s for m, s in zip(mean, std)]
+                ax.fill_between(epochs, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
+        ax.set_title(title)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("PSNR (dB), mean over images")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    atomic_write(out_path, lambda f: fig.savefig(f, format="png", dpi=120), mode="wb")
     plt.close(fig)

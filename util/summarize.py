@@ -1,52 +1,32 @@
-"""Turn run folders back into Table 1.
+"""Turn run folders back into Table 1, with error bars over seeds, and into curves.
 
     python -m util.summarize LOG_DIR [--epochs 500,1000,3000,5000] [--paper] [--ssim] [--lpips]
+                                     [--data DIR] [--plot curves.png]
 
-LOG_DIR is one experiment's folder (log/001_trans) or a whole log/ (one table per experiment).
-One row per parameter set: the Attributes (std, skew, range of the transformed data) and PSNR /
-SSIM at each epoch, averaged over images; SSIM is ssim_ref, the variant Table 1 reports (--ssim
-adds the textbook SSIM, --lpips LPIPS); audio runs show PSNR, SNR and SI-SNR instead. Where a set
-ran more than once the newest complete run counts and the table says so; unfinished or failed runs
-are shown as such, never averaged in.
---paper puts the paper's number and the difference beside each cell.
+LOG_DIR is one experiment's folder (log/001_trans), a whole log/ (one table per experiment), the
+authors' released runs (log/authors/001_trans) or what `main.py --eval_ckpt` decoded from them.
+One row per parameter set and source (this project's runs, the published code's logs, decoded
+checkpoints): the Attributes (std, skew, range of the transformed data) and PSNR / SSIM at each
+epoch, averaged over images; SSIM is ssim_ref, the variant Table 1 reports (--ssim adds the textbook
+SSIM, --lpips LPIPS); audio runs show PSNR, SNR and SI-SNR instead. Where a set ran with several
+seeds (run.py --seeds), a cell is the mean over seeds of the image-averaged value +- the standard
+deviation over seeds; where a set ran more than once with one seed the newest complete run counts.
+Unfinished or failed runs are shown as such, never averaged in.
+--paper puts the paper's number and the difference (of the mean) beside each cell. --data DIR gives
+the published logs' rows their Attributes, computed from the images they were fitted on. --plot
+draws PSNR against epoch, one line per row, a band of +- one standard deviation over seeds.
 """
 import json
+import math
 import os
 import sys
 
 from util.cli import Parser
+from util.errors import UserError
+from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
 PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table1.json")
-
-
-def load_runs(log_dir):
-    """Every run folder under log_dir: {"experiment", "set", "folder", "results" or None, "mtime"}."""
-    runs = []
-    for dirpath, dirs, files in os.walk(log_dir):
-        dirs.sort()
-        if "args.json" not in files:
-            continue
-        dirs[:] = []  # a run folder's subfolders hold no runs
-        try:
-            with open(os.path.join(dirpath, "args.json")) as f:
-                args = json.load(f)
-        except (OSError, ValueError):
-            continue
-        if args.get("eval_ckpt"):  # a decoded checkpoint, not a fit
-            continue
-        results, mtime = None, os.path.getmtime(os.path.join(dirpath, "args.json"))
-        res_path = os.path.join(dirpath, "results.json")
-        if os.path.isfile(res_path):
-            try:
-                with open(res_path) as f:
-                    results = json.load(f)
-                mtime = os.path.getmtime(res_path)
-            except (OSError, ValueError):
-                results = None
-        runs.append({"experiment": os.path.basename(os.path.dirname(dirpath)), "set": args.get("tag", "?"),
-                     "folder": dirpath, "results": results, "mtime": mtime})
-    return runs
 
 
 def sweep_of(runs):
@@ -56,7 +36,8 @@ def sweep_of(runs):
     try:
         with open(path) as f:
             sweep = json.load(f)
-        return sweep.get("experiment"), tuple(t["name"] for t in sweep.get("tasks", []))
+        sets = (t.get("set", t["name"]) for t in sweep.get("tasks", []))  # one task per set and seed
+        return sweep.get("experiment"), tuple(dict.fromkeys(sets))
     except (OSError, ValueError, KeyError, TypeError):
         return None, ()
 
@@ -69,40 +50,77 @@ def _order(sets, known):
     return [s for s in known if s in sets] + sorted(s for s in sets if s not in known)
 
 
+def complete(run):
+    return bool(run["results"] and run["results"].get("complete"))
+
+
 def pick(runs):
-    """Per parameter set: the newest complete run, else the newest run, and how many there were."""
-    by_set = {}
+    """Rows of the table, keyed (set, source): per seed the newest complete run ("runs"), the newest
+    run of each seed that has no complete one ("unfinished"), and how many runs there were ("n")."""
+    grouped = {}
     for r in runs:
-        by_set.setdefault(r["set"], []).append(r)
-    chosen = {}
-    for s, rs in by_set.items():
-        rs.sort(key=lambda r: r["mtime"], reverse=True)
-        complete = [r for r in rs if r["results"] and r["results"].get("complete")]
-        chosen[s] = (complete[0] if complete else rs[0], len(rs), len(complete))
-    return chosen
+        grouped.setdefault((r["set"], r["source"]), {}).setdefault(r["seed"], []).append(r)
+    rows = {}
+    for key, by_seed in grouped.items():
+        chosen, unfinished = [], []
+        for _, rs in sorted(by_seed.items(), key=lambda kv: str(kv[0])):
+            rs.sort(key=lambda r: r["mtime"], reverse=True)
+            done = [r for r in rs if complete(r)]
+            (chosen if done else unfinished).append(done[0] if done else rs[0])
+        rows[key] = {"runs": chosen, "unfinished": unfinished, "n": sum(len(rs) for rs in by_seed.values())}
+    return rows
 
 
-def _status(run, n, n_complete):
+def _unfinished(run):
     res = run["results"]
     if res is None:
         return "failed (no results)"
-    if not res.get("complete"):
-        done = len(res.get("samples", {}))
-        return f"incomplete ({done} sample(s) begun, last epoch {max(map(int, res.get('mean') or {'0': 0}))})"
-    return "ok" if n == 1 else f"ok (newest complete of {n} runs)"
+    done = len(res.get("samples", {}))
+    return f"incomplete ({done} sample(s) begun, last epoch {max(map(int, res.get('mean') or {'0': 0}))})"
 
 
-def _cell(v, paper=None, digits=2):
-    if v is None:
-        return "n/a"
-    s = f"{v:.{digits}f}"
-    if paper is not None:
-        s += f" [{paper:.{digits}f}, {v - paper:+.{digits}f}]"
+def _status(row):
+    runs, unfinished, n = row["runs"], row["unfinished"], row["n"]
+    if not runs:
+        return _unfinished(unfinished[0])
+    s = "ok" if len(runs) == 1 else f"ok, {len(runs)} seeds ({', '.join(str(r['seed']) for r in runs)})"
+    if n > len(runs) + len(unfinished):
+        s += f" (newest complete of {n} runs)" if len(runs) == 1 else f" ({n} runs in all)"
+    if unfinished:
+        s += f"; seed {', '.join(str(r['seed']) for r in unfinished)}: {_unfinished(unfinished[0])}"
     return s
 
 
-def table(experiment, runs, epochs, show_paper, ssim, lpips):
-    chosen = pick(runs)
+def seed_stats(values):
+    """Mean and standard deviation (n - 1) over seeds of the finite values: (mean, std or None, n)."""
+    v = [x for x in values if x is not None and math.isfinite(x)]
+    if not v:
+        return None, None, 0
+    m = sum(v) / len(v)
+    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else None
+    return m, sd, len(v)
+
+
+def _cell(values, paper=None, digits=2):
+    m, sd, _ = seed_stats(values)
+    if m is None:
+        return "n/a"
+    s = f"{m:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd is not None else "")
+    if paper is not None:
+        s += f" [{paper:.{digits}f}, {m - paper:+.{digits}f}]"
+    return s
+
+
+def ordered(rows, known):
+    """Row keys in the sweep's order, else Table 1's, then other sets alphabetically; sources in SOURCES' order."""
+    order = _order({s for s, _ in rows}, known)
+    return sorted(rows, key=lambda k: (order.index(k[0]), list(SOURCES).index(k[1])))
+
+
+def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None):
+    """One experiment's Table 1 as markdown. data_attrs: {(set, source): attributes} for rows whose
+    runs store none (the published code's logs), computed from --data."""
+    rows = pick(runs)
     swept_id, order = sweep_of(runs)
     exp_id = swept_id or experiment.split("_")[0]
     # Table 1 is DIV2K with SIREN: beside other experiments run.py ran (Kodak, text, audio ...) it would
@@ -112,10 +130,11 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips):
     if comparable:
         with open(PAPER) as f:
             paper = json.load(f)["rows"]
-    avail = sorted({e for r, _, _ in chosen.values() if r["results"] for e in r["results"].get("mean", {})}, key=int)
+    chosen = [r for row in rows.values() for r in row["runs"]]
+    avail = sorted({e for r in chosen for e in r["results"].get("mean", {})}, key=int)
     if epochs is None:
         epochs = [e for e in TABLE1_EPOCHS if e in avail] or avail
-    audio = any("si_snr" in m for r, _, _ in chosen.values() if r["results"] for m in r["results"]["mean"].values())
+    audio = any("si_snr" in m for r in chosen for m in r["results"]["mean"].values())
     # (key, label, digits) per epoch: Table 1's PSNR / SSIM, or PSNR / SNR / SI-SNR for audio
     metrics = [("psnr", "PSNR", 2)] + ([("snr", "SNR", 2), ("si_snr", "SI-SNR", 2)] if audio else
                                        [("ssim_ref", "SSIM", 4)] + ([("ssim", "SSIM (textbook)", 4)] if ssim else []) +
@@ -124,27 +143,82 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips):
     for e in epochs:
         label = f"{int(e) / 1000:g}k" if int(e) >= 500 and int(e) % 500 == 0 else e
         head += [f"{label} {name}" for _, name, _ in metrics]
-    head.append("Runs")
+    head += ["Source", "Runs"]
     lines = [f"## {experiment}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for s in _order(chosen, order):
-        run, n, n_complete = chosen[s]
-        res, ref = run["results"], paper.get(s, {})
-        row = [s]
-        ok = res is not None and res.get("complete")
-        attrs = (res or {}).get("attributes") or {}
-        for k, digits in (("std", 2), ("skew", 2), ("range", 2)):
-            row.append(_cell(attrs.get(k), ref.get(k), digits) if ok else "-")
+    for key in ordered(rows, order):
+        s, source = key
+        row, ref = rows[key], paper.get(s, {})
+        done = row["runs"]
+        attrs = [r["results"].get("attributes") or (data_attrs or {}).get(key) or {} for r in done]
+        cells = [s]
+        for k, digits in (("std", 2), ("skew", 2), ("range", 2)):  # the data's, the same for every seed
+            have = [a.get(k) for a in attrs if a.get(k) is not None]
+            cells.append(_cell(have[:1], ref.get(k), digits) if have else "-")
         for e in epochs:
-            m = (res or {}).get("mean", {}).get(e) if ok else None
+            means = [r["results"].get("mean", {}).get(e) for r in done]
             pe = ref.get(e, {})
-            row += [_cell(m.get(key), pe.get(key), digits) if m else "-" for key, _, digits in metrics]
-        row.append(_status(run, n, n_complete))
-        lines.append("| " + " | ".join(row) + " |")
+            cells += [_cell([m.get(k) for m in means], pe.get(k), digits) if done and all(means) else "-"
+                      for k, _, digits in metrics]
+        cells += [SOURCES[source][0], _status(row)]
+        lines.append("| " + " | ".join(cells) + " |")
+    sources = {source for _, source in rows}
+    if len(sources) > 1 or sources != {"ours"}:
+        lines += ["", "Source: " + "; ".join(f"{SOURCES[x][0]}: each epoch measured {SOURCES[x][1]}" for x in SOURCES
+                                             if x in sources) + "."]
+    if any(len(row["runs"]) > 1 for row in rows.values()):
+        lines += ["", "`m ± s`: mean over seeds of the image-averaged value ± its standard deviation over seeds (n - 1)."]
     if comparable:
         lines += ["", "Cells read `ours [paper, ours - paper]`; the paper's numbers are Table 1 (DIV2K, 5000 epochs)."]
     elif show_paper:
         lines += ["", f"No paper numbers beside experiment {exp_id}: Table 1 is experiment 001 (DIV2K, SIREN)."]
     return "\n".join(lines) + "\n"
+
+
+def curves(runs):
+    """Per row (label, epochs, mean PSNR over seeds, std over seeds or None) from every logged epoch of
+    each seed's run, averaged over images; epochs every seed logged."""
+    rows = pick(runs)
+    swept_id, order = sweep_of(runs)
+    several_sources = len({source for _, source in rows}) > 1
+    out = []
+    for key in ordered(rows, order):
+        done = rows[key]["runs"]
+        if not done:
+            continue
+        common = set.intersection(*({e for e, m in r["results"]["mean"].items() if m.get("psnr") is not None}
+                                    for r in done))
+        epochs = sorted(common, key=int)
+        stats = [seed_stats([r["results"]["mean"][e]["psnr"] for r in done]) for e in epochs]
+        label = key[0] + (f" ({SOURCES[key[1]][0]})" if several_sources else "") + \
+            (f", {len(done)} seeds" if len(done) > 1 else "")
+        out.append((label, [int(e) for e in epochs], [m for m, _, _ in stats],
+                    [sd for _, sd, _ in stats] if len(done) > 1 else None))
+    return out
+
+
+def data_attributes(runs, data_dir):
+    """{(set, source): attributes} for the rows whose runs store no Attributes (the published code's
+    logs): the images the run names, read from data_dir and transformed with the run's own options."""
+    from components.transform import attributes_of_images  # --data only (see tests/test_layers.py)
+    from util.io import IMAGE_EXTS, list_samples, sample_name
+
+    files = {sample_name(f): f for f in list_samples(data_dir, IMAGE_EXTS)}
+    out = {}
+    for r in runs:
+        key = (r["set"], r["source"])
+        if key in out or not complete(r) or r["results"].get("attributes"):
+            continue
+        names = list(r["results"]["samples"])
+        missing = [n for n in names if n not in files]
+        if missing:
+            print(f"note: {data_dir}: no image named {', '.join(missing[:3])} (run {r['folder']}); "
+                  f"its Attributes are left out", file=sys.stderr)
+            continue
+        try:
+            out[key] = attributes_of_images([files[n] for n in names], r["args"])
+        except KeyError as e:
+            print(f"note: {r['folder']}: args.json lacks option {e}; its Attributes are left out", file=sys.stderr)
+    return out
 
 
 def main(argv=None):
@@ -154,9 +228,15 @@ def main(argv=None):
     ap.add_argument("--paper", action="store_true", help="add the paper's Table 1 numbers and the differences")
     ap.add_argument("--ssim", action="store_true", help="also the textbook SSIM")
     ap.add_argument("--lpips", action="store_true", help="also LPIPS")
+    ap.add_argument("--data", default=None, metavar="DIR",
+                    help="the images the published code's runs were fitted on, for their Attributes")
+    ap.add_argument("--plot", default=None, metavar="OUT.png", help="PSNR against epoch, one line per row")
     args = ap.parse_args(argv)
     if not os.path.isdir(args.log_dir):
         print(f"error: {args.log_dir}: no such folder", file=sys.stderr)
+        return 2
+    if args.data and not os.path.isdir(args.data):
+        print(f"error: --data {args.data}: no such folder", file=sys.stderr)
         return 2
     runs = load_runs(args.log_dir)
     if not runs:
@@ -166,8 +246,22 @@ def main(argv=None):
     groups = {}
     for r in runs:
         groups.setdefault(r["experiment"], []).append(r)
-    for exp in sorted(groups):
-        print(table(exp, groups[exp], epochs, args.paper, args.ssim, args.lpips))
+    try:
+        for exp in sorted(groups):
+            attrs = data_attributes(groups[exp], args.data) if args.data else None
+            print(table(exp, groups[exp], epochs, args.paper, args.ssim, args.lpips, attrs))
+        if args.plot:
+            from util.plot import plot_curves
+
+            panels = [(exp, curves(groups[exp])) for exp in sorted(groups)]
+            plot_curves([(t, c) for t, c in panels if c], args.plot)
+            print(f"plot: {args.plot}", file=sys.stderr)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"error: {(e.filename + ': ') if e.filename else ''}{e.strerror or e}", file=sys.stderr)
+        return 2
     return 0
 
 
