@@ -3,6 +3,7 @@
     python main.py --input_path data/div2k/test_data/00.png --transform sym_power
     python main.py --resume log/debug/exp_<time>_<rand>
     python main.py --eval_ckpt CKPT [--input_path DATA]
+    python main.py --eval_ckpt LOG_DIR --input_path DATA   # every run's last checkpoints (trainer/decode.py)
 
 User mistakes end with one line on standard error and exit code 2; out of memory with 3; a stop by
 Ctrl-C, SIGTERM, SIGUSR1 or SIGUSR2 (after a checkpoint of the current epoch) with 130, meaning
@@ -114,7 +115,7 @@ def main(argv=None):
     set_threads()
     try:
         if args.eval_ckpt:
-            from trainer.checkpoint import decode
+            from trainer.decode import decode
             return decode(args, defaults())
         if args.resume:
             args = resume_args(parser, args.resume)

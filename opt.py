@@ -63,7 +63,8 @@ def build_parser():
     a("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run in its own folder")
     a("--run_folder", default=None, metavar="DIR",
       help="the run folder to create, exactly (run.py chooses it); default <save_dir>/<up_folder_name>/<tag>_<time>_<rand>")
-    a("--eval_ckpt", default=None, metavar="CKPT", help="decode a checkpoint into a new run folder")
+    a("--eval_ckpt", default=None, metavar="PATH",
+      help="decode a checkpoint into a new run folder; a run folder or log tree: every run's last checkpoints")
     a("--trust_checkpoint", action="store_true",
       help="accept the reference's checkpoint format (its argparse.Namespace, nothing else)")
     a("--no_images", action="store_true", help="no TensorBoard pictures (huge sweeps)")

@@ -1,5 +1,5 @@
-"""Checkpoints, in one place: the format, saving, safe loading, the latest one of a run, pruning, and
-decoding a checkpoint into a signal (`python main.py --eval_ckpt CKPT [--input_path DATA]`).
+"""Checkpoints: the format, saving, safe loading, the latest one of a run, pruning. Decoding them
+into signals is trainer/decode.py.
 
 This project's format holds tensors and plain types only: the model, optimizer and scheduler state,
 the options as a dict, the fitted transform parameters, the data shape and range, the generator
@@ -16,13 +16,9 @@ import os
 import pickle
 
 import torch
-import torch.nn.functional as F
 
-from components import transform as T
-from components.signals import Signal, signals_for
-from models import build_model
 from util.errors import InputError
-from util.io import Nominal, safe_name, torch_save, write_json
+from util.io import torch_save, write_json
 from util.misc import cur_time, rng_state
 
 FORMAT = "symtrans-inr/1"
@@ -102,85 +98,3 @@ def latest(run_dir):
     with open(pointer) as f:
         fname = json.load(f)["file"]
     return load(os.path.join(run_dir, "ckpt", fname))
-
-
-def _pick_sample(signals, input_path, name):
-    files = signals.list_samples(input_path)
-    if len(files) == 1:
-        return files[0]
-    match = [f for f in files if signals.sample_name(f) == name]
-    if not match:
-        raise InputError(f"{input_path}: holds no sample named '{name}' (the checkpoint's)")
-    return match[0]
-
-
-def decode(args, defaults):
-    """--eval_ckpt: the checkpoint's reconstruction into a new run folder (and, with --input_path, its
-    metrics as one JSON line). `defaults`: the option dict main.py's parser gives with no arguments."""
-    from trainer import trainer_class
-    from trainer.base_trainer import grid_coords, model_options, predict
-    from util.logger import Logger
-    from util.misc import new_run_folder, resolve_device
-
-    state = load(args.eval_ckpt, trust=args.trust_checkpoint)
-    ours = state.get("format") == FORMAT
-    saved = state["args"] if ours else vars(state["args"]) if isinstance(state["args"], argparse.Namespace) else None
-    if saved is None:
-        raise InputError(f"{args.eval_ckpt}: its 'args' entry is not an option set")
-    opts = {**defaults, **saved}
-    signals = signals_for(opts.get("signal_type", "image"))
-    cls = trainer_class(opts.get("signal_type", "image"))
-    device = resolve_device(args.device)
-    # names inside a downloaded checkpoint are data: reduced to a file name before any path is made of them
-    name = safe_name(state.get("sample") or os.path.splitext(os.path.basename(str(opts.get("input_path") or "")))[0])
-
-    signal = data = perm = None
-    if args.input_path:
-        signal = signals.read(_pick_sample(signals, args.input_path, name), opts)
-        name = signal.name
-    if ours:
-        tf = T.restore(state["transform"])
-        perm = state["prepare"]["perm"]
-        nominal = Nominal.from_dict(state["signal"]["nominal"])
-        shape = state["signal"]["shape"]
-        meta = state["signal"].get("meta", {})
-        if signal is not None:
-            if list(signal.data.shape) != list(shape):
-                raise InputError(f"{args.input_path}: shape {list(signal.data.shape)} differs from the checkpoint's {shape}")
-            data, _ = T.prepare_data(signal.data, {**opts, "rpp": False}, nominal, perm=perm)
-    else:
-        if signal is None:
-            raise InputError(f"{args.eval_ckpt}: reference-format checkpoints store no transform parameters; "
-                             f"pass --input_path (the data it was fitted on) to refit them")
-        if opts.get("rpp"):
-            raise InputError(f"{args.eval_ckpt}: a reference rpp checkpoint does not store its permutation")
-        nominal, shape, meta = signal.nominal, list(signal.data.shape), signal.meta
-        data, _ = T.prepare_data(signal.data, opts, nominal)
-        tf = T.build(opts, nominal.levels, nominal.lo).fit(data)
-
-    c, grid = shape[0], tuple(shape[1:])
-    model = build_model(model_options(opts, cls.model_defaults()), len(grid), c)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise InputError(f"{args.eval_ckpt}: model weights do not fit a {opts['model_type']} "
-                         f"({str(e).splitlines()[0]})")
-    model.to(device).eval()
-    coords = grid_coords(grid).to(device)
-    pred = predict(model, coords)
-    recon = tf.inverse(pred).clamp(nominal.lo, nominal.hi).T.reshape(c, *grid).cpu()
-
-    folder = new_run_folder(args.save_dir, args.up_folder_name, f"eval_{name}")
-    log = Logger(folder)
-    sig = signal if signal is not None else Signal(name, None, nominal, meta)
-    signals.save_prediction(folder, sig, T.restore_data(recon, opts, nominal, perm), log)
-    result = {"checkpoint": os.path.abspath(args.eval_ckpt), "sample": name, "epoch": state.get("epoch")}
-    if data is not None:
-        metrics = cls.evaluate(recon, data, sig)
-        target = tf.forward(data).reshape(c, -1).T
-        metrics["mse"] = float(F.mse_loss(pred.cpu(), target))
-        result["metrics"] = metrics
-        print(json.dumps(metrics), flush=True)
-    write_json(os.path.join(folder, "eval.json"), result)
-    log(f"decoded {args.eval_ckpt} into {folder}")
-    return 0
