@@ -14,8 +14,8 @@ import numpy as np
 import torch
 
 from util.errors import InputError, OptionError
-from util.io import (AUDIO_EXTS, IMAGE_EXTS, Nominal, atomic_write, list_samples, read_image, sample_name,
-                     save_image, to_uint)
+from util.io import (AUDIO_EXTS, IMAGE_EXTS, Nominal, atomic_write, list_samples, missing, read_image,
+                     sample_name, save_image, to_uint)
 from util.tensorboard import colormap
 
 
@@ -86,7 +86,7 @@ def read_audio(path, seconds, log=None):
             raise InputError(f"{path}: unknown built-in audio (valid: builtin:chirp)")
         return torch.from_numpy(chirp(seconds).T.astype(np.float32).copy()), "chirp"
     if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
+        raise missing(path, "file")
     try:
         wav, rate = sf.read(path, dtype="float64", always_2d=True)
     except Exception as e:  # soundfile raises several types for a foreign or corrupt file
@@ -164,7 +164,7 @@ def read_video(path, log=None):
         data = torch.stack([f for f, _ in frames], dim=1)
         return data, frames[0][1], os.path.basename(os.path.normpath(path))
     if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file or folder")
+        raise missing(path)
     try:
         import imageio.v3 as iio
 
@@ -191,7 +191,7 @@ class VideoSignals:
 
     def list_samples(self, path, log=None):
         if not path.startswith("builtin:") and not os.path.exists(path):
-            raise InputError(f"{path}: no such file or folder")
+            raise missing(path)
         return [path]  # one video, even when it is a folder of frames
 
     def sample_name(self, path):

@@ -42,8 +42,12 @@ def clean_results(tmp_path):
 # ---- images -----------------------------------------------------------------------------------
 
 def test_missing_path(tmp_path):
-    one_line_error(main_py(tmp_path, "--input_path", tmp_path / "nope.png"), "no such file")
+    line = one_line_error(main_py(tmp_path, "--input_path", tmp_path / "nope.png"), "no such file")
+    assert "download.py" not in line  # a path the manifest does not know gets no download advice
     assert not (tmp_path / "log").exists()
+    # an experiment's input under data/ names the command that fetches it (a fresh clone has no data)
+    one_line_error(main_py(tmp_path, "--input_path", "data/div2k/test_data/absent.png"),
+                   "no such file or folder; fetch it with: python data/download.py div2k_test")
 
 
 def test_empty_folder(tmp_path):

@@ -155,14 +155,21 @@ def test_download_verifies_checksums_against_a_local_server(tmp_path):
         assert p.returncode == 1 and "03.png: FAILED: checksum mismatch" in p.stderr
         files = sorted(x.name for x in (dest / "div2k" / "test_data").iterdir())
         assert len(files) == 15 and "03.png" not in files and not any(f.endswith(".part") for f in files)
-        # a partial file from an interrupted download is resumed, then verified
+        # a wrong file under the final name (a cut-short copy by hand) is fetched again and verified
         shutil.copy(src / "03.png", served / "div2k" / "test_data" / "03.png")
-        (dest / "div2k" / "test_data" / "03.png.part").write_bytes((src / "03.png").read_bytes()[:1000])
+        (dest / "div2k" / "test_data" / "03.png").write_bytes((src / "03.png").read_bytes()[:1000])
         p = run_py("data/download.py", "div2k_test", "--base_url", url, "--dest", dest, check=True)
-        assert "03.png: downloaded" in p.stderr and "16 of 16" in p.stderr
+        assert "03.png: downloaded" in p.stderr and "00.png: present" in p.stderr and "16 of 16" in p.stderr
         assert (dest / "div2k" / "test_data" / "03.png").read_bytes() == (src / "03.png").read_bytes()
     finally:
         server.shutdown()
+
+
+def test_authors_runs_offline_fail_in_one_line(tmp_path):
+    p = run_py("data/download.py", "authors_runs", "--dest", tmp_path / "authors",
+               env={"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"})  # nothing listens
+    assert p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1, p.stderr
+    assert "drive.google.com" in p.stderr and str(tmp_path / "authors") in p.stderr
 
 
 def test_one_config_line_adds_an_experiment(monkeypatch):

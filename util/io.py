@@ -59,6 +59,31 @@ class Nominal:
         return cls(d["lo"], d["hi"], d["levels"])
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def missing(path, what="file or folder"):
+    """The InputError for a path that does not exist; for one under data/ that data/manifest.json
+    knows, it names the command that downloads it."""
+    msg = f"{path}: no such {what}"
+    rel = os.path.normpath(path).replace(os.sep, "/")
+    absolute = os.path.abspath(path)
+    if absolute.startswith(os.path.join(ROOT, "data") + os.sep):
+        rel = os.path.relpath(absolute, ROOT).replace(os.sep, "/")
+    if rel.startswith("data/"):
+        rel = rel[len("data/"):]
+        try:
+            with open(os.path.join(ROOT, "data", "manifest.json")) as f:
+                sets = json.load(f)["sets"]
+        except (OSError, ValueError, KeyError):
+            sets = {}
+        known = [name for name, prefixes in sets.items()
+                 if any((rel + "/").startswith(p) or p.startswith(rel + "/") for p in prefixes)]
+        if known:
+            msg += f"; fetch it with: python data/download.py {known[0]}"
+    return InputError(msg)
+
+
 def natural_key(name):
     """Sort key that orders 2.png before 10.png and still accepts img_a.png."""
     return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name)]
@@ -72,7 +97,7 @@ def list_samples(path, exts, log=None):
     """Files of a folder with one of `exts`, naturally sorted; the others are skipped, with a note to
     `log` (a run's logger; standard error without one)."""
     if not os.path.exists(path):
-        raise InputError(f"{path}: no such file or folder")
+        raise missing(path)
     if not os.path.isdir(path):
         return [path]
     names = sorted((n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n))), key=natural_key)
@@ -105,7 +130,7 @@ def read_image(path):
     images keep their 16-bit values.
     """
     if not os.path.isfile(path):
-        raise InputError(f"{path}: no such file")
+        raise missing(path, "file")
     try:
         if _png_bit_depth(path) == 16:
             img = _read_png16(path)  # Pillow would truncate 16-bit colour PNGs to 8 bits
