@@ -5,7 +5,8 @@ what the published implementation does each step, and against the step's matrix 
     python benchmarks/bench_step.py --size 512 --threads 2 --steps 10
     python benchmarks/bench_step.py --size 512 --device cuda --steps 200
 
-One JSON line per configuration (project, published, matmul): median ms per step, the ratio to
+One JSON line per configuration (project, published, matmul; on a GPU also the experimental graph,
+compiled and compiled_max): median ms per step, the ratio to
 the products alone and to the published step, achieved GFLOP/s of the products, peak memory
 (resident set on CPU, allocator peak on GPU) and warm-up time. Each step configuration runs in a
 child process so its peak memory is its own.
@@ -85,8 +86,12 @@ def child(args):
     c, h, w = img.shape
 
     if args.child == "project":
+        from trainer import fast_step
         from trainer.base_trainer import make_adam, write_step_scalars
         from trainer.fast_step import Kernels, Step
+
+        if args.split_rows is not None:  # 0: ATen's one-pass x.sum(0) for the bias gradients
+            fast_step.SPLIT_ROWS = args.split_rows if args.split_rows > 0 else 1 << 62
 
         optimizer = make_adam(model, 1e-4, fused=True)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / (args.steps + args.warmup), 1))
@@ -137,6 +142,36 @@ def child(args):
             scalars.append(torch.stack([static_loss, static_psnr]))
             if len(scalars) == 100:
                 write_step_scalars(writer, "bench", scalars, i)
+    elif args.child in ("compiled", "compiled_max"):
+        # Experimental, GPU: the plain autograd step with its forward, loss, PSNR and backward compiled by
+        # TorchInductor (default mode, or max-autotune, which tries Triton matrix products with the sine and
+        # cosine passes fused into their epilogues against cuBLAS). Fused Adam outside. main.py does not use it.
+        import torch.nn.functional as F
+
+        from trainer.base_trainer import make_adam, write_step_scalars
+
+        optimizer = make_adam(model, 1e-4, fused=True)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / (args.steps + args.warmup), 1))
+        peak = ref.max()
+
+        def forward_loss():  # AOTAutograd compiles the backward of this graph too
+            pred = model(coords)
+            psnr = 20 * torch.log10(peak / torch.sqrt(F.mse_loss(tf.inverse(pred.detach()).clamp(0, 255), ref)))
+            return F.mse_loss(pred, gt), psnr
+
+        mode = "max-autotune-no-cudagraphs" if args.child == "compiled_max" else None
+        compiled = torch.compile(forward_loss, mode=mode, fullgraph=True)
+        scalars = []
+
+        def one(i):
+            optimizer.zero_grad(set_to_none=True)
+            loss, psnr = compiled()
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            scalars.append(torch.stack([loss.detach(), psnr]))
+            if len(scalars) == 100:
+                write_step_scalars(writer, "bench", scalars, i)
     elif args.child == "published":
         import torch.nn.functional as F
 
@@ -180,7 +215,23 @@ def child(args):
     out = {"ms": statistics.median(times) * 1e3, "warmup_s": warmup, "peak_mb": peak_mb}
     if args.child == "matmul":
         out["device_fp32_gflops"] = peak_rate
-    print(json.dumps(out))
+    print(json.dumps(out), flush=True)
+    if args.profile:
+        _profile(one, args, device)
+
+
+def _profile(one, args, device):
+    """The kernels of `args.profile` more steps by total device (CPU: host) time, to standard error."""
+    import torch
+    from torch.profiler import ProfilerActivity, profile
+
+    cuda = device.type == "cuda"
+    with profile(activities=[ProfilerActivity.CUDA if cuda else ProfilerActivity.CPU]) as prof:
+        for i in range(args.profile):
+            one(args.warmup + args.steps + i)
+        _sync(device)
+    key = "self_device_time_total" if cuda else "self_cpu_time_total"
+    print(prof.key_averages().table(sort_by=key, row_limit=14, max_name_column_width=70), file=sys.stderr)
 
 
 def _device_rate(device):
@@ -242,6 +293,10 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--configs", default="matmul,published,project")
     ap.add_argument("--tf32", action="store_true", help="GPU: TF32 matrix products in every configuration")
+    ap.add_argument("--profile", type=int, default=0, metavar="N",
+                    help="GPU: after timing, profile N more steps and print each configuration's top kernels")
+    ap.add_argument("--split_rows", type=int, default=None,
+                    help="project: rows per partial column sum of the bias gradients (0: one pass)")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -251,8 +306,12 @@ def main():
     for cfg in args.configs.split(","):
         cmd = [sys.executable, os.path.abspath(__file__), "--child", cfg, "--size", str(args.size), "--model", args.model,
                "--transform", args.transform, "--device", args.device, "--threads", str(args.threads),
-               "--steps", str(args.steps), "--warmup", str(args.warmup)] + (["--tf32"] if args.tf32 else [])
+               "--steps", str(args.steps), "--warmup", str(args.warmup), "--profile", str(args.profile)] + \
+            (["--split_rows", str(args.split_rows)] if args.split_rows is not None else []) + \
+            (["--tf32"] if args.tf32 else [])
         p = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+        if args.profile and p.stderr:
+            print(f"--- {cfg}\n{p.stderr}", file=sys.stderr)
         if p.returncode != 0:
             print(json.dumps({"config": cfg, "error": p.stderr.strip().splitlines()[-1:]}))
             continue

@@ -11,19 +11,28 @@
 #   echo /.gpu_data/ >> .git/info/exclude
 # Summaries go to ${OUT:-bench_out}/ (fits.txt, bench_512_cuda.jsonl, main.log); run folders to $GPU_LOG
 # (default /tmp/gpu_log).
-# EPOCHS / SHORT shrink (a) / (b) for a dry run on a CPU.
+# EPOCHS / SHORT shrink (a) / (b) for a dry run on a CPU; PART=step runs (c) alone (about 5 minutes).
+# (c) also times the experimental configurations: `graph` (the project's step replayed from a CUDA graph),
+# `compiled` and `compiled_max` (the plain step through torch.compile, default and max-autotune, bounded
+# by AUTOTUNE_S seconds), and profiles PROFILE steps of each into profile.txt (top kernels).
 set -u
 OUT=${OUT:-bench_out}; mkdir -p "$OUT"
 LOG=${GPU_LOG:-/tmp/gpu_log}
 EPOCHS=${EPOCHS:-5000}; SHORT=${SHORT:-1000}; DEVICE=${DEVICE:-cuda}; STEPS=${STEPS:-100}
+PART=${PART:-all}; PROFILE=${PROFILE:-10}; AUTOTUNE_S=${AUTOTUNE_S:-240}
 export PYTHONUNBUFFERED=1
 { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no GPU"
   python3 -c "import torch; print('torch', torch.__version__)"; } | tee "$OUT/gpu.txt"
 
 python3 benchmarks/bench_step.py --size 512 --device "$DEVICE" --steps "$STEPS" --warmup 10 \
-  --configs matmul,published,project,graph | tee "$OUT/bench_512_cuda.jsonl"
+  --configs matmul,published,project,graph,compiled --profile "$PROFILE" 2> "$OUT/profile.txt" \
+  | tee "$OUT/bench_512_cuda.jsonl"
 python3 benchmarks/bench_step.py --size 512 --device "$DEVICE" --steps "$STEPS" --warmup 10 \
   --configs matmul,project --tf32 | tee -a "$OUT/bench_512_cuda.jsonl"
+# max-autotune compiles for minutes (it times Triton matrix products against cuBLAS): bounded
+timeout "$AUTOTUNE_S" python3 benchmarks/bench_step.py --size 512 --device "$DEVICE" --steps "$STEPS" --warmup 10 \
+  --configs published,compiled_max | tee -a "$OUT/bench_512_cuda.jsonl" || echo "compiled_max: stopped after $AUTOTUNE_S s"
+[ "$PART" = step ] && exit 0
 
 fit() {  # tag transform epochs extra-options...
   local tag=$1 transform=$2 epochs=$3; shift 3

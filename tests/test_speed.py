@@ -11,11 +11,12 @@ from trainer import fast_step
 from trainer.fast_step import FusedSiren, Kernels
 
 
-def _check_against_autograd(fused_for, in_f=2, out_f=3, layers=3, rows=500):
+def _check_against_autograd(fused_for, in_f=2, out_f=3, layers=3, rows=500, device="cpu"):
     torch.manual_seed(0)
-    model = models.Siren(in_f, out_f, hidden_features=64, hidden_layers=layers)
+    model = models.Siren(in_f, out_f, hidden_features=64, hidden_layers=layers).to(device)
     twin = copy.deepcopy(model)
-    coords, gt = torch.rand(rows, in_f) * 2 - 1, torch.rand(rows, out_f) * 2 - 1
+    coords = (torch.rand(rows, in_f) * 2 - 1).to(device)
+    gt = (torch.rand(rows, out_f) * 2 - 1).to(device)
     pred, loss = fused_for(model)(coords, gt)
     ref_pred = twin(coords)
     ref_loss = F.mse_loss(ref_pred, gt)
@@ -29,6 +30,13 @@ def _check_against_autograd(fused_for, in_f=2, out_f=3, layers=3, rows=500):
 @pytest.mark.parametrize("in_f,out_f,layers", [(2, 3, 3), (1, 1, 1), (3, 3, 2)])  # image, audio, video shapes
 def test_fused_gradients_equal_autograd(compiled, in_f, out_f, layers):
     _check_against_autograd(lambda model: FusedSiren(model, Kernels(compiled, log=lambda m: None)), in_f, out_f, layers)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+@pytest.mark.parametrize("rows", [262144, 262144 + 77, 700])  # blocks of SPLIT_ROWS rows, a remainder, fewer rows
+def test_fused_gradients_equal_autograd_on_gpu(rows):
+    torch.backends.cuda.matmul.allow_tf32 = False
+    _check_against_autograd(lambda model: FusedSiren(model, Kernels(True, log=lambda m: None)), rows=rows, device="cuda")
 
 
 def test_one_compilation_serves_every_size():
