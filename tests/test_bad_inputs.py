@@ -331,8 +331,11 @@ def test_interrupted_sweep_stops_cleanly_and_resumes(tmp_path, tiny_png):
     task_log = (log / "001_trans" / "tasks" / "sym_power.log").read_text()
     assert "continue with: python main.py --resume" in task_log and "Traceback" not in task_log
     folder = run_folder(log)
-    state = torch.load(next((folder / "ckpt").glob("*.pth")), weights_only=True)
-    assert state["epoch"] % 50 == 0 and state["epoch"] < 20000
+    latest = json.loads((folder / "ckpt" / "latest.json").read_text())  # the interrupted epoch's checkpoint
+    state = torch.load(folder / "ckpt" / latest["file"], weights_only=True)
+    assert 50 <= state["epoch"] == latest["epoch"] < 20000
+    snaps = [int(p.name.split("_")[2]) for p in (folder / "ckpt").glob("*.pth") if p.name != latest["file"]]
+    assert snaps and all(e % 50 == 0 and e <= state["epoch"] for e in snaps)  # --snap_epoch ones before it
 
 
 # ---- files and checkpoints --------------------------------------------------------------------
