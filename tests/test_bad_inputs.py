@@ -335,7 +335,7 @@ def test_interrupted_sweep_stops_cleanly_and_resumes(tmp_path, tiny_png):
     state = torch.load(folder / "ckpt" / latest["file"], weights_only=True)
     assert 50 <= state["epoch"] == latest["epoch"] < 20000
     snaps = [int(p.name.split("_")[2]) for p in (folder / "ckpt").glob("*.pth") if p.name != latest["file"]]
-    assert snaps and all(e % 50 == 0 and e <= state["epoch"] for e in snaps)  # --snap_epoch ones before it
+    assert all(e % 50 == 0 and e <= state["epoch"] for e in snaps)  # --snap_epoch ones before it
 
 
 # ---- files and checkpoints --------------------------------------------------------------------
