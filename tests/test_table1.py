@@ -70,11 +70,15 @@ def test_published_tables_with_more_columns_missing_lpips_or_no_end(tmp_path, ca
     end = "+------+-------+\n| time | train |\n+------+-------+\n| time | 0.01h |\n+------+-------+\n"
     run("finished", block + end)
     run("cut_short", block)
+    run("last_epoch_logged", block)  # no time block, but its last epoch (args.json num_epochs) is there
+    args = tmp_path / "007_x" / "last_epoch_logged" / "args.json"
+    args.write_text(json.dumps({**json.loads(args.read_text()), "num_epochs": 7}))
     rows = rows_of(summary(capsys, tmp_path, "--lpips").out)
     cells = rows[("finished", "published code's log")]
     assert cells[4:7] == ["21.00", "0.8500", "n/a"] and cells[-1] == "ok"  # lpips -1: not computed
     assert rows[("cut_short", "published code's log")][4] == "-"
     assert "incomplete" in rows[("cut_short", "published code's log")][-1]
+    assert rows[("last_epoch_logged", "published code's log")][4] == "21.00"
 
 
 def test_data_gives_published_runs_table1_attributes(tmp_path, capsys):

@@ -109,6 +109,8 @@ def read_run(folder):
             results = read_res_table(table_path)
         except OSError:
             results = None
+        if results and str(args.get("num_epochs")) in results["mean"]:  # the last epoch's block, without `time`
+            results["complete"] = True
     seed = args.get("seed")
     return {"experiment": os.path.basename(os.path.dirname(folder)), "set": seed_free_tag(str(args.get("tag", "?")), seed),
             "seed": seed, "folder": folder, "source": source, "args": args, "results": results, "mtime": mtime}
