@@ -69,10 +69,11 @@ def fetch_authors_runs(dest):
     from gdown.exceptions import DownloadError, FileURLRetrievalError
 
     os.makedirs(dest, exist_ok=True)
+    out = dest.rstrip(os.sep) + os.sep  # a trailing separator: gdown keeps the shared folder's own name below it
     try:  # list quietly first, so that an offline machine gets one line, not gdown's progress
-        files = gdown.download_folder(url=AUTHORS_RUNS_URL, output=dest, quiet=True, skip_download=True)
+        files = gdown.download_folder(url=AUTHORS_RUNS_URL, output=out, quiet=True, skip_download=True)
         if files:
-            files = gdown.download_folder(url=AUTHORS_RUNS_URL, output=dest, quiet=False, resume=True)
+            files = gdown.download_folder(url=AUTHORS_RUNS_URL, output=out, quiet=False, resume=True)
     except (OSError, requests.RequestException, DownloadError, FileURLRetrievalError) as e:
         files, why = None, f"{type(e).__name__}"
     else:
