@@ -59,8 +59,9 @@ def _pick_sample(signals, input_path, name, by_name):
     return match[0]
 
 
-def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False):
-    """Decode one checkpoint: the reconstruction, and with input_path its metrics and Attributes."""
+def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, name_hint=None):
+    """Decode one checkpoint: the reconstruction, and with input_path its metrics and Attributes.
+    The sample's name: the checkpoint's own, else name_hint (from the file name), else its input_path's."""
     state = checkpoint.load(path, trust=trust)
     ours = state.get("format") == checkpoint.FORMAT
     saved = state["args"] if ours else vars(state["args"]) if isinstance(state["args"], argparse.Namespace) else None
@@ -70,7 +71,8 @@ def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False):
     signals = signals_for(opts.get("signal_type", "image"))
     cls = trainer_class(opts.get("signal_type", "image"))
     # names inside a downloaded checkpoint are data: reduced to a file name before any path is made of them
-    name = safe_name(state.get("sample") or os.path.splitext(os.path.basename(str(opts.get("input_path") or "")))[0])
+    name = safe_name(state.get("sample") or name_hint
+                     or os.path.splitext(os.path.basename(str(opts.get("input_path") or "")))[0])
 
     signal = data = perm = None
     if input_path:
@@ -190,10 +192,10 @@ def decode_tree(args, defaults):
     with tqdm(total=total, desc="decoding", unit="ckpt", file=sys.stderr, dynamic_ncols=True) as bar:
         for run, ckpts in runs.items():
             done = []
-            for path in ckpts.values():
+            for name, path in ckpts.items():
                 try:
                     done.append(decode_checkpoint(path, args.input_path, args.trust_checkpoint, device, defaults,
-                                                  by_name=True))
+                                                  by_name=True, name_hint=name))
                 except UserError as e:
                     bar.write(f"error: {e}", file=sys.stderr)
                 bar.update()
