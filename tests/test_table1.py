@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from tests.conftest import ROOT, VECTORS, dataset, load_json, run_folder, run_py
+from tests.conftest import VECTORS, dataset, load_json, run_folder, run_py
 from util import summarize
 
 PUBLISHED = VECTORS / "reference_log" / "001_trans"  # written by the published code
@@ -124,23 +124,34 @@ def test_seeds_give_mean_and_std_and_curves(tmp_path, capsys):
     assert series["scale_1.0"][2] is None
 
 
-def test_run_py_seeds_make_one_task_per_set_and_seed(tmp_path):
-    p = run_py("run.py", "001", "--only", "scale_1.0,sym_power", "--seeds", "3407,1", "--dry_run", check=True)
-    lines = p.stdout.strip().splitlines()
+def test_run_py_seeds_make_one_task_per_set_and_seed(capsys):
+    import run
+
+    assert run.main(["001", "--only", "scale_1.0,sym_power", "--seeds", "3407,1", "--dry_run"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == 4
     got = [(re.search(r"--tag (\S+)", line).group(1), re.search(r"--seed (\d+)", line).group(1)) for line in lines]
     assert got == [("scale_1.0_seed3407", "3407"), ("scale_1.0_seed1", "1"), ("sym_power_seed3407", "3407"),
                    ("sym_power_seed1", "1")]
-    bad = run_py("run.py", "001", "--seeds", "1,x")
-    assert bad.returncode == 2 and bad.stderr.strip().splitlines() == ["error: --seeds 1,x: expected comma-separated "
-                                                                       "integers, e.g. 3407,1,2"]
+    assert run.main(["001", "--seeds", "1,x"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == ["error: --seeds 1,x: expected comma-separated integers, "
+                                                            "e.g. 3407,1,2"]
+
+
+def main_py(capsys, *argv):
+    """main.py in this process (the decodes are quick; a new interpreter would cost more than they do)."""
+    import main
+
+    rc = main.main([str(a) for a in argv])
+    out = capsys.readouterr()
+    return rc, out.out, out.err
 
 
 def _tree_state(root):
     return {p: (p.stat().st_mtime_ns, p.stat().st_size) for p in root.rglob("*")}
 
 
-def test_eval_ckpt_decodes_a_whole_published_tree(tmp_path, div2k_64px):
+def test_eval_ckpt_decodes_a_whole_published_tree(tmp_path, div2k_64px, capsys):
     tree = tmp_path / "authors" / "001_trans"
     shutil.copytree(PUBLISHED, tree)
     rpp = tree / "rpp_2026-11-27-14:03:00_abcd" / "ckpt"  # the published code stores no rpp permutation
@@ -151,11 +162,10 @@ def test_eval_ckpt_decodes_a_whole_published_tree(tmp_path, div2k_64px):
     before = _tree_state(tmp_path / "authors")
     data = div2k_64px["00"].parent
     out = tmp_path / "out"
-    p = run_py("main.py", "--eval_ckpt", tree, "--input_path", data, "--trust_checkpoint", "--save_dir", out)
-    assert p.returncode == 2, p.stderr
-    errors = [line for line in p.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1 and "rpp" in errors[0] and "Traceback" not in p.stderr
-    assert "decoded 4 of 5 checkpoints" in p.stderr
+    rc, _, err = main_py(capsys, "--eval_ckpt", tree, "--input_path", data, "--trust_checkpoint", "--save_dir", out)
+    assert rc == 2, err
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "rpp" in errors[0] and "decoded 4 of 5 checkpoints" in err
     assert _tree_state(tmp_path / "authors") == before  # the source is only read
 
     for run in PUBLISHED.iterdir():
@@ -163,18 +173,19 @@ def test_eval_ckpt_decodes_a_whole_published_tree(tmp_path, div2k_64px):
         res = json.loads((decoded / "results.json").read_text())
         assert res["measured"] == "after_update" and res["complete"] and set(res["samples"]) == {"00", "01"}
         ckpt = next(run.glob("ckpt/ckpt_01_*.pth"))
-        alone = json.loads(run_py("main.py", "--eval_ckpt", ckpt, "--input_path", data, "--trust_checkpoint",
-                                  "--save_dir", tmp_path / "alone", check=True).stdout)
+        rc, stdout, err = main_py(capsys, "--eval_ckpt", ckpt, "--input_path", data, "--trust_checkpoint",
+                                  "--save_dir", tmp_path / "alone")
+        assert rc == 0, err
+        alone = json.loads(stdout)
         assert abs(res["samples"]["01"]["100"]["psnr"] - alone["psnr"]) < 1e-3
         logged = mean_rows(run / "res_table.md")["100"]
         assert 0 < res["mean"]["100"]["psnr"] - logged < 0.5  # after the update: a little above the log
-    table = run_py("-m", "util.summarize", out, check=True).stdout
-    rows = rows_of(table)
+    rows = rows_of(summary(capsys, out).out)
     assert {s for s, _ in rows} == {"scale_1.0", "sym_power"}
     assert all(c[4] != "-" and c[1] != "-" and c[-1] == "ok" for c in rows.values())
 
 
-def test_bulk_decoding_keeps_crafted_names_inside_save_dir(tiny_png, fast_args, tmp_path):
+def test_bulk_decoding_keeps_crafted_names_inside_save_dir(tiny_png, fast_args, tmp_path, capsys):
     run_py("main.py", "--input_path", tiny_png, *fast_args, check=True)
     state = torch.load(next(run_folder(tmp_path / "log").glob("ckpt/*_20_*.pth")), weights_only=True)
     state["sample"] = "../../../../x/escaped"
@@ -184,9 +195,10 @@ def test_bulk_decoding_keeps_crafted_names_inside_save_dir(tiny_png, fast_args, 
     torch.save(state, run / "ckpt" / "ckpt_evil_20_t.pth")
     out = tmp_path / "deep" / "out"
     before = set(tmp_path.rglob("*"))
-    p = run_py("main.py", "--eval_ckpt", tmp_path / "tree", "--save_dir", out, check=True)
+    rc, _, err = main_py(capsys, "--eval_ckpt", tmp_path / "tree", "--save_dir", out)
+    assert rc == 0, err
     created = set(tmp_path.rglob("*")) - before - {out, out.parent}
     assert created and all(out in c.parents for c in created), sorted(created)
-    assert list(out.rglob("final_pred/*.png")) and "decoded 1 of 1" in p.stderr
-    p = run_py("main.py", "--eval_ckpt", tmp_path / "tree", "--save_dir", tmp_path / "tree" / "inside")
-    assert p.returncode == 2 and "only read" in p.stderr and not (tmp_path / "tree" / "inside").exists()
+    assert list(out.rglob("final_pred/*.png")) and "decoded 1 of 1" in err
+    rc, _, err = main_py(capsys, "--eval_ckpt", tmp_path / "tree", "--save_dir", tmp_path / "tree" / "inside")
+    assert rc == 2 and "only read" in err and not (tmp_path / "tree" / "inside").exists()
