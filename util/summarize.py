@@ -14,7 +14,7 @@ deviation over seeds; where a set ran more than once with one seed the newest co
 Unfinished or failed runs are shown as such, never averaged in.
 --paper puts the paper's number and the difference (of the mean) beside each cell. --data DIR gives
 the published logs' rows their Attributes, computed from the images they were fitted on. --plot
-draws PSNR against epoch, one line per row, a band of +- one standard deviation over seeds.
+draws PSNR against epoch, one line per row (Table 1's labels), a band of +- one standard deviation over seeds.
 """
 import json
 import math
@@ -176,10 +176,13 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None):
 
 def curves(runs):
     """Per row (label, epochs, mean PSNR over seeds, std over seeds or None) from every logged epoch of
-    each seed's run, averaged over images; epochs every seed logged."""
+    each seed's run, averaged over images; epochs every seed logged. Labels are Table 1's ("sym-power")
+    where the set is one of its rows."""
     rows = pick(runs)
     swept_id, order = sweep_of(runs)
     several_sources = len({source for _, source in rows}) > 1
+    with open(PAPER) as f:
+        labels = json.load(f)["labels"]
     out = []
     for key in ordered(rows, order):
         done = rows[key]["runs"]
@@ -189,7 +192,7 @@ def curves(runs):
                                     for r in done))
         epochs = sorted(common, key=int)
         stats = [seed_stats([r["results"]["mean"][e]["psnr"] for r in done]) for e in epochs]
-        label = key[0] + (f" ({SOURCES[key[1]][0]})" if several_sources else "") + \
+        label = labels.get(key[0], key[0]) + (f" ({SOURCES[key[1]][0]})" if several_sources else "") + \
             (f", {len(done)} seeds" if len(done) > 1 else "")
         out.append((label, [int(e) for e in epochs], [m for m, _, _ in stats],
                     [sd for _, sd, _ in stats] if len(done) > 1 else None))
