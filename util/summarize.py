@@ -14,7 +14,8 @@ deviation over seeds; where a set ran more than once with one seed the newest co
 Unfinished or failed runs are shown as such, never averaged in.
 --paper puts the paper's number and the difference (of the mean) beside each cell. --data DIR gives
 the published logs' rows their Attributes, computed from the images they were fitted on. --plot
-draws PSNR against epoch, one line per row (Table 1's labels), a band of +- one standard deviation over seeds.
+draws PSNR against epoch, one line per row (Table 1's labels), a band of +- one standard deviation
+over seeds.
 """
 import json
 import math
