@@ -222,7 +222,6 @@ def child(args):
 
 def _profile(one, args, device):
     """The kernels of `args.profile` more steps by total device (CPU: host) time, to standard error."""
-    import torch
     from torch.profiler import ProfilerActivity, profile
 
     cuda = device.type == "cuda"

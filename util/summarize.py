@@ -180,7 +180,7 @@ def curves(runs):
     each seed's run, averaged over images; epochs every seed logged. Labels are Table 1's ("sym-power")
     where the set is one of its rows."""
     rows = pick(runs)
-    swept_id, order = sweep_of(runs)
+    _, order = sweep_of(runs)
     several_sources = len({source for _, source in rows}) > 1
     with open(PAPER) as f:
         labels = json.load(f)["labels"]
