@@ -17,7 +17,7 @@ import torch
 
 from opt import build_parser, check, defaults
 from trainer import trainer_class
-from util.errors import UserError, is_out_of_memory
+from util.errors import UserError, is_out_of_memory, os_error_line
 from util.io import InputError, write_json
 from util.logger import Logger, run_folder_line
 
@@ -124,8 +124,7 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:  # a save_dir under a regular file, no permission, a full disk ...
-        where = f"{e.filename}: " if e.filename else ""
-        print(f"error: {where}{e.strerror or e}", file=sys.stderr)
+        print(os_error_line(e), file=sys.stderr)
         return EXIT_USAGE
     except (RuntimeError, MemoryError) as e:
         if not is_out_of_memory(e):

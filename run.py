@@ -26,7 +26,7 @@ from config import PARAM_SETS
 from manager import UnknownTask, check_experiment, task_options, to_argv
 from opt import build_parser
 from util.cli import Parser
-from util.errors import UserError
+from util.errors import UserError, os_error_line
 from util.io import write_json
 from util.misc import run_folder_name
 from util.recorder import run_complete
@@ -321,7 +321,7 @@ def main(argv, default_exp="000"):
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:  # a log folder that cannot be written ...
-        print(f"error: {(e.filename + ': ') if e.filename else ''}{e.strerror or e}", file=sys.stderr)
+        print(os_error_line(e), file=sys.stderr)
         return 2
 
 

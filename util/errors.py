@@ -14,6 +14,13 @@ class OptionError(UserError):
     """An option value, experiment id or parameter set that does not exist or cannot work."""
 
 
+def os_error_line(e):
+    """One line for an OSError a user causes (a save_dir under a regular file, no permission, a full
+    disk ...): the path, then the reason."""
+    where = f"{e.filename}: " if e.filename else ""
+    return f"error: {where}{e.strerror or e}"
+
+
 def is_out_of_memory(e):
     """Out of memory on any device: CUDA's OutOfMemoryError, or the CPU allocator's failure, which
     PyTorch raises as a plain RuntimeError (and numpy as MemoryError)."""

@@ -23,7 +23,7 @@ import os
 import sys
 
 from util.cli import Parser
-from util.errors import UserError
+from util.errors import UserError, os_error_line
 from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
@@ -264,7 +264,7 @@ def main(argv=None):
         print(f"error: {e}", file=sys.stderr)
         return 2
     except OSError as e:
-        print(f"error: {(e.filename + ': ') if e.filename else ''}{e.strerror or e}", file=sys.stderr)
+        print(os_error_line(e), file=sys.stderr)
         return 2
     return 0
 
