@@ -126,7 +126,7 @@ def test_audio_trains_as_sirens_audio_template(tmp_path):
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / 6, 1))
     for epoch in range(1, 7):
         loss = torch.nn.functional.mse_loss(model(coords), gt)
-        assert ours[str(epoch)]["mse"] == pytest.approx(float(loss), rel=1e-6), epoch
+        assert ours[str(epoch)]["mse"] == pytest.approx(loss.item(), rel=1e-6), epoch
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
