@@ -10,6 +10,7 @@ import json
 import math
 import os
 import sys
+import warnings
 
 import torch
 import torch.nn.functional as F
@@ -74,29 +75,61 @@ def ssim(pred, gt, data_range=255.0):
 class Lpips:
     """LPIPS (AlexNet, v0.1) with the reference's per-image min-max to [-1, 1].
 
-    The AlexNet backbone weights come from torchvision's download cache. Without them (no
-    network) `available` is False, one warning names the file to place, and `__call__` gives None.
-    Constructing it draws random numbers (the backbone's init), first in the reference's order.
+    Built with the reference's random draws whether or not the backbone's weights are here:
+    torchvision's AlexNet is constructed (its init draws), then LPIPS's linear layers (their init
+    draws, then their weights, shipped in the lpips package), and only then are AlexNet's pretrained
+    weights loaded from torchvision's download cache, where an online run would have downloaded
+    them between the two. So the model's initial weights, drawn next, are those of an online run
+    (protocol.md, "Training"). Without the weights (no network) `available` is False, one warning
+    names the file to place, and `__call__` gives None.
     """
     WEIGHTS = "alexnet-owt-7be5be79.pth"
 
     def __init__(self, device="cpu", pnet_rand=False, log=None):
+        """pnet_rand: keep the randomly initialised backbone (tests: no weights needed)."""
         self.net = None
         try:
             import lpips
+        except ImportError as e:  # a broken install
+            self._warn(f"{type(e).__name__}: {e}", log)
+            return
+        with warnings.catch_warnings():  # lpips calls torchvision's deprecated `pretrained=`: its business, not the user's
+            warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
+            net = lpips.LPIPS(net="alex", version="0.1", pnet_rand=True, verbose=False)  # no download, same draws
+        if not pnet_rand:
+            cache = self.weights_path()
+            if not os.path.isfile(cache):
+                self._warn("no AlexNet weights (offline)", log)
+                return
+            try:
+                net.net.load_state_dict(self._backbone_state(net.net, torch.load(cache, map_location="cpu",
+                                                                                 weights_only=True)))
+            except Exception as e:  # a truncated download or another file under that name
+                reason = str(e).splitlines()[0] if str(e) else ""
+                self._warn(f"cannot read {cache}: {type(e).__name__}: {reason}", log)
+                return
+        self.net = net.eval().to(device)
+        for p in self.net.parameters():
+            p.requires_grad_(False)
 
-            self.net = lpips.LPIPS(net="alex", version="0.1", pnet_rand=pnet_rand, verbose=False).eval().to(device)
-            for p in self.net.parameters():
-                p.requires_grad_(False)
-        except Exception as e:  # no network, no cached weights, or a broken install
-            cache = os.path.join(torch.hub.get_dir(), "checkpoints", self.WEIGHTS)
-            reason = str(e).splitlines()[0] if str(e) else type(e).__name__
-            note = (f"warning: LPIPS disabled ({type(e).__name__}: {reason}); place torchvision's AlexNet weights "
-                    f"at {cache} to enable it. LPIPS is recorded as null.")
-            if log is not None:  # a run's logger: the note reaches log.txt too
-                log(note, level="WARNING")
-            else:
-                print(note, file=sys.stderr)
+    @classmethod
+    def weights_path(cls):
+        """Where torchvision downloads AlexNet's weights to, and where lpips would read them from."""
+        return os.path.join(torch.hub.get_dir(), "checkpoints", cls.WEIGHTS)
+
+    @staticmethod
+    def _backbone_state(trunk, state):
+        """torchvision's AlexNet state dict (features.N.*) as LPIPS's trunk names it (sliceK.N.*): the
+        trunk's slices hold the same modules as AlexNet's `features`, under the same indices N."""
+        return {k: state[f"features.{k.split('.', 1)[1]}"] for k in trunk.state_dict()}
+
+    def _warn(self, reason, log):
+        note = (f"warning: LPIPS disabled ({reason}); place torchvision's AlexNet weights at {self.weights_path()} "
+                f"to enable it. LPIPS is recorded as null.")
+        if log is not None:  # a run's logger: the note reaches log.txt too
+            log(note, level="WARNING")
+        else:
+            print(note, file=sys.stderr)
 
     @property
     def available(self):

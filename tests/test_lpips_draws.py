@@ -1,0 +1,72 @@
+"""The LPIPS network draws what the published code draws, with or without AlexNet's weights.
+
+The published image trainer builds lpips.LPIPS (torchvision's AlexNet, its weights downloaded into
+torch.hub's cache, then LPIPS's linear layers) before the model, so the model's initial weights
+come from later draws. Offline the download fails; components.metrics.Lpips must still leave the
+random stream where an online run leaves it. A fake weight file (a random AlexNet's state, saved
+where torchvision caches the real one) lets the published constructor itself run here.
+"""
+import json
+
+import pytest
+import torch
+
+from components import metrics as M
+from tests.conftest import VECTORS, load_json, run_folder, run_py
+
+
+@pytest.fixture
+def fake_weights(tmp_path, monkeypatch):
+    """A TORCH_HOME whose hub cache holds a random AlexNet's state under the real file's name; its
+    state dict. The classifier (unused by LPIPS) is stored as zero-stride zeros to keep the file small."""
+    from torchvision.models import alexnet
+
+    home = tmp_path / "torch_home"
+    monkeypatch.setenv("TORCH_HOME", str(home))
+    with torch.random.fork_rng():
+        torch.manual_seed(1)
+        state = alexnet().state_dict()
+    state = {k: v if k.startswith("features.") else v.new_zeros(()).expand(v.shape) for k, v in state.items()}
+    path = home / "hub" / "checkpoints" / M.Lpips.WEIGHTS
+    path.parent.mkdir(parents=True)
+    torch.save(state, path)
+    assert M.Lpips.weights_path() == str(path)
+    return state
+
+
+def _after(build, seed=3407):
+    """What `build()` returns, and the next draws of torch's global stream after it."""
+    torch.manual_seed(seed)
+    out = build()
+    return out, torch.rand(16)
+
+
+def test_same_draws_and_network_as_the_published_constructor(fake_weights, tmp_path, monkeypatch, capsys):
+    import lpips
+
+    published, theirs = _after(lambda: lpips.LPIPS(net="alex", version="0.1", verbose=False))  # reads the cache
+    assert torch.equal(published.net.slice1[0].weight, fake_weights["features.0.weight"])  # not the random init
+
+    ours, with_weights = _after(lambda: M.Lpips())
+    assert ours.available and torch.equal(with_weights, theirs)
+    mine, ref = ours.net.state_dict(), published.state_dict()
+    assert mine.keys() == ref.keys() and all(torch.equal(mine[k], ref[k]) for k in ref)
+    assert capsys.readouterr().err.count("warning: LPIPS disabled") == 0
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "empty_home"))  # offline: no weights
+    absent, without = _after(lambda: M.Lpips())
+    err = capsys.readouterr().err
+    assert not absent.available and torch.equal(without, theirs)
+    assert err.count("warning: LPIPS disabled") == 1 and M.Lpips.weights_path() in err
+    assert absent(torch.rand(3, 32, 32), torch.rand(3, 32, 32)) is None
+
+
+def test_a_bad_weight_file_disables_lpips_with_one_warning(fake_weights, capsys):
+    with open(M.Lpips.weights_path(), "wb") as f:
+        f.write(b"not a checkpoint")
+    _, after = _after(lambda: M.Lpips())
+    err = capsys.readouterr().err
+    assert err.count("warning: LPIPS disabled") == 1 and "cannot read" in err and M.Lpips.WEIGHTS in err
+    torch.manual_seed(3407)
+    M.Lpips(pnet_rand=True)  # the same construction, its weights never read
+    assert torch.equal(torch.rand(16), after)
