@@ -11,6 +11,7 @@ def debug(gpu=None):
     args = [
         "--model_type", "siren",
         "--input_path", "./data/div2k/test_data/00.png",
+        "--eval_lpips",  # as the published debug.py: the LPIPS network's draws come before the model's
         "--transform", "sym_power",
         "--tag", "debug_demo",
         "--lr", "0.0001",

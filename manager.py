@@ -53,6 +53,11 @@ def task_options(exp, param_set):
     if param_set not in e.sets:
         raise UnknownTask(f"unknown parameter set '{param_set}' for experiment {exp} (valid: {', '.join(e.sets)})")
     opts = {"model_type": "siren", "input_path": e.input_path, "signal_type": e.signal_type}
+    if e.signal_type == "image":
+        # As the published manager: its LPIPS network is built before the model, so the model's initial
+        # weights are drawn after it (protocol.md). Audio has no LPIPS, and the video trainer computes
+        # none: there it would only move the draws.
+        opts["eval_lpips"] = True
     opts.update(BUILDERS[e.kind](param_set))
     if e.signal_type != "video" and not os.path.splitext(e.input_path)[1] and not e.input_path.startswith("builtin:"):
         opts["multi_data"] = True  # a folder: fit every sample in it

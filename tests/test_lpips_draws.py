@@ -70,3 +70,35 @@ def test_a_bad_weight_file_disables_lpips_with_one_warning(fake_weights, capsys)
     torch.manual_seed(3407)
     M.Lpips(pnet_rand=True)  # the same construction, its weights never read
     assert torch.equal(torch.rand(16), after)
+
+
+def test_image_experiments_pass_eval_lpips_as_the_published_manager(capsys, monkeypatch):
+    import debug
+    import run
+    from config import EXPERIMENTS
+    from manager import task_options
+
+    for exp, e in EXPERIMENTS.items():  # audio has no LPIPS; the video trainer computes none
+        assert task_options(exp, e.sets[0]).get("eval_lpips", False) == (e.signal_type == "image"), exp
+    assert run.main(["001", "--only", "sym_power", "--dry_run", "--", "--num_epochs", "200"]) == 0
+    (line,) = capsys.readouterr().out.strip().splitlines()
+    assert " --eval_lpips " in line and line.endswith("--num_epochs 200")
+    calls = []
+    monkeypatch.setattr(debug.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+    monkeypatch.setattr(debug.sys, "argv", ["debug.py"])
+    assert debug.debug() == 0 and "--eval_lpips" in calls[0]
+
+
+def test_eval_lpips_fit_matches_the_published_lpips_draws(tmp_path, div2k_64px):
+    """main.py --eval_lpips on DIV2K 00 at 64 px (offline here: LPIPS is null, the draws are an online
+    run's) logs the published code's PSNR; without the flag, backbones_64px.json holds
+    (tests/test_backbones.py)."""
+    vectors = load_json(VECTORS / "lpips_draws_64px.json")["psnr"]
+    save = tmp_path / "log"
+    run_py("main.py", "--input_path", div2k_64px["00"], "--transform", "sym_power", "--eval_lpips",
+           "--num_epochs", 200, "--log_epoch", 50, "--save_dir", save, "--device", "cpu", "--quiet", "--no_images",
+           env={"OMP_NUM_THREADS": "1"}, check=True)
+    (samples,) = json.loads((run_folder(save) / "results.json").read_text())["samples"].values()
+    assert sorted(samples, key=int) == sorted(vectors, key=int)
+    for epoch, value in vectors.items():
+        assert abs(samples[epoch]["psnr"] - value) < 0.01, (epoch, samples[epoch]["psnr"], value)
