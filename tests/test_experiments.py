@@ -18,6 +18,7 @@ import pytest
 from components.transform import ROWS
 from config import PARAM_SETS
 from tests.conftest import ROOT, dataset, run_py, smooth_image
+from tests.test_paper_filter import table1_run
 
 TINY = ["--hidden_features", "16", "--hidden_layers", "1", "--quiet", "--device", "cpu", "--no_images"]
 
@@ -110,12 +111,8 @@ def test_sweep_survives_a_killed_task_and_summarises(tmp_path, tiny_folder):
 def test_summariser_prefers_newest_complete_run_and_adds_paper(tmp_path):
     exp = tmp_path / "001_trans"
     for i, (psnr, complete) in enumerate([(30.0, True), (31.0, True), (0.0, False)]):
-        run = exp / f"sym_power_2026-01-0{i + 1}_abcd"
-        run.mkdir(parents=True)
-        (run / "args.json").write_text(json.dumps({"tag": "sym_power"}))
-        res = {"samples": {}, "mean": {"5000": {"psnr": psnr, "ssim_ref": 0.99, "ssim": 0.9}} if complete else {},
-               "attributes": {"std": 0.46, "skew": 0.16, "range": 0.96}, "complete": complete}
-        (run / "results.json").write_text(json.dumps(res))
+        run = table1_run(exp / f"sym_power_2026-01-0{i + 1}_abcd", "sym_power",  # in Table 1's setting
+                         {"5000": {"psnr": psnr, "ssim_ref": 0.99, "ssim": 0.9}} if complete else {}, complete=complete)
         os.utime(run / "results.json", (1000 + i, 1000 + i))
     p = run_py("-m", "util.summarize", exp, "--paper", check=True)
     row = next(line for line in p.stdout.splitlines() if line.startswith("| sym_power"))

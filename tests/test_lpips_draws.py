@@ -98,7 +98,9 @@ def test_eval_lpips_fit_matches_the_published_lpips_draws(tmp_path, div2k_64px):
     run_py("main.py", "--input_path", div2k_64px["00"], "--transform", "sym_power", "--eval_lpips",
            "--num_epochs", 200, "--log_epoch", 50, "--save_dir", save, "--device", "cpu", "--quiet", "--no_images",
            env={"OMP_NUM_THREADS": "1"}, check=True)
-    (samples,) = json.loads((run_folder(save) / "results.json").read_text())["samples"].values()
+    res = json.loads((run_folder(save) / "results.json").read_text())
+    (samples,) = res["samples"].values()
+    assert res["sample_shapes"] == {"00": [3, 64, 64]}  # what the summariser's --paper checks
     assert sorted(samples, key=int) == sorted(vectors, key=int)
     for epoch, value in vectors.items():
         assert abs(samples[epoch]["psnr"] - value) < 0.01, (epoch, samples[epoch]["psnr"], value)

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from tests.conftest import VECTORS, dataset, load_json, run_folder, run_py
+from tests.test_paper_filter import table1_run
 from util import summarize
 
 PUBLISHED = VECTORS / "reference_log" / "001_trans"  # written by the published code
@@ -99,12 +100,8 @@ def test_data_gives_published_runs_table1_attributes(tmp_path, capsys):
 
 
 def _our_run(root, tag, seed, psnrs):
-    folder = root / "001_trans" / f"{tag}_seed{seed}_2026_{seed}"
-    folder.mkdir(parents=True)
-    (folder / "args.json").write_text(json.dumps({"tag": f"{tag}_seed{seed}", "seed": seed}))
-    mean = {str(e): {"psnr": p, "ssim_ref": 0.9} for e, p in psnrs.items()}
-    (folder / "results.json").write_text(json.dumps({"samples": {}, "mean": mean, "complete": True,
-                                                     "attributes": {"std": 0.5, "skew": 0.1, "range": 1.0}}))
+    table1_run(root / "001_trans" / f"{tag}_seed{seed}_2026_{seed}", tag,  # in Table 1's setting: --paper compares
+               {e: {"psnr": p, "ssim_ref": 0.9} for e, p in psnrs.items()}, seed=seed)
 
 
 def test_seeds_give_mean_and_std_and_curves(tmp_path, capsys):

@@ -196,6 +196,7 @@ class BaseTrainer:
         if not torch.isfinite(target).all():
             raise InputError(f"{path}: the {a.transform} transform gives non-finite values on this data")
         self.recorder.attributes[signal.name] = T.attributes(target)
+        self.recorder.shapes[signal.name] = list(signal.data.shape)
         self.log(f"[{signal.name}] {tuple(data.shape)} {a.transform}: " + json.dumps(tf.params))
         self.log_transform(signal, data, target, tf)
         if not a.no_images and resume is None:

@@ -222,6 +222,7 @@ def write_run(out, source, decoded, complete):
         if d.metrics is not None:
             recorder.record(d.name, d.epoch, d.metrics)
             recorder.attributes[d.name] = d.attributes
+            recorder.shapes[d.name] = list(d.recon.shape)
     complete = complete and all(d.metrics is not None for d in decoded)
     write_json(os.path.join(out, "results.json"), {**recorder.results(complete), "measured": "after_update",
                                                    "decoded_from": source,

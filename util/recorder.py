@@ -22,12 +22,14 @@ def run_complete(folder):
 
 
 class Recorder:
-    """samples: {name: {epoch(str): {metric: value or None}}}; attributes: {name: {std, skew, range}}."""
+    """samples: {name: {epoch(str): {metric: value or None}}}; attributes: {name: {std, skew, range}};
+    shapes: {name: the signal's shape, e.g. [3, 512, 512]} (what the summariser's --paper checks)."""
 
     def __init__(self, num_epochs):
         self.num_epochs = num_epochs
         self.samples = {}
         self.attributes = {}
+        self.shapes = {}
         self.finished = []
         self.time_s = 0.0
 
@@ -49,18 +51,19 @@ class Recorder:
         return {k: finite_mean([r[k] for r in rows]) for k in ("std", "skew", "range")} if rows else None
 
     def state(self):
-        return {"samples": self.samples, "attributes": self.attributes, "finished": list(self.finished),
-                "time_s": self.time_s}
+        return {"samples": self.samples, "attributes": self.attributes, "shapes": self.shapes,
+                "finished": list(self.finished), "time_s": self.time_s}
 
     def load_state(self, state):
         self.samples = {n: dict(r) for n, r in state["samples"].items()}
         self.attributes = dict(state["attributes"])
+        self.shapes = dict(state.get("shapes", {}))  # none in checkpoints written before shapes were recorded
         self.finished = list(state["finished"])
         self.time_s = float(state["time_s"])
 
     def results(self, complete):
         return {"samples": self.samples, "mean": self.mean(), "attributes": self.mean_attributes(),
-                "time_s": round(self.time_s, 3), "sample_attributes": self.attributes,
+                "time_s": round(self.time_s, 3), "sample_attributes": self.attributes, "sample_shapes": self.shapes,
                 "num_epochs": self.num_epochs, "complete": complete}
 
     def res_table(self):

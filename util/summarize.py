@@ -12,7 +12,9 @@ SSIM, --lpips LPIPS); audio runs show PSNR, SNR and SI-SNR instead. Where a set 
 seeds (run.py --seeds), a cell is the mean over seeds of the image-averaged value +- the standard
 deviation over seeds; where a set ran more than once with one seed the newest complete run counts.
 Unfinished or failed runs are shown as such, never averaged in.
---paper puts the paper's number and the difference (of the mean) beside each cell. --data DIR gives
+--paper puts the paper's number and the difference (of the mean) beside each cell of the rows whose
+runs have Table 1's setting (TABLE1_SETTING below); a line under the table says why the others have
+none. --data DIR gives
 the published logs' rows their Attributes, computed from the images they were fitted on. --plot
 draws PSNR against epoch, one line per row (Table 1's labels), a band of +- one standard deviation
 over seeds.
@@ -28,6 +30,16 @@ from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
 PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table1.json")
+
+# Table 1's setting (protocol.md): a run's cells sit beside the paper's only with all of it, and with
+# its row's transform options. The learning-rate schedule depends on num_epochs, so another length's
+# epoch 500 is not Table 1's. unset (None) lr and first_omega mean SIREN's image defaults, 1e-4 and 30.
+TABLE1_SETTING = {"signal_type": "image", "model_type": "siren", "hidden_layers": 3, "hidden_features": 256,
+                  "lr": 1e-4, "first_omega": 30, "hidden_omega": 30, "num_epochs": 5000}
+TABLE1_IMAGES = [f"{i:02d}" for i in range(16)]  # DIV2K's test images, fitted at their 512 x 512
+TABLE1_SHAPE = [3, 512, 512]
+TRANSFORM_OPTIONS = ("transform", "trans_shift", "trans_scale", "pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta",
+                     "gamma_boundary", "gamma_trans", "box_shift", "inverse", "rpp")
 
 
 def sweep_of(runs):
@@ -112,6 +124,38 @@ def _cell(values, paper=None, digits=2):
     return s
 
 
+def table1_mismatch(run, row):
+    """Why a run is not in Table 1's setting for `row` (the first requirement it fails), or None.
+    Its data: args.json's input_path names DIV2K, results' samples are the 16 test images and, where
+    the run records them (this project's results.json), their shapes are 512 x 512; the published
+    code's logs record no size (their input is the authors' DIV2K test folder, fitted as it is)."""
+    from opt import row_options
+
+    args, res = run["args"], run["results"]
+    for k, want in TABLE1_SETTING.items():
+        if k not in args:
+            return f"args.json lacks {k}"
+        have = args[k]
+        if have is None and k in ("lr", "first_omega"):
+            have = want if args.get("model_type") == "siren" and args.get("signal_type") == "image" else None
+        if have != want:
+            return f"{k} {have}, not {want}"
+    path = args.get("input_path")
+    if "div2k" not in str(path).lower():
+        return f"input {path}, not DIV2K's test images"
+    names = sorted(res.get("samples", {}))
+    if names != TABLE1_IMAGES:
+        return f"{len(names)} image(s) ({', '.join(names[:3])}{' ...' if len(names) > 3 else ''}), not DIV2K's 16 test images"
+    for name, shape in sorted((res.get("sample_shapes") or {}).items()):
+        if list(shape) != TABLE1_SHAPE:
+            return f"image {name} is {'x'.join(map(str, shape))}, not {'x'.join(map(str, TABLE1_SHAPE))}"
+    want = row_options(row)
+    for k in TRANSFORM_OPTIONS:
+        if args.get(k) != want[k]:
+            return f"{k} {args.get(k)}, not {row}'s {want[k]}"
+    return None
+
+
 def ordered(rows, known):
     """Row keys in the sweep's order, else Table 1's, then other sets alphabetically; sources in SOURCES' order."""
     order = _order({s for s, _ in rows}, known)
@@ -122,15 +166,18 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None):
     """One experiment's Table 1 as markdown. data_attrs: {(set, source): attributes} for rows whose
     runs store none (the published code's logs), computed from --data."""
     rows = pick(runs)
-    swept_id, order = sweep_of(runs)
-    exp_id = swept_id or experiment.split("_")[0]
-    # Table 1 is DIV2K with SIREN: beside other experiments run.py ran (Kodak, text, audio ...) it would
-    # mislead; runs made by hand are compared on request.
-    comparable = show_paper and (exp_id == "001" or swept_id is None)
-    paper = {}
-    if comparable:
+    _, order = sweep_of(runs)
+    paper, why_not = {}, {}  # why_not: row key -> why its runs are not Table 1's setting
+    if show_paper:
         with open(PAPER) as f:
-            paper = json.load(f)["rows"]
+            table1 = json.load(f)["rows"]
+        for key, row in rows.items():
+            reasons = ["not a Table 1 row"] if key[0] not in table1 else \
+                [m for m in (table1_mismatch(r, key[0]) for r in row["runs"]) if m]
+            if reasons:
+                why_not[key] = reasons[0]
+            elif row["runs"]:
+                paper[key] = table1[key[0]]
     chosen = [r for row in rows.values() for r in row["runs"]]
     avail = sorted({e for r in chosen for e in r["results"].get("mean", {})}, key=int)
     if epochs is None:
@@ -148,7 +195,7 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None):
     lines = [f"## {experiment}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in ordered(rows, order):
         s, source = key
-        row, ref = rows[key], paper.get(s, {})
+        row, ref = rows[key], paper.get(key, {})
         done = row["runs"]
         attrs = [r["results"].get("attributes") or (data_attrs or {}).get(key) or {} for r in done]
         cells = [s]
@@ -168,11 +215,23 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None):
                                              if x in sources) + "."]
     if any(len(row["runs"]) > 1 for row in rows.values()):
         lines += ["", "`m ± s`: mean over seeds of the image-averaged value ± its standard deviation over seeds (n - 1)."]
-    if comparable:
-        lines += ["", "Cells read `ours [paper, ours - paper]`; the paper's numbers are Table 1 (DIV2K, 5000 epochs)."]
-    elif show_paper:
-        lines += ["", f"No paper numbers beside experiment {exp_id}: Table 1 is experiment 001 (DIV2K, SIREN)."]
+    if paper:
+        unsized = [key for key in paper if not all(r["results"].get("sample_shapes") for r in rows[key]["runs"])]
+        lines += ["", "Cells read `ours [paper, ours - paper]`; the paper's numbers are Table 1 (DIV2K, SIREN 3x256, "
+                      "5000 epochs)" + (f"; image size not recorded by {_labels(unsized, sources)}: taken as 512x512"
+                                        if unsized else "") + "."]
+    if why_not:
+        by_reason = {}
+        for key in ordered(why_not, order):
+            by_reason.setdefault(why_not[key], []).append(key)
+        lines += ["", "No paper numbers beside " + "; ".join(f"{_labels(keys, sources)}: {reason}"
+                                                              for reason, keys in by_reason.items()) + "."]
     return "\n".join(lines) + "\n"
+
+
+def _labels(keys, sources):
+    """Row names for a footnote; with the source where the table has several."""
+    return ", ".join(s + (f" ({SOURCES[src][0]})" if len(sources) > 1 else "") for s, src in keys)
 
 
 def curves(runs):
@@ -229,7 +288,7 @@ def main(argv=None):
     ap = Parser(prog="python -m util.summarize", description=__doc__.split("\n\n")[0])
     ap.add_argument("log_dir")
     ap.add_argument("--epochs", default=None, help="comma-separated epochs (default: Table 1's that were logged)")
-    ap.add_argument("--paper", action="store_true", help="add the paper's Table 1 numbers and the differences")
+    ap.add_argument("--paper", action="store_true", help="add the paper's Table 1 numbers and the differences (rows run in Table 1's setting)")
     ap.add_argument("--ssim", action="store_true", help="also the textbook SSIM")
     ap.add_argument("--lpips", action="store_true", help="also LPIPS")
     ap.add_argument("--data", default=None, metavar="DIR",
