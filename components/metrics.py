@@ -93,7 +93,7 @@ class Lpips:
         except ImportError as e:  # a broken install
             self._warn(f"{type(e).__name__}: {e}", log)
             return
-        with warnings.catch_warnings():  # lpips calls torchvision's deprecated `pretrained=`: its business, not the user's
+        with warnings.catch_warnings():  # lpips passes torchvision's deprecated `pretrained=`: not the user's concern
             warnings.filterwarnings("ignore", category=UserWarning, module="torchvision")
             net = lpips.LPIPS(net="alex", version="0.1", pnet_rand=True, verbose=False)  # no download, same draws
         if not pnet_rand:

@@ -145,7 +145,8 @@ def table1_mismatch(run, row):
         return f"input {path}, not DIV2K's test images"
     names = sorted(res.get("samples", {}))
     if names != TABLE1_IMAGES:
-        return f"{len(names)} image(s) ({', '.join(names[:3])}{' ...' if len(names) > 3 else ''}), not DIV2K's 16 test images"
+        shown = ", ".join(names[:3]) + (" ..." if len(names) > 3 else "")
+        return f"{len(names)} image(s) ({shown}), not DIV2K's 16 test images"
     for name, shape in sorted((res.get("sample_shapes") or {}).items()):
         if list(shape) != TABLE1_SHAPE:
             return f"image {name} is {'x'.join(map(str, shape))}, not {'x'.join(map(str, TABLE1_SHAPE))}"
@@ -216,7 +217,7 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None):
     if any(len(row["runs"]) > 1 for row in rows.values()):
         lines += ["", "`m ± s`: mean over seeds of the image-averaged value ± its standard deviation over seeds (n - 1)."]
     if paper:
-        unsized = [key for key in paper if not all(r["results"].get("sample_shapes") for r in rows[key]["runs"])]
+        unsized = [k for k in paper if not all(r["results"].get("sample_shapes") for r in rows[k]["runs"])]
         lines += ["", "Cells read `ours [paper, ours - paper]`; the paper's numbers are Table 1 (DIV2K, SIREN 3x256, "
                       "5000 epochs)" + (f"; image size not recorded by {_labels(unsized, sources)}: taken as 512x512"
                                         if unsized else "") + "."]
@@ -288,7 +289,8 @@ def main(argv=None):
     ap = Parser(prog="python -m util.summarize", description=__doc__.split("\n\n")[0])
     ap.add_argument("log_dir")
     ap.add_argument("--epochs", default=None, help="comma-separated epochs (default: Table 1's that were logged)")
-    ap.add_argument("--paper", action="store_true", help="add the paper's Table 1 numbers and the differences (rows run in Table 1's setting)")
+    ap.add_argument("--paper", action="store_true",
+                    help="add the paper's Table 1 numbers and the differences (rows run in Table 1's setting)")
     ap.add_argument("--ssim", action="store_true", help="also the textbook SSIM")
     ap.add_argument("--lpips", action="store_true", help="also LPIPS")
     ap.add_argument("--data", default=None, metavar="DIR",
