@@ -5,8 +5,7 @@ log/<id>_<name>/<set>_<time>_<random>/ identifies each run.
 """
 import os
 
-from components.transform import ROWS
-from config import EXPERIMENTS
+from config import EXPERIMENTS, ROWS
 from util.errors import OptionError
 
 ABLATIONS = {

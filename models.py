@@ -167,25 +167,38 @@ class PEMLP(nn.Module):
         return self.net(self.encoding(coords))
 
 
-# Backbone -> (class, the options it reads from args, default learning rate).
+# Backbone -> (class, the options it reads from args, its defaults for options left None in opt.py;
+# a modality's defaults refine these, components/signals.py's MODALITIES, and opt.resolve applies both).
 MODELS = {
-    "siren": (Siren, {"first_omega": "first_omega", "hidden_omega": "hidden_omega"}, 1e-4),
+    "siren": (Siren, {"first_omega": "first_omega", "hidden_omega": "hidden_omega"},
+              {"lr": 1e-4, "first_omega": 30.0}),
     "finer": (Finer, {"first_omega": "first_omega", "hidden_omega": "hidden_omega",
-                      "first_bias_scale": "first_bias_scale", "scale_req_grad": "scale_req_grad"}, 5e-4),
-    "wire": (Wire, {"first_omega": "first_omega", "hidden_omega": "hidden_omega", "scale": "scale"}, 5e-3),
-    "gauss": (Gauss, {"scale": "scale"}, 5e-3),
-    "pemlp": (PEMLP, {"n_freqs": "N_freqs"}, 1e-3),
+                      "first_bias_scale": "first_bias_scale", "scale_req_grad": "scale_req_grad"},
+              {"lr": 5e-4, "first_omega": 30.0}),
+    "wire": (Wire, {"first_omega": "first_omega", "hidden_omega": "hidden_omega", "scale": "scale"},
+             {"lr": 5e-3, "first_omega": 30.0}),
+    "gauss": (Gauss, {"scale": "scale"}, {"lr": 5e-3}),
+    "pemlp": (PEMLP, {"n_freqs": "N_freqs"}, {"lr": 1e-3}),
 }
 
 
+def check_model(model_type):
+    if model_type not in MODELS:
+        raise OptionError(f"unknown model '{model_type}' (valid: {', '.join(MODELS)})")
+
+
+def backbone_defaults(model_type):
+    check_model(model_type)
+    return dict(MODELS[model_type][2])
+
+
 def default_lr(model_type):
-    return MODELS[model_type][2]
+    return backbone_defaults(model_type)["lr"]
 
 
 def build_model(opts, in_features, out_features):
-    """A backbone from an option dict (argparse vars) with the reference's option names."""
-    if opts["model_type"] not in MODELS:
-        raise OptionError(f"unknown model '{opts['model_type']}' (valid: {', '.join(MODELS)})")
+    """A backbone from a resolved option dict (opt.resolve) with the reference's option names."""
+    check_model(opts["model_type"])
     cls, keys, _ = MODELS[opts["model_type"]]
     kwargs = {k: opts[a] for k, a in keys.items()}
     return cls(in_features, out_features, hidden_features=opts["hidden_features"],

@@ -1,9 +1,13 @@
-"""Command-line options: the reference's names and defaults (protocol.md), plus this project's own."""
+"""Command-line options: the reference's names and defaults (protocol.md), plus this project's own.
+
+A default of None is derived (`resolve`, before anything trains): the backbone's and the modality's
+defaults (models.MODELS, components/signals.py's MODALITIES) fill it in, and the video batch is
+derived from the data once it is read (trainer/run.py). args.json holds the resolved values.
+Importing this module (run.py does, to check a task's options) loads no torch.
+"""
 import math
 
-from components.transform import ROWS, TRANSFORMS
-from models import MODELS
-from trainer import SIGNAL_TYPES
+from config import ROWS
 from util.cli import Parser
 from util.errors import OptionError
 
@@ -22,9 +26,9 @@ def build_parser():
     a("--snap_minutes", type=float, default=10.0,
       help="also checkpoint whenever this many minutes have passed since the last checkpoint (a kill loses at "
            "most this much)")
-    a("--batch_size", type=int, default=4096,
-      help="video: coordinates per step; the default 4096 means 1/16 of all pixels, at least 4096 (images and "
-           "audio fit the full batch)")
+    a("--batch_size", type=int, default=None,
+      help="video: coordinates per step (default: 1/16 of all pixels, at least 4096; images and audio fit the "
+           "full batch)")
     a("--num_epochs", type=int, default=5000)
     a("--lr", type=float, default=None, help="learning rate (default: the backbone's: siren 1e-4, finer 5e-4, "
                                              "pemlp 1e-3, gauss and wire 5e-3)")
@@ -32,20 +36,22 @@ def build_parser():
       help="the reference's flag for a folder input, kept so its command lines (and run.py's, as protocol.md "
            "writes them) work; a folder is always fitted whole, with or without it")
     a("--input_path", default=None, help="a file, a folder, or builtin:chirp / builtin:astronaut_pan")
-    a("--signal_type", default="image", choices=SIGNAL_TYPES)
+    a("--signal_type", default="image", help="image, audio or video (components/signals.py's MODALITIES)")
     a("--eval_lpips", action="store_true", help="also compute LPIPS at log epochs (needs AlexNet weights)")
     # backbone (reference)
-    a("--model_type", default="siren", choices=list(MODELS))
+    a("--model_type", default="siren", help="siren, finer, wire, gauss or pemlp (models.py's MODELS)")
     a("--hidden_layers", type=int, default=3)
     a("--hidden_features", type=int, default=256)
-    a("--first_omega", type=float, default=None, help="siren, finer, wire (default 30; audio 3000)")
+    a("--first_omega", type=float, default=None, help="siren, finer, wire (default: 30; audio 3000)")
     a("--hidden_omega", type=float, default=30.0, help="siren, finer, wire")
     a("--first_bias_scale", type=float, default=None, help="finer: first-layer bias ~ U(-k, k)")
     a("--scale_req_grad", action="store_true", help="finer: let the |z| + 1 factor carry gradient")
     a("--N_freqs", type=int, default=10, help="pemlp")
     a("--scale", type=float, default=30.0, help="gauss, wire")
     # transform (reference)
-    a("--transform", default="min_max", choices=list(TRANSFORMS))
+    a("--transform", default="min_max",
+      help="min_max, z_score, box_cox or sym_power (components/transform.py's TRANSFORMS; Table 1's rows: "
+           "config.ROWS)")
     a("--trans_shift", type=float, default=-0.5)
     a("--trans_scale", type=float, default=2.0)
     a("--pn_cum", type=float, default=0.5, help="sym_power: cdf level of median centring")
@@ -88,6 +94,27 @@ def row_options(row=None, **overrides):
         opts.update(ROWS[row])
     opts.update({k: v for k, v in overrides.items() if v is not None})
     return opts
+
+
+def resolve(args):
+    """The options a run trains with: the reference's defaults (above), then what the backbone and the
+    modality set for options left None (models.MODELS: lr, first omega; components/signals.py's
+    MODALITIES: audio's first omega 3000, which refines the backbone's), then the user's, which are
+    never replaced. Names are checked here, one line each. Resolving twice changes nothing, so a
+    resumed run's args.json (or an older one with nulls) goes through here too."""
+    from components.signals import MODALITIES
+    from components.transform import TRANSFORMS
+    from models import MODELS, backbone_defaults
+
+    for name, table in (("transform", TRANSFORMS), ("model_type", MODELS), ("signal_type", MODALITIES)):
+        if getattr(args, name) not in table:
+            raise OptionError(f"--{name} {getattr(args, name)}: invalid choice (choose from {', '.join(table)})")
+    derived = backbone_defaults(args.model_type)
+    derived.update({k: v for k, v in MODALITIES[args.signal_type].defaults.items() if k in derived})
+    for k, v in derived.items():
+        if getattr(args, k) is None:
+            setattr(args, k, v)
+    return args
 
 
 def _positive(v):

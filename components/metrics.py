@@ -1,4 +1,4 @@
-"""Image and audio metrics: PSNR and SSIM as the reference computes them, textbook SSIM, LPIPS, SNR.
+"""Image, audio and video metrics: PSNR and SSIM as the reference computes them, textbook SSIM, LPIPS, SNR.
 
 All image metrics take (C, H, W) float tensors in the signal's own units (0..255 for 8-bit).
 A metric that cannot be computed (a perfect reconstruction's PSNR, SSIM of an image smaller than
@@ -14,6 +14,8 @@ import warnings
 
 import torch
 import torch.nn.functional as F
+
+from util.recorder import finite_mean
 
 
 def finite_or_none(x):
@@ -174,6 +176,15 @@ def audio_metrics(pred, target):
     peak = target.double().abs().max()
     return {"snr": snr(pred, target), "si_snr": si_snr(pred, target),
             "psnr": finite_or_none(20 * torch.log10(peak / torch.sqrt(mse)))}
+
+
+def video_metrics(pred, target, data_range=255.0):
+    """PSNR over the whole video, SSIM and ssim_ref averaged over frames, and PSNR per frame: (C, F, H, W)."""
+    frames = range(target.shape[1])
+    return {"psnr": psnr(pred, target),
+            "ssim": finite_mean([ssim(pred[:, f], target[:, f], data_range) for f in frames]),
+            "ssim_ref": finite_mean([ssim_ref(pred[:, f], target[:, f]) for f in frames]),
+            "psnr_frames": [psnr(pred[:, f], target[:, f]) for f in frames]}
 
 
 def _main(argv=None):

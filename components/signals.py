@@ -1,6 +1,7 @@
 """Signals on disk, apart from training: read a path into a Signal, list a folder's samples, write a
 prediction and its TensorBoard media. One class per modality (as SIREN's dataio.py holds every
-reader); the trainers keep only the loop and what is modality-specific in it.
+reader), gathered at the bottom with what the loop needs of that modality into one record each
+(MODALITIES: metrics, PSNR peak, batch, option defaults); the loop itself is trainer/base_trainer.py.
 
 A Signal's data is a float tensor (C, *grid) in the signal's own units (0..255 for 8-bit images,
 [-1, 1] for audio) with its Nominal range. `builtin:chirp` (audio) and `builtin:astronaut_pan`
@@ -13,6 +14,7 @@ from fractions import Fraction
 import numpy as np
 import torch
 
+from components.metrics import audio_metrics, image_metrics, video_metrics
 from util.errors import InputError, OptionError
 from util.io import (AUDIO_EXTS, IMAGE_EXTS, Nominal, atomic_write, list_samples, missing, read_image,
                      sample_name, save_image, to_uint)
@@ -227,10 +229,63 @@ class VideoSignals:
             writer.add_image(f"{signal.name}/reconstruction/frame_{i}", signal.nominal.unit(frame), epoch)
 
 
-SIGNALS = {"image": ImageSignals(), "audio": AudioSignals(), "video": VideoSignals()}
+# ---- the modalities: one record each ---------------------------------------------------------------
+
+VIDEO_MIN_BATCH = 4096  # the reference's video batch, the least that a derived one takes
 
 
-def signals_for(signal_type):
-    if signal_type not in SIGNALS:
-        raise OptionError(f"unknown signal type '{signal_type}' (valid: {', '.join(SIGNALS)})")
-    return SIGNALS[signal_type]
+def _image_metrics(recon, data, signal, lpips=None):
+    return image_metrics(recon, data, signal.nominal.span, lpips)
+
+
+def _audio_metrics(recon, data, signal, lpips=None):
+    return audio_metrics(recon, data)
+
+
+def _video_metrics(recon, data, signal, lpips=None):
+    return video_metrics(recon, data, signal.nominal.span)
+
+
+def _data_max(ref):
+    return ref.max()
+
+
+def _abs_max(ref):
+    return ref.abs().max()
+
+
+def _full_batch(batch_size, n):
+    return n  # the reference's full batch: --batch_size is video's option
+
+
+def _video_batch(batch_size, n):
+    """--batch_size as given; None (derived) is 1/16 of all pixels, at least VIDEO_MIN_BATCH."""
+    return min(batch_size if batch_size is not None else max(VIDEO_MIN_BATCH, n // 16), n)
+
+
+@dataclass(frozen=True)
+class Modality:
+    """Everything that differs between images, audio and video: the files (`io`: listing, reading,
+    writing a prediction, TensorBoard media) and what the fitting loop needs (trainer/base_trainer.py)."""
+    name: str
+    io: object  # ImageSignals, AudioSignals or VideoSignals
+    evaluate: object  # (recon, data, signal, lpips) -> metrics; both (C, *grid) in the signal's units
+    peak: object  # the data rows -> the peak of the per-step PSNR
+    batch: object  # (--batch_size or None, n coordinates) -> coordinates per step
+    uses_batch_size: bool  # --batch_size applies (and, left None, is derived from the data and recorded)
+    defaults: dict  # backbone options it sets where the user left None, over models.py's (opt.resolve)
+
+
+MODALITIES = {
+    "image": Modality("image", ImageSignals(), _image_metrics, _data_max, _full_batch, False, {}),
+    # SIREN's audio setting: a first layer of omega 3000 for a 16 kHz waveform on t in [-1, 1]
+    "audio": Modality("audio", AudioSignals(), _audio_metrics, _abs_max, _full_batch, False, {"first_omega": 3000.0}),
+    # one Adam step on a random batch of coordinates per epoch; evaluation on the full grid
+    "video": Modality("video", VideoSignals(), _video_metrics, _data_max, _video_batch, True, {}),
+}
+
+
+def modality(signal_type):
+    if signal_type not in MODALITIES:
+        raise OptionError(f"unknown signal type '{signal_type}' (valid: {', '.join(MODALITIES)})")
+    return MODALITIES[signal_type]

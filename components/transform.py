@@ -30,21 +30,6 @@ from scipy import stats
 from util.errors import InputError, OptionError, UserError
 from util.io import read_image
 
-# Table 1 rows -> the reference's options (protocol.md, "Options of the reference").
-ROWS = {
-    "01_norm": {"transform": "min_max", "trans_shift": 0.0, "trans_scale": 1.0},
-    "z_score": {"transform": "z_score"},
-    "gamma_0.5": {"transform": "sym_power", "gamma_trans": 0.5},
-    "gamma_2.0": {"transform": "sym_power", "gamma_trans": 2.0},
-    "scale_0.5": {"transform": "min_max", "trans_scale": 1.0},
-    "scale_1.0": {"transform": "min_max", "trans_scale": 2.0},
-    "scale_2.0": {"transform": "min_max", "trans_scale": 4.0},
-    "inverse": {"transform": "min_max", "inverse": True},
-    "rpp": {"transform": "min_max", "rpp": True},
-    "box_cox": {"transform": "box_cox"},
-    "sym_power": {"transform": "sym_power"},
-}
-
 BINS = 256  # histogram bins of the reference, whatever the bit depth
 
 
@@ -354,6 +339,8 @@ def inspector_params(t):
 
 
 def _main(argv=None):
+    from config import ROWS
+    from opt import row_options
     from util.cli import Parser
     from util.io import IMAGE_EXTS, list_samples, sample_name
     from util.plot import MAX_ROWS as PLOT_ROWS
@@ -369,8 +356,6 @@ def _main(argv=None):
     args = ap.parse_args(argv)
     if args.transform not in ROWS:
         ap.exit(2, f"error: unknown transform row '{args.transform}' (valid: {', '.join(ROWS)})\n")
-    from opt import row_options
-
     opts = row_options(args.transform)
     try:
         files = list_samples(args.path, IMAGE_EXTS)

@@ -15,8 +15,7 @@ from pathlib import Path
 import imageio.v2 as imageio
 import pytest
 
-from components.transform import ROWS
-from config import PARAM_SETS
+from config import PARAM_SETS, ROWS
 from tests.conftest import ROOT, dataset, run_py, smooth_image
 from tests.test_paper_filter import table1_run
 

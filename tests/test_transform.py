@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from components import transform as T
+from config import ROWS
 from opt import row_options
 from tests.conftest import VECTORS, dataset, load_json, run_py
 from util.io import Nominal, read_image
@@ -52,7 +53,7 @@ def test_sym_power_params_match_reference(div2k):
 
 def test_attributes_of_every_row_match_reference(div2k, fitted):
     rows = load_json(VECTORS / "attributes_div2k_test.json")["rows"]
-    assert set(rows) == set(T.ROWS)
+    assert set(rows) == set(ROWS)
     for row, expected in rows.items():
         gen = torch.Generator().manual_seed(0)
         got = []
@@ -72,7 +73,7 @@ def _boxcox_resolution(tf, x):
 
 
 def test_round_trip_every_row_every_image(div2k, fitted):
-    for row in T.ROWS:
+    for row in ROWS:
         opts = row_options(row)
         for name, (data, nominal) in div2k.items():
             prepared, perm, tf = fitted(row, name)
@@ -112,7 +113,7 @@ def test_inspector_cli_forced_gamma_row_and_bad_row():
     assert p.returncode == 2 and "unknown transform row" in p.stderr and "Traceback" not in p.stderr
 
 
-@pytest.mark.parametrize("row", list(T.ROWS))
+@pytest.mark.parametrize("row", list(ROWS))
 def test_constant_data_maps_to_centre_without_nan(row):
     data = torch.full((3, 8, 8), 77.0)
     opts = row_options(row)
@@ -162,7 +163,7 @@ def test_ablations():
 
 def test_fitted_params_are_plain_and_restore():
     data = (torch.rand(1, 20, 20, generator=torch.Generator().manual_seed(3)) * 255).round()
-    for row in T.ROWS:
+    for row in ROWS:
         opts = row_options(row)
         tf = T.build(opts, 256).fit(data)
         assert all(v is None or isinstance(v, (int, float)) for v in tf.params.values()), row

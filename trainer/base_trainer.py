@@ -1,8 +1,9 @@
-"""The fitting loop shared by every modality: transform, model, Adam, schedule, metrics, checkpoints.
+"""The fitting loop, one for every modality: transform, model, Adam, schedule, metrics, checkpoints.
 
-A modality trainer (image, audio, video) adds what is modality-specific in the loop: the metrics of
-a reconstruction, the batch, the PSNR peak, backbone defaults. Reading and writing signals is
-components/signals.py's; checkpoints are trainer/checkpoint.py's. The loop is the reference's: full
+What differs between images, audio and video (reading and writing them, the metrics of a
+reconstruction, the batch, the PSNR peak) is the run's modality record (components/signals.py's
+MODALITIES), as SIREN's one train() is given a loss and a summary; the run's folder, log, writer and
+recorder are trainer/run.py's; checkpoints are trainer/checkpoint.py's. The loop is the reference's: full
 batch (video: a random batch per epoch), MSE in the transformed domain, Adam with
 lr * 0.1 ** (t / T) stepped once per epoch, metrics at every log_epoch and at the last epoch,
 computed on the prediction made before that epoch's update.
@@ -20,12 +21,11 @@ import torch
 from tqdm import tqdm
 
 from components import transform as T
-from components.signals import Signal, signals_for
-from models import build_model, default_lr, n_params
+from components.signals import Signal
+from models import build_model, n_params
 from trainer import checkpoint
 from trainer.fast_step import COMPILE_MIN_EPOCHS, Kernels, Step, uses_fused_step
 from util.errors import InputError
-from util.misc import set_rng_state
 
 EVAL_CHUNK = 1 << 16  # coordinates per forward pass outside training: bounds evaluation memory
 
@@ -75,11 +75,6 @@ def write_step_scalars(writer, name, scalars, epoch):
     scalars.clear()
 
 
-def model_options(opts, defaults):
-    """The option dict a backbone is built from: the modality's defaults where the user left None."""
-    return {**opts, **{k: v for k, v in defaults.items() if opts.get(k) is None}}
-
-
 @dataclass
 class Sample:
     """A signal ready to fit: the data as prepared (inverted / permuted rows), its fitted transform,
@@ -109,45 +104,46 @@ class Fit:
     start: int
 
 
+def make_sample(signal, opts, device, tf=None, perm=None):
+    """A Sample of `signal`, and its transformed data (C, *grid) on the host: the data prepared (inverse,
+    rpp: its permutation drawn unless `perm` is a stored one), then transformed by `tf`, fitted here
+    unless given (a checkpoint's)."""
+    data, perm = T.prepare_data(signal.data, opts, signal.nominal, perm=perm)  # draws rpp's permutation
+    if tf is None:
+        tf = T.build(opts, signal.nominal.levels, signal.nominal.lo).fit(data)
+    target = tf.forward(data)
+    c = data.shape[0]
+    sample = Sample(signal, data.to(device), perm, tf, grid_coords(data.shape[1:]).to(device),
+                    target.reshape(c, -1).T.contiguous().to(device), data.reshape(c, -1).T.contiguous().to(device))
+    return sample, target
+
+
+def new_model(opts, sample, device):
+    """The backbone for a sample, from resolved options (opt.resolve), drawn in the reference's order."""
+    return build_model(opts, sample.coords.shape[1], sample.data.shape[0]).to(device)
+
+
 class BaseTrainer:
-    def __init__(self, args, folder, log, writer, recorder, device, lpips=None, interrupt=None):
-        self.args, self.opts = args, vars(args)
-        self.folder, self.log, self.writer, self.recorder = folder, log, writer, recorder
-        self.device, self.lpips = device, lpips
+    def __init__(self, run, lpips=None, interrupt=None):
+        """`run`: a trainer.run.Run (options, folder, log, writer, recorder, device, modality)."""
+        self.args, self.opts, self.modality = run.args, vars(run.args), run.modality
+        self.folder, self.log, self.writer, self.recorder = run.folder, run.log, run.writer, run.recorder
+        self.device, self.lpips = run.device, lpips
         self.interrupt = interrupt  # a util.interrupt.DeferredInterrupt: a stop comes between epochs
-        self.signals = signals_for(args.signal_type)
-        self.kernels = Kernels(args.num_epochs >= COMPILE_MIN_EPOCHS, log)  # shared by the samples: one compilation
-
-    # ---- what a modality changes ----------------------------------------------------------------
-    @classmethod
-    def evaluate(cls, recon, data, signal, lpips=None):
-        """Metrics of a reconstruction (C, *grid) against the (prepared) data, both in signal units."""
-        raise NotImplementedError
-
-    @classmethod
-    def model_defaults(cls):
-        """Backbone options this modality fills in when the user left them unset."""
-        return {"first_omega": 30.0}
-
-    @staticmethod
-    def peak(ref):
-        """The PSNR peak of the per-step scalar: the data's maximum, as the reference."""
-        return ref.max()
-
-    def batch_size(self, n):
-        """Coordinates per step; n (every coordinate) is the reference's full batch."""
-        return n
+        self.signals = run.modality.io
+        # shared by the samples: one compilation
+        self.kernels = Kernels(self.args.num_epochs >= COMPILE_MIN_EPOCHS, self.log)
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self, path, resume=None):
         """Fit one sample; `resume` is a checkpoint dict of this sample to continue from."""
         sample = self.prepare(path, resume)
         fit = self.build(sample, resume)
-        step = Step(fit.model, fit.optimizer, fit.scheduler, sample.decode_rows, self.peak(sample.ref),
+        step = Step(fit.model, fit.optimizer, fit.scheduler, sample.decode_rows, self.modality.peak(sample.ref),
                     eager=self.args.eager, kernels=self.kernels)
         name, num_epochs = sample.signal.name, self.args.num_epochs
         n = sample.coords.shape[0]
-        batch = self.batch_size(n)
+        batch = self.modality.batch(self.args.batch_size, n)
         self.log(f"[{name}] {self.args.model_type}, {n_params(fit.model)} parameters, lr "
                  f"{fit.optimizer.defaults['lr']:g}, {batch} of {n} coordinates per step, {num_epochs} epochs")
         scalars, t0 = [], time.time()
@@ -181,7 +177,7 @@ class BaseTrainer:
         recon = sample.to_grid(sample.decode_rows(predict(fit.model, sample.coords)))
         self.signals.save_prediction(self.folder, sample.signal,
                                      T.restore_data(recon.cpu(), self.opts, sample.signal.nominal, sample.perm), self.log)
-        self.recorder.finished.append(name)
+        self.recorder.finish(name)
         self.snapshot(sample, fit, scalars, num_epochs, t0)
         return self.recorder.samples.get(name, {})
 
@@ -190,37 +186,33 @@ class BaseTrainer:
         a = self.args
         signal = self.signals.read(path, self.opts, self.log)
         stored_perm = resume["prepare"]["perm"] if resume is not None else None
-        data, perm = T.prepare_data(signal.data, self.opts, signal.nominal, perm=stored_perm)  # draws rpp's permutation
-        tf = T.build(self.opts, signal.nominal.levels, signal.nominal.lo).fit(data)
-        target = tf.forward(data)
+        sample, target = make_sample(signal, self.opts, self.device, perm=stored_perm)
         if not torch.isfinite(target).all():
             raise InputError(f"{path}: the {a.transform} transform gives non-finite values on this data")
-        self.recorder.attributes[signal.name] = T.attributes(target)
-        self.recorder.shapes[signal.name] = list(signal.data.shape)
-        self.log(f"[{signal.name}] {tuple(data.shape)} {a.transform}: " + json.dumps(tf.params))
-        self.log_transform(signal, data, target, tf)
+        self.recorder.describe(signal.name, T.attributes(target), signal.data.shape)
+        data = sample.data.cpu()
+        self.log(f"[{signal.name}] {tuple(data.shape)} {a.transform}: " + json.dumps(sample.tf.params))
+        self.log_transform(signal, data, target, sample.tf)
         if not a.no_images and resume is None:
             self.signals.log_target(self.writer, signal, data)
-        c = data.shape[0]
-        return Sample(signal, data.to(self.device), perm, tf, grid_coords(data.shape[1:]).to(self.device),
-                      target.reshape(c, -1).T.contiguous().to(self.device),
-                      data.reshape(c, -1).T.contiguous().to(self.device))
+        return sample
 
     def build(self, sample, resume):
         """Model, Adam and schedule for a sample, drawn in the reference's order; a checkpoint's state
         on top when resuming."""
         a = self.args
-        model = build_model(model_options(self.opts, self.model_defaults()), sample.coords.shape[1],
-                            sample.data.shape[0]).to(self.device)
-        lr = a.lr if a.lr is not None else default_lr(a.model_type)
-        optimizer = make_adam(model, lr, fused=uses_fused_step(model, a.eager))
+        if resume is None:
+            model = new_model(self.opts, sample, self.device)
+        else:  # its weights come from the checkpoint: their first draws must not move the restored generators
+            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+                model = new_model(self.opts, sample, self.device)
+        optimizer = make_adam(model, a.lr, fused=uses_fused_step(model, a.eager))
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / a.num_epochs, 1))
         if resume is None:
             return Fit(model, optimizer, scheduler, 1)
         model.load_state_dict(resume["model"])
         optimizer.load_state_dict(resume["optimizer"])
         scheduler.load_state_dict(resume["scheduler"])
-        set_rng_state(resume["rng"])  # the streams as they were after that epoch, not after this model's draws
         return Fit(model, optimizer, scheduler, resume["epoch"] + 1)
 
     def epoch_metrics(self, sample, model, pred, epoch):
@@ -228,7 +220,7 @@ class BaseTrainer:
         with torch.inference_mode():
             rows = pred if pred is not None else predict(model, sample.coords)
             recon = sample.to_grid(sample.decode_rows(rows))
-            metrics = self.evaluate(recon, sample.data, sample.signal, self.lpips)
+            metrics = self.modality.evaluate(recon, sample.data, sample.signal, self.lpips)
             if not self.args.no_images:
                 self.signals.log_media(self.writer, sample.signal, epoch, recon, sample.data)
             return metrics
@@ -244,7 +236,7 @@ class BaseTrainer:
     def snapshot(self, sample, fit, scalars, epoch, t0):
         """Checkpoint and results.json, with the buffered scalars written first; returns a new t0."""
         self.flush_scalars(sample.signal.name, scalars, epoch)
-        self.recorder.time_s += time.time() - t0
+        self.recorder.add_time(time.time() - t0)
         checkpoint.save(self.folder, epoch, sample, fit, self.opts, self.recorder, self.log)
         self.recorder.save(self.folder)
         return time.time()

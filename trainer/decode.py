@@ -19,15 +19,15 @@ import sys
 import time
 from dataclasses import dataclass
 
+import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
 from components import transform as T
-from components.signals import Signal, signals_for
-from models import build_model
-from trainer import checkpoint, trainer_class
-from trainer.base_trainer import grid_coords, model_options, predict
-from util.errors import InputError, UserError
+from components.signals import Signal, modality
+from trainer import checkpoint
+from trainer.base_trainer import Sample, grid_coords, make_sample, new_model, predict
+from util.errors import InputError, OptionError, UserError
 from util.io import Nominal, safe_name, write_json, write_text
 from util.logger import Logger
 from util.misc import new_run_folder, resolve_device
@@ -41,7 +41,7 @@ class Decoded:
     name: str
     epoch: int
     opts: dict
-    signals: object
+    signals: object  # the modality's io (components/signals.py)
     signal: Signal  # data None when decoded without --input_path
     recon: object  # the reconstruction in the signal's own units (permutation and inversion undone)
     metrics: dict  # None without --input_path
@@ -59,6 +59,17 @@ def _pick_sample(signals, input_path, name, by_name):
     return match[0]
 
 
+def resolved(opts, path):
+    """A checkpoint's options resolved as a run's are (opt.resolve): older checkpoints and the published
+    code's may leave the backbone's and modality's defaults None."""
+    from opt import resolve  # opt is above the trainer; resolving is its
+
+    try:
+        return vars(resolve(argparse.Namespace(**opts)))
+    except OptionError as e:
+        raise InputError(f"{path}: {e}") from None
+
+
 def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, name_hint=None):
     """Decode one checkpoint: the reconstruction, and with input_path its metrics and Attributes.
     The sample's name: the checkpoint's own, else name_hint (from the file name), else its input_path's."""
@@ -67,14 +78,14 @@ def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, 
     saved = state["args"] if ours else vars(state["args"]) if isinstance(state["args"], argparse.Namespace) else None
     if not isinstance(saved, dict):
         raise InputError(f"{path}: its 'args' entry is not an option set")
-    opts = {**defaults, **saved}
-    signals = signals_for(opts.get("signal_type", "image"))
-    cls = trainer_class(opts.get("signal_type", "image"))
+    opts = resolved({**defaults, **saved}, path)
+    m = modality(opts["signal_type"])
+    signals = m.io
     # names inside a downloaded checkpoint are data: reduced to a file name before any path is made of them
     name = safe_name(state.get("sample") or name_hint
                      or os.path.splitext(os.path.basename(str(opts.get("input_path") or "")))[0])
 
-    signal = data = perm = None
+    signal = perm = None
     if input_path:
         signal = signals.read(_pick_sample(signals, input_path, name, by_name), opts)
         name = signal.name
@@ -84,35 +95,35 @@ def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, 
         nominal = Nominal.from_dict(state["signal"]["nominal"])
         shape = state["signal"]["shape"]
         meta = state["signal"].get("meta", {})
-        if signal is not None:
+        if signal is None:  # no data: only its shape is known, which a meta tensor (no storage) carries
+            sample = Sample(Signal(name, None, nominal, meta), torch.empty(shape, device="meta"), perm, tf,
+                            grid_coords(shape[1:]).to(device), None, None)
+        else:
             if list(signal.data.shape) != list(shape):
                 raise InputError(f"{input_path}: shape {list(signal.data.shape)} differs from the checkpoint's {shape}")
-            data, _ = T.prepare_data(signal.data, {**opts, "rpp": False}, nominal, perm=perm)
+            sample, target = make_sample(Signal(name, signal.data, nominal, meta), opts, device, tf=tf, perm=perm)
     else:
         if signal is None:
             raise InputError(f"{path}: reference-format checkpoints store no transform parameters; "
                              f"pass --input_path (the data it was fitted on) to refit them")
         if opts.get("rpp"):
             raise InputError(f"{path}: a reference rpp checkpoint does not store its permutation")
-        nominal, shape, meta = signal.nominal, list(signal.data.shape), signal.meta
-        data, _ = T.prepare_data(signal.data, opts, nominal)
-        tf = T.build(opts, nominal.levels, nominal.lo).fit(data)
+        nominal = signal.nominal
+        sample, target = make_sample(signal, opts, device)  # the transform refitted, as the reference would
 
-    c, grid = shape[0], tuple(shape[1:])
-    model = build_model(model_options(opts, cls.model_defaults()), len(grid), c)
+    model = new_model(opts, sample, device)
     try:
         model.load_state_dict(state["model"])
     except RuntimeError as e:
         raise InputError(f"{path}: model weights do not fit a {opts['model_type']} ({str(e).splitlines()[0]})")
-    model.to(device).eval()
-    pred = predict(model, grid_coords(grid).to(device))
-    recon = tf.inverse(pred).clamp(nominal.lo, nominal.hi).T.reshape(c, *grid).cpu()
-    sig = signal if signal is not None else Signal(name, None, nominal, meta)
+    model.eval()
+    pred = predict(model, sample.coords)
+    recon = sample.to_grid(sample.decode_rows(pred)).cpu()
+    sig = sample.signal
     metrics = attributes = None
-    if data is not None:
-        metrics = cls.evaluate(recon, data, sig)
-        target = tf.forward(data)
-        metrics["mse"] = float(F.mse_loss(pred.cpu(), target.reshape(c, -1).T))
+    if signal is not None:
+        metrics = m.evaluate(recon, sample.data.cpu(), sig)
+        metrics["mse"] = float(F.mse_loss(pred.cpu(), sample.gt.cpu()))
         attributes = T.attributes(target)
     return Decoded(name, state.get("epoch"), opts, signals, sig, T.restore_data(recon, opts, nominal, perm),
                    metrics, attributes)
@@ -221,8 +232,7 @@ def write_run(out, source, decoded, complete):
     for d in decoded:
         if d.metrics is not None:
             recorder.record(d.name, d.epoch, d.metrics)
-            recorder.attributes[d.name] = d.attributes
-            recorder.shapes[d.name] = list(d.recon.shape)
+            recorder.describe(d.name, d.attributes, d.recon.shape)
     complete = complete and all(d.metrics is not None for d in decoded)
     write_json(os.path.join(out, "results.json"), {**recorder.results(complete), "measured": "after_update",
                                                    "decoded_from": source,

@@ -37,6 +37,19 @@ class Recorder:
         """Metrics of one sample at one epoch; anything not finite becomes None (null), never NaN."""
         self.samples.setdefault(name, {})[str(epoch)] = {k: _clean(v) for k, v in metrics.items()}
 
+    def describe(self, name, attributes, shape):
+        """One sample's shape and Table 1's Attributes (std, skew, range) of its transformed data."""
+        self.attributes[name] = attributes
+        self.shapes[name] = list(shape)
+
+    def finish(self, name):
+        """Mark a sample finished (its reconstruction is written): a resumed run skips it."""
+        self.finished.append(name)
+
+    def add_time(self, seconds):
+        """Training time, summed over snapshots and resumes."""
+        self.time_s += seconds
+
     def mean(self):
         epochs = sorted({e for recs in self.samples.values() for e in recs}, key=int)
         out = {}

@@ -1,0 +1,126 @@
+"""One run of main.py: its folder, resolved options (args.json), log, TensorBoard writer, recorder,
+device and resume state, in one object that the loop (trainer/base_trainer.py) is given.
+
+    run = Run.start(args)             # a new run: its inputs read first, then its folder and args.json
+    run = Run.resume("log/.../RUN")   # an interrupted one, with its own args.json; None if it finished
+    with run:                         # closes the writer
+        for path, checkpoint in run.pending():
+            trainer.fit(path, checkpoint)
+        run.finish()
+
+Resuming is read and applied here only: the run's args.json (resolved again, so that an older one
+with nulls still resumes), its latest checkpoint, and from it the recorder and the generators,
+restored once before the first sample that is left (the loop then loads that sample's model, Adam
+and schedule from the checkpoint, building the model without moving the generators).
+"""
+import json
+import os
+import sys
+
+import torch
+
+from components.signals import modality
+from trainer import checkpoint
+from util.io import InputError, write_json
+from util.logger import Logger, run_folder_line
+from util.misc import fix_seed, new_run_folder, resolve_device, set_rng_state
+from util.recorder import Recorder, run_complete
+from util.tensorboard import make_writer, write_hparams
+
+OLD_VIDEO_BATCH = 4096  # what args.json held for a derived video batch before options were resolved
+
+
+def resume_args(run_dir):
+    """The interrupted run's own options (args.json) over today's defaults, resolved, with the resume
+    target kept."""
+    from opt import build_parser, check, resolve  # opt is above the trainer: the one place that needs it
+
+    path = os.path.join(run_dir, "args.json")
+    if not os.path.isfile(path):
+        raise InputError(f"{run_dir}: not a run folder (no args.json)")
+    with open(path) as f:
+        saved = json.load(f)
+    if saved.get("lr") is None and saved.get("signal_type") == "video" and saved.get("batch_size") == OLD_VIDEO_BATCH:
+        saved["batch_size"] = None  # written before resolution, when the literal 4096 meant "derived"
+    args = build_parser().parse_args([])
+    vars(args).update({k: v for k, v in saved.items() if k in vars(args)})
+    args.resume, args.save_folder = run_dir, run_dir
+    return resolve(check(args))
+
+
+class Run:
+    def __init__(self, args, device, folder, samples, notes=(), state=None):
+        self.args, self.device, self.folder, self.samples = args, device, folder, samples
+        self.modality = modality(args.signal_type)
+        self.state = state  # the latest checkpoint of a resumed run (None: from the start)
+        self.log = Logger(folder)
+        for note in notes:  # what listing the inputs had to say, logged once the run's log exists
+            self.log(note)
+        self.log(run_folder_line(folder, device, args.resume))
+        fix_seed(args.seed)
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(args.tf32)
+        self.recorder = Recorder(args.num_epochs)
+        self.writer = make_writer(folder)
+
+    @classmethod
+    def start(cls, args):
+        """A new run of resolved options (opt.resolve): every input is read first, so that a bad one
+        fails before a run folder exists; then the folder and args.json. The video batch, left None,
+        is derived from the data here and recorded."""
+        device = resolve_device(args.device)
+        m = modality(args.signal_type)
+        notes = []
+        samples = m.io.list_samples(args.input_path, notes.append)
+        for path in samples:
+            signal = m.io.read(path, vars(args))
+        if m.uses_batch_size and args.batch_size is None and len(samples) == 1:
+            args.batch_size = m.batch(None, signal.data[0].numel())
+        if args.run_folder:  # chosen by run.py; made here, exclusively, once the inputs are known to be good
+            folder = args.run_folder
+            os.makedirs(folder)
+        else:
+            folder = new_run_folder(args.save_dir, args.up_folder_name, args.tag)
+        args.save_folder = folder
+        write_json(os.path.join(folder, "args.json"), vars(args))
+        return cls(args, device, folder, samples, notes)
+
+    @classmethod
+    def resume(cls, run_dir):
+        """The interrupted run in `run_dir`, or None (said on standard error) if it had finished."""
+        args = resume_args(run_dir)
+        device = resolve_device(args.device)
+        if run_complete(run_dir):
+            print(f"{run_dir}: run already finished; nothing to resume", file=sys.stderr)
+            return None
+        state = checkpoint.latest(run_dir)  # an unsafe checkpoint is refused before anything runs
+        notes = []
+        samples = modality(args.signal_type).io.list_samples(args.input_path, notes.append)
+        return cls(args, device, run_dir, samples, notes, state)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.writer.close()
+        return False
+
+    def pending(self):
+        """(path, checkpoint to continue from or None) of each sample not finished yet. A resumed run's
+        recorder and generators are restored here, once, before the first of them."""
+        s = self.state
+        if s is not None:
+            self.recorder.load_state(s["recorder"])
+            set_rng_state(s["rng"])
+            self.log(f"resuming after {s['sample']} epoch {s['epoch']}")
+        for path in self.samples:
+            name = self.modality.io.sample_name(path)
+            if name in self.recorder.finished:
+                continue
+            yield path, s if s is not None and s["sample"] == name and s["epoch"] < self.args.num_epochs else None
+
+    def finish(self):
+        """results.json marked complete, the options and final metrics in TensorBoard's HParams tab."""
+        self.recorder.save(self.folder, complete=True)
+        mean = self.recorder.mean().get(str(self.args.num_epochs), {})
+        write_hparams(self.writer, vars(self.args), mean)
+        self.log(f"done: {self.folder} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items() if isinstance(v, float)))
