@@ -7,7 +7,7 @@
     python run.py 001 --launcher slurm --partition P   # one SLURM job per parameter set (submitit)
 
 Tasks go to a queue: each free GPU takes the next parameter set; with no GPU they run one after
-another on the CPU. A failing task never stops the others; the final report gives one line per
+another on the CPU. Listing, queueing and --status load no torch (the tasks do). A failing task never stops the others; the final report gives one line per
 task and the exit code is non-zero if any task did not succeed. Options after `--` go to every
 task and override the experiment's.
 """
@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,16 +25,14 @@ from collections import deque
 
 from config import PARAM_SETS
 from manager import UnknownTask, check_experiment, task_options, to_argv
-from opt import build_parser
 from util.cli import Parser
-from util.errors import UserError, os_error_line
+from util.errors import EXIT_INTERRUPTED, UserError, exit_code_for
 from util.io import write_json
 from util.misc import run_folder_name
 from util.recorder import run_complete
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 MAIN = "main.py"
-EXIT_INTERRUPTED = 130  # main.py stopped by Ctrl-C or a scheduler's signal, with a checkpoint: resumable
 
 
 class Task:
@@ -44,7 +43,10 @@ class Task:
         self.proc = self.pump = self.device = self.started = self.log_file = None
 
     def plan_folder(self):
-        """Choose the run folder main.py will create (its --run_folder), from the task's own options."""
+        """Choose the run folder main.py will create (its --run_folder), from the task's own options
+        (main.py's parser: a bad option stops the sweep here, before any task starts)."""
+        from opt import build_parser  # not for --dry_run: opt.py is main.py's
+
         opts = build_parser().parse_args(self.argv)
         self.folder = run_folder_name(opts.save_dir, opts.up_folder_name, opts.tag)
         self.argv += ["--run_folder", self.folder]
@@ -94,14 +96,33 @@ def parse(argv):
 
 
 def visible_gpus(spec):
+    """The GPUs the queue hands out (each task gets CUDA_VISIBLE_DEVICES=<id>): --gpus, else those of
+    CUDA_VISIBLE_DEVICES, else every GPU nvidia-smi lists; none without an NVIDIA driver. A probe that
+    fails says so in one warning: the sweep then runs on the CPU."""
     if spec is not None:
         return [g for g in spec.split(",") if g.strip() != ""]
-    try:
-        import torch
-
-        return [str(i) for i in range(torch.cuda.device_count())]
-    except Exception:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:  # CUDA stops at the first invalid entry ("-1": none)
+        ids = []
+        for g in visible.split(","):
+            if not g.strip() or g.strip().startswith("-"):
+                break
+            ids.append(g.strip())
+        return ids
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
         return []
+    try:
+        p = subprocess.run([smi, "--query-gpu=index", "--format=csv,noheader"], capture_output=True, text=True,
+                           timeout=60)
+        why = f"exit {p.returncode}: {(p.stderr or p.stdout).strip().splitlines()[:1]}" if p.returncode else ""
+    except (OSError, subprocess.SubprocessError) as e:
+        why = f"{type(e).__name__}: {e}"
+    if why:
+        print(f"warning: nvidia-smi failed ({why}); the sweep runs on the CPU (--gpus 0,1 names GPUs)",
+              file=sys.stderr, flush=True)
+        return []
+    return [line.strip() for line in p.stdout.splitlines() if line.strip()]
 
 
 def parse_seeds(spec, extra):
@@ -311,18 +332,14 @@ def main(argv, default_exp="000"):
             queue.run()
         except KeyboardInterrupt:
             report(tasks)
-            return 130
+            return EXIT_INTERRUPTED
         rc = report(tasks)
         if exp == "000" and not args.resume:
             from util.demo import demo_summary
             demo_summary(tasks[0])
         return rc
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:  # a log folder that cannot be written ...
-        print(os_error_line(e), file=sys.stderr)
-        return 2
+    except (UserError, OSError) as e:  # a bad option, a log folder that cannot be written ...
+        return exit_code_for(e)
 
 
 if __name__ == "__main__":

@@ -197,15 +197,15 @@ def _main(argv=None):
     ap.add_argument("test", help="test image")
     ap.add_argument("--lpips", action="store_true", help="also compute LPIPS (needs torchvision's AlexNet weights)")
     args = ap.parse_args(argv)
-    try:
-        (ref, nominal), (test, _) = read_image(args.ref), read_image(args.test)
-    except InputError as e:
-        ap.exit(2, f"error: {e}\n")
+    (ref, nominal), (test, _) = read_image(args.ref), read_image(args.test)
     if ref.shape != test.shape:
-        ap.exit(2, f"error: {args.test}: shape {tuple(test.shape)} differs from {args.ref}: {tuple(ref.shape)}\n")
+        raise InputError(f"{args.test}: shape {tuple(test.shape)} differs from {args.ref}: {tuple(ref.shape)}")
     lp = Lpips() if args.lpips else None
     print(json.dumps(image_metrics(test, ref, nominal.span, lp)))
+    return 0
 
 
 if __name__ == "__main__":
-    _main()
+    from util.errors import exit_code
+
+    sys.exit(exit_code(_main))

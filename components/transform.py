@@ -381,7 +381,9 @@ def _main(argv=None):
             print(f"plot: {args.plot} ({shown}" + (f"; first {len(panels)} of {len(files)} files)" if len(files) >
                                                   len(panels) else ")"), file=sys.stderr)
     except (UserError, OSError) as e:
-        ap.exit(2, f"error: {e}\n")
+        from util.errors import exit_code_for
+
+        sys.exit(exit_code_for(e))
     if len(files) > 1 or len(rows) > 1:
         mean = {k: float(np.mean([r[k] for r in rows])) for k in ("std", "skew", "range")}
         print(json.dumps({"file": "mean", "transform": args.transform, **mean}))

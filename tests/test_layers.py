@@ -1,39 +1,151 @@
-"""The layers import downwards only: util/ is the bottom, components/ and models.py know no trainer."""
+"""The layers import downwards only, read from the code: every .py file's imports at any depth
+(module level, inside functions, under `if __name__ == "__main__"`) form a graph with no cycle, and
+util/ (the bottom) and components/ import nothing above them. run.py lists, queues and reports
+without loading torch."""
 import ast
+import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import ROOT
 
-ABOVE_UTIL = {"trainer", "components", "models", "opt", "config", "manager", "main", "run", "debug"}
-# util.summarize is an entry point that nothing imports; its --data option transforms images (components)
-ENTRY_POINT_MAY_USE = {"summarize.py": {"components"}}
+SKIP = {".git", "log", "__pycache__"}
+# util/summarize.py is an entry point that nothing imports (so it closes no cycle); its --data option
+# transforms images as a run does (components/transform.py)
+ENTRY_POINT_MAY_USE = {"util.summarize": {"components.transform", "components"}}
 
 
-def imported_modules(path):
-    """Top-level package names a file imports, at any depth of the file (lazy imports included)."""
-    names = set()
+def module_files(root=ROOT):
+    """{dotted module name: path} of every .py file under root (a package is its __init__.py)."""
+    out = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root)
+        if SKIP & set(rel.parts):
+            continue
+        parts = list(rel.with_suffix("").parts)
+        if parts[-1] == "__init__":
+            parts = parts[:-1]
+        out[".".join(parts)] = path
+    return out
+
+
+def imports_of(name, path, modules):
+    """The project's modules that module `name` imports anywhere in its file: `import a.b` and
+    `from a import b` name a.b when that is a module, else a; the packages above it load too."""
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+
+    def add(target):
+        parts = target.split(".")
+        for i in range(1, len(parts) + 1):  # importing a.b.c runs a/__init__.py and a/b/__init__.py first
+            prefix = ".".join(parts[:i])
+            if prefix in modules and prefix != name:
+                found.add(prefix)
+
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
-    return names
+            for a in node.names:
+                add(a.name)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the package, up level - 1
+                anchor = package.split(".")[:len(package.split(".")) - node.level + 1] if package else []
+                base = ".".join([*anchor, *([base] if base else [])])
+            add(base)
+            for a in node.names:
+                if f"{base}.{a.name}" in modules:
+                    add(f"{base}.{a.name}")
+    return found
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "util").glob("*.py")), ids=lambda p: p.name)
-def test_util_imports_nothing_above_it(path):
-    assert not imported_modules(path) & (ABOVE_UTIL - ENTRY_POINT_MAY_USE.get(path.name, set()))
+def import_graph(root=ROOT):
+    modules = module_files(root)
+    return {name: imports_of(name, path, modules) for name, path in modules.items()}
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "components").glob("*.py")) + [ROOT / "models.py"],
-                         ids=lambda p: p.name)
-def test_components_and_models_import_no_trainer(path):
-    assert "trainer" not in imported_modules(path)
+def find_cycle(graph):
+    """One import cycle as a list of modules (first == last), or None."""
+    state, stack = {}, []
+
+    def visit(m):
+        state[m] = "open"
+        stack.append(m)
+        for n in sorted(graph.get(m, ())):
+            if state.get(n) == "open":
+                return stack[stack.index(n):] + [n]
+            if n not in state:
+                found = visit(n)
+                if found:
+                    return found
+        stack.pop()
+        state[m] = "done"
+        return None
+
+    for m in sorted(graph):
+        if m not in state:
+            found = visit(m)
+            if found:
+                return found
+    return None
 
 
-def test_the_checker_sees_lazy_imports(tmp_path):
-    f = tmp_path / "m.py"
-    f.write_text("def g():\n    from trainer.base_trainer import predict\n")
-    assert imported_modules(Path(f)) == {"trainer"}
+GRAPH = import_graph()
+
+
+def test_no_import_cycle():
+    cycle = find_cycle(GRAPH)
+    assert cycle is None, " -> ".join(cycle)
+
+
+def _layer(module):
+    return module.split(".")[0]
+
+
+@pytest.mark.parametrize("module", sorted(m for m in GRAPH if _layer(m) in ("util", "components")))
+def test_util_and_components_import_nothing_above_them(module):
+    allowed = {"util"} if _layer(module) == "util" else {"util", "components"}
+    above = {m for m in GRAPH[module] if _layer(m) not in allowed} - ENTRY_POINT_MAY_USE.get(module, set())
+    assert not above, f"{module} imports {sorted(above)}"
+
+
+def test_models_and_opt_know_no_trainer():
+    for module in ("models", "opt", "config", "manager"):
+        assert not {m for m in GRAPH[module] if _layer(m) == "trainer"}, module
+
+
+def test_the_checker_sees_every_kind_of_import(tmp_path):
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / "__init__.py").write_text("")
+    (tmp_path / "pkg" / "sub.py").write_text("from . import other\n")
+    (tmp_path / "pkg" / "other.py").write_text("")
+    (tmp_path / "top.py").write_text("import os\n\ndef g():\n    from pkg import sub\n")
+    (tmp_path / "low.py").write_text("if __name__ == '__main__':\n    import top\n")
+    graph = import_graph(tmp_path)
+    assert graph["top"] == {"pkg", "pkg.sub"} and graph["pkg.sub"] == {"pkg", "pkg.other"}
+    assert graph["low"] == {"top"}
+    (tmp_path / "pkg" / "other.py").write_text("def f():\n    import top\n")
+    assert find_cycle(import_graph(tmp_path)) == ["top", "pkg.sub", "pkg.other", "top"]
+
+
+def _without_torch(code):
+    """Run `code` in a fresh interpreter in the repository; it prints whether torch got loaded."""
+    p = subprocess.run([sys.executable, "-c", code + "\nimport sys\nprint('TORCH', 'torch' in sys.modules)"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    return p.stdout.strip().splitlines()[-1] == "TORCH False", p.stderr
+
+
+def test_run_py_lists_reports_and_queues_without_torch(tmp_path):
+    ok, err = _without_torch("import run; assert run.main(['001', '--dry_run']) == 0")
+    assert ok, err
+    (tmp_path / "jobs.json").write_text(json.dumps({"jobs": {}}))
+    ok, err = _without_torch(f"import run; assert run.main(['--status', {str(tmp_path)!r}]) == 0")
+    assert ok, err
+    # a queued task that fails at once (its input is missing): main.py loads torch, run.py does not
+    ok, err = _without_torch(f"import run; rc = run.main(['001', '--only', 'sym_power', '--gpus', '', '--', "
+                             f"'--input_path', {str(tmp_path / 'missing.png')!r}, '--save_dir', "
+                             f"{str(tmp_path / 'log')!r}]); assert rc == 1, rc")
+    assert ok, err

@@ -27,7 +27,7 @@ from components import transform as T
 from components.signals import Signal, modality
 from trainer import checkpoint
 from trainer.base_trainer import Sample, grid_coords, make_sample, new_model, predict
-from util.errors import InputError, OptionError, UserError
+from util.errors import EXIT_USAGE, InputError, OptionError, UserError
 from util.io import Nominal, safe_name, write_json, write_text
 from util.logger import Logger
 from util.misc import new_run_folder, resolve_device
@@ -216,7 +216,7 @@ def decode_tree(args, defaults):
     print(f"decoded {n_ok} of {total} checkpoints from {len(runs)} run(s) in {time.time() - t0:.1f} s on {device} "
           f"into {os.path.join(args.save_dir, DECODED)}" + (f"; {total - n_ok} failed" if n_ok < total else ""),
           file=sys.stderr)
-    return 2 if n_ok < total else 0
+    return EXIT_USAGE if n_ok < total else 0
 
 
 def write_run(out, source, decoded, complete):

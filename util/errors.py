@@ -41,23 +41,31 @@ def is_out_of_memory(e):
                                             or "DefaultCPUAllocator: not enough memory" in str(e))
 
 
-def exit_code(body, out_of_memory="error: out of memory", interrupted="interrupted"):
-    """Run an entry point's `body()` and return its exit code: body's own, or the one for the error
-    it raised, with one line on standard error. `out_of_memory` and `interrupted`: the lines for those
-    two (a callable makes its line at that moment)."""
+def exit_code_for(e, out_of_memory="error: out of memory", interrupted="interrupted"):
+    """The exit code of an entry point that stops on exception `e`, after one line on standard error:
+    a user's mistake or an OSError 2, out of memory 3, an interrupt 130. None for anything else: a bug,
+    to be raised again so that it shows its traceback. `out_of_memory` and `interrupted` are those two
+    lines (a callable makes its line at that moment)."""
+    if isinstance(e, UserError):
+        line, code = f"error: {e}", EXIT_USAGE
+    elif isinstance(e, OSError):  # a save_dir under a regular file, no permission, a full disk ...
+        line, code = os_error_line(e), EXIT_USAGE
+    elif isinstance(e, (RuntimeError, MemoryError)) and is_out_of_memory(e):
+        line, code = out_of_memory, EXIT_OOM
+    elif isinstance(e, KeyboardInterrupt):
+        line, code = interrupted, EXIT_INTERRUPTED
+    else:
+        return None
+    print(line() if callable(line) else line, file=sys.stderr)
+    return code
+
+
+def exit_code(body, **lines):
+    """Run an entry point's `body()`: its own exit code, or exit_code_for the exception it stops on."""
     try:
         return body()
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
-    except OSError as e:  # a save_dir under a regular file, no permission, a full disk ...
-        print(os_error_line(e), file=sys.stderr)
-        return EXIT_USAGE
-    except (RuntimeError, MemoryError) as e:
-        if not is_out_of_memory(e):
+    except (Exception, KeyboardInterrupt) as e:
+        code = exit_code_for(e, **lines)
+        if code is None:
             raise
-        print(out_of_memory() if callable(out_of_memory) else out_of_memory, file=sys.stderr)
-        return EXIT_OOM
-    except KeyboardInterrupt:
-        print(interrupted() if callable(interrupted) else interrupted, file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return code

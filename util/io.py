@@ -12,7 +12,6 @@ import warnings
 
 import imageio.v2 as imageio
 import numpy as np
-import torch
 
 IMAGE_EXTS = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 AUDIO_EXTS = {".wav", ".flac", ".ogg", ".mp3", ".aiff", ".aif"}
@@ -151,6 +150,8 @@ def read_image(path):
         img = img[:, :, None]
     if img.ndim != 3 or img.size == 0:
         raise InputError(f"{path}: unsupported image shape {img.shape}")
+    import torch  # here, not at the top: run.py writes its files through this module without loading torch
+
     nominal = Nominal.for_dtype(img.dtype)
     data = torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1).contiguous()
     return data, nominal
@@ -221,4 +222,6 @@ def save_image(path, img_chw, nominal):
 
 
 def torch_save(path, obj):
+    import torch
+
     atomic_write(path, lambda f: torch.save(obj, f), mode="wb")

@@ -20,7 +20,7 @@ import time
 
 import submitit
 
-from util.errors import OptionError
+from util.errors import EXIT_USAGE, OptionError
 from util.io import write_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -135,7 +135,7 @@ def print_status(log_dir):
     if not os.path.isfile(path):
         print(f"error: {log_dir}: no jobs.json (was this sweep submitted with --launcher slurm or local?)",
               file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     with open(path) as f:
         jobs = json.load(f)["jobs"]
     failed = 0

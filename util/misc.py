@@ -1,4 +1,5 @@
-"""Seeding, run folders and small helpers."""
+"""Seeding, run folders and small helpers. torch is imported where it is used: run.py names run
+folders without loading it."""
 import datetime
 import os
 import random
@@ -6,7 +7,6 @@ import secrets
 import string
 
 import numpy as np
-import torch
 
 from util.errors import OptionError
 
@@ -15,6 +15,8 @@ def fix_seed(seed):
     """Seed every generator once per process and ask for deterministic kernels, as the reference.
 
     warn_only: an op without a deterministic kernel warns instead of stopping a long run."""
+    import torch
+
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
@@ -26,6 +28,8 @@ def fix_seed(seed):
 
 def rng_state():
     """All generator states as tensors and plain types (loadable with weights_only=True)."""
+    import torch
+
     np_state = np.random.get_state()
     return {
         "torch": torch.get_rng_state(),
@@ -36,6 +40,8 @@ def rng_state():
 
 
 def set_rng_state(state):
+    import torch
+
     torch.set_rng_state(state["torch"])
     if state["cuda"] and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
@@ -67,6 +73,8 @@ def new_run_folder(save_dir, up_folder_name, tag):
 
 
 def resolve_device(name):
+    import torch
+
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(name)

@@ -25,7 +25,7 @@ import os
 import sys
 
 from util.cli import Parser
-from util.errors import UserError, os_error_line
+from util.errors import EXIT_USAGE, UserError, exit_code_for
 from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
@@ -299,14 +299,14 @@ def main(argv=None):
     args = ap.parse_args(argv)
     if not os.path.isdir(args.log_dir):
         print(f"error: {args.log_dir}: no such folder", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if args.data and not os.path.isdir(args.data):
         print(f"error: --data {args.data}: no such folder", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     runs = load_runs(args.log_dir)
     if not runs:
         print(f"error: {args.log_dir}: no run folders (args.json) found", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     epochs = [e.strip() for e in args.epochs.split(",")] if args.epochs else None
     groups = {}
     for r in runs:
@@ -321,12 +321,8 @@ def main(argv=None):
             panels = [(exp, curves(groups[exp])) for exp in sorted(groups)]
             plot_curves([(t, c) for t, c in panels if c], args.plot)
             print(f"plot: {args.plot}", file=sys.stderr)
-    except UserError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(os_error_line(e), file=sys.stderr)
-        return 2
+    except (UserError, OSError) as e:
+        return exit_code_for(e)
     return 0
 
 
