@@ -1,0 +1,113 @@
+"""Options resolved once before anything trains (opt.resolve, trainer/run.py): the backbone's and the
+modality's defaults fill what the user left None, args.json says what ran, an older args.json with
+nulls still resumes and decodes, and the video batch is derived only when it was not given."""
+import json
+
+import imageio.v2 as imageio
+import pytest
+import torch
+
+import main
+from opt import build_parser, resolve
+from tests.conftest import run_folder, smooth_image
+from util.errors import OptionError
+
+SMALL = ["--hidden_features", "16", "--hidden_layers", "1", "--quiet", "--device", "cpu", "--no_images"]
+
+
+def _resolved(*argv):
+    return resolve(build_parser().parse_args(list(argv)))
+
+
+@pytest.mark.parametrize("argv,first_omega,lr", [
+    ([], 30.0, 1e-4),
+    (["--signal_type", "audio"], 3000.0, 1e-4),  # SIREN's audio setting refines the backbone's omega
+    (["--model_type", "finer", "--signal_type", "audio"], 3000.0, 5e-4),
+    (["--model_type", "gauss", "--signal_type", "audio"], None, 5e-3),  # Gauss has no first omega to set
+    (["--model_type", "pemlp"], None, 1e-3),
+    (["--signal_type", "audio", "--first_omega", "100", "--lr", "0.01"], 100.0, 0.01),  # the user's win
+])
+def test_backbone_then_modality_then_user(argv, first_omega, lr):
+    args = _resolved(*argv)
+    assert (args.first_omega, args.lr) == (first_omega, lr)
+    assert vars(resolve(args)) == vars(_resolved(*argv))  # resolving again changes nothing
+
+
+def test_video_batch_is_left_to_the_data_and_names_are_checked():
+    assert _resolved("--signal_type", "video").batch_size is None
+    assert _resolved("--signal_type", "video", "--batch_size", "4096").batch_size == 4096
+    for option, value in (("--transform", "gauss"), ("--model_type", "mlp"), ("--signal_type", "mesh")):
+        with pytest.raises(OptionError, match=f"^{option} {value}: invalid choice"):
+            _resolved(option, value)
+
+
+def _run(capsys, *argv):
+    rc = main.main([str(a) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 0, err
+    return err
+
+
+def test_audio_run_folder_says_what_ran(tmp_path, capsys):
+    _run(capsys, "--signal_type", "audio", "--input_path", "builtin:chirp", "--audio_seconds", "0.02",
+         "--num_epochs", "2", "--log_epoch", "1", "--save_dir", tmp_path, *SMALL)
+    args = json.loads((run_folder(tmp_path) / "args.json").read_text())
+    assert args["first_omega"] == 3000.0 and args["lr"] == 1e-4
+    state = torch.load(next((run_folder(tmp_path) / "ckpt").glob("*.pth")), weights_only=True)
+    assert state["args"]["first_omega"] == 3000.0  # the checkpoint decodes with what trained
+
+
+def _frames(tmp_path, n, size):
+    folder = tmp_path / "frames"
+    folder.mkdir()
+    for i in range(n):
+        imageio.imwrite(folder / f"{i:03d}.png", smooth_image(size, size, seed=i))
+    return folder
+
+
+@pytest.mark.parametrize("given,per_step", [(None, 8192), ("4096", 4096)])
+def test_video_batch_default_is_derived_and_an_explicit_4096_is_4096(tmp_path, capsys, given, per_step):
+    frames = _frames(tmp_path, 8, 128)  # 131072 coordinates: a sixteenth is 8192
+    err = _run(capsys, "--signal_type", "video", "--input_path", frames, "--num_epochs", "1", "--save_dir",
+               tmp_path / "log", *SMALL, *(["--batch_size", given] if given else []))
+    assert f"{per_step} of 131072 coordinates per step" in err
+    args = json.loads((run_folder(tmp_path / "log") / "args.json").read_text())
+    assert args["batch_size"] == per_step  # recorded, derived or not
+
+
+def test_an_older_args_json_with_nulls_resumes_as_the_run_would_have_gone_on(tmp_path, capsys):
+    """A run interrupted at epoch 10 of 20 whose args.json predates resolution (lr and first omega
+    null) resumes with the same lr and omega: its epoch 20 equals the uninterrupted run's exactly."""
+    image = tmp_path / "00.png"
+    imageio.imwrite(image, smooth_image(16, 16))
+    _run(capsys, "--input_path", image, "--num_epochs", "20", "--log_epoch", "5", "--snap_epoch", "10", "--eager",
+         "--save_dir", tmp_path / "log", *SMALL)
+    folder = run_folder(tmp_path / "log")
+    straight = json.loads((folder / "results.json").read_text())
+    args = json.loads((folder / "args.json").read_text())
+    (folder / "args.json").write_text(json.dumps({**args, "lr": None, "first_omega": None}))
+    (snap,) = (folder / "ckpt").glob("ckpt_00_10_*.pth")
+    (folder / "ckpt" / "latest.json").write_text(json.dumps({"file": snap.name, "sample": "00", "epoch": 10}))
+    (folder / "results.json").write_text(json.dumps({**straight, "complete": False}))
+    err = _run(capsys, "--resume", folder)
+    assert "resuming after 00 epoch 10" in err and "lr 0.0001" in err
+    resumed = json.loads((folder / "results.json").read_text())
+    assert resumed["complete"] and resumed["samples"]["00"]["20"] == straight["samples"]["00"]["20"]
+
+
+def test_a_checkpoint_with_null_options_decodes(tmp_path, capsys):
+    image = tmp_path / "00.png"
+    imageio.imwrite(image, smooth_image(16, 16))
+    _run(capsys, "--input_path", image, "--num_epochs", "5", "--log_epoch", "5", "--save_dir", tmp_path / "log",
+         *SMALL)
+    (ckpt,) = (run_folder(tmp_path / "log") / "ckpt").glob("ckpt_00_5_*.pth")
+    state = torch.load(ckpt, weights_only=True)
+    state["args"].update(lr=None, first_omega=None)
+    old = tmp_path / "old.pth"
+    torch.save(state, old)
+    decoded = []
+    for path in (ckpt, old):
+        assert main.main(["--eval_ckpt", str(path), "--input_path", str(image), "--save_dir",
+                          str(tmp_path / "out")]) == 0
+        decoded.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
+    assert decoded[0] == decoded[1] and decoded[0]["psnr"] is not None
