@@ -37,7 +37,8 @@ def fit(args):
     if run is None:  # it had finished
         return 0
     with run:
-        lpips = Lpips(run.device, log=run.log) if run.args.eval_lpips else None  # first random draw, as in the reference
+        # LPIPS's network is the first random draw, as in the reference
+        lpips = Lpips(run.device, log=run.log) if run.args.eval_lpips else None
         interrupt = DeferredInterrupt()
         trainer = BaseTrainer(run, lpips if lpips is not None and lpips.available else None, interrupt)
         with interrupt:

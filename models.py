@@ -4,6 +4,7 @@ SIREN's module layout (net.0.linear ... net.4) equals the reference's, so its ch
 Random draws happen in the reference's order: each layer's nn.Linear default init, then the
 uniform_ overwrite of its weight.
 """
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -167,18 +168,22 @@ class PEMLP(nn.Module):
         return self.net(self.encoding(coords))
 
 
-# Backbone -> (class, the options it reads from args, its defaults for options left None in opt.py;
-# a modality's defaults refine these, components/signals.py's MODALITIES, and opt.resolve applies both).
+class Backbone(NamedTuple):
+    cls: type
+    options: dict  # the class's argument -> the option (args) it is read from
+    defaults: dict  # options left None in opt.py that this backbone sets (opt.resolve); a modality's refine them
+
+
 MODELS = {
-    "siren": (Siren, {"first_omega": "first_omega", "hidden_omega": "hidden_omega"},
-              {"lr": 1e-4, "first_omega": 30.0}),
-    "finer": (Finer, {"first_omega": "first_omega", "hidden_omega": "hidden_omega",
-                      "first_bias_scale": "first_bias_scale", "scale_req_grad": "scale_req_grad"},
-              {"lr": 5e-4, "first_omega": 30.0}),
-    "wire": (Wire, {"first_omega": "first_omega", "hidden_omega": "hidden_omega", "scale": "scale"},
-             {"lr": 5e-3, "first_omega": 30.0}),
-    "gauss": (Gauss, {"scale": "scale"}, {"lr": 5e-3}),
-    "pemlp": (PEMLP, {"n_freqs": "N_freqs"}, {"lr": 1e-3}),
+    "siren": Backbone(Siren, {"first_omega": "first_omega", "hidden_omega": "hidden_omega"},
+                      {"lr": 1e-4, "first_omega": 30.0}),
+    "finer": Backbone(Finer, {"first_omega": "first_omega", "hidden_omega": "hidden_omega",
+                              "first_bias_scale": "first_bias_scale", "scale_req_grad": "scale_req_grad"},
+                      {"lr": 5e-4, "first_omega": 30.0}),
+    "wire": Backbone(Wire, {"first_omega": "first_omega", "hidden_omega": "hidden_omega", "scale": "scale"},
+                     {"lr": 5e-3, "first_omega": 30.0}),
+    "gauss": Backbone(Gauss, {"scale": "scale"}, {"lr": 5e-3}),
+    "pemlp": Backbone(PEMLP, {"n_freqs": "N_freqs"}, {"lr": 1e-3}),
 }
 
 
@@ -189,7 +194,7 @@ def check_model(model_type):
 
 def backbone_defaults(model_type):
     check_model(model_type)
-    return dict(MODELS[model_type][2])
+    return dict(MODELS[model_type].defaults)
 
 
 def default_lr(model_type):
@@ -199,9 +204,9 @@ def default_lr(model_type):
 def build_model(opts, in_features, out_features):
     """A backbone from a resolved option dict (opt.resolve) with the reference's option names."""
     check_model(opts["model_type"])
-    cls, keys, _ = MODELS[opts["model_type"]]
-    kwargs = {k: opts[a] for k, a in keys.items()}
-    return cls(in_features, out_features, hidden_features=opts["hidden_features"],
+    backbone = MODELS[opts["model_type"]]
+    kwargs = {k: opts[a] for k, a in backbone.options.items()}
+    return backbone.cls(in_features, out_features, hidden_features=opts["hidden_features"],
                hidden_layers=opts["hidden_layers"], **kwargs)
 
 

@@ -7,9 +7,9 @@
     python run.py 001 --launcher slurm --partition P   # one SLURM job per parameter set (submitit)
 
 Tasks go to a queue: each free GPU takes the next parameter set; with no GPU they run one after
-another on the CPU. Listing, queueing and --status load no torch (the tasks do). A failing task never stops the others; the final report gives one line per
+another on the CPU. A failing task never stops the others; the final report gives one line per
 task and the exit code is non-zero if any task did not succeed. Options after `--` go to every
-task and override the experiment's.
+task and override the experiment's. Listing, queueing and --status load no torch (the tasks do).
 """
 import argparse
 import json

@@ -10,6 +10,7 @@ A Signal's data is a float tensor (C, *grid) in the signal's own units (0..255 f
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -263,8 +264,7 @@ def _video_batch(batch_size, n):
     return min(batch_size if batch_size is not None else max(VIDEO_MIN_BATCH, n // 16), n)
 
 
-@dataclass(frozen=True)
-class Modality:
+class Modality(NamedTuple):
     """Everything that differs between images, audio and video: the files (`io`: listing, reading,
     writing a prediction, TensorBoard media) and what the fitting loop needs (trainer/base_trainer.py)."""
     name: str
