@@ -134,7 +134,7 @@ def test_audio_trains_as_sirens_audio_template(tmp_path):
 
 
 def test_video_batch_is_a_sixteenth_of_the_pixels_at_least_4096(tmp_path):
-    """The reference's default --batch_size 4096 means max(4096, N / 16) coordinates per step (logged)."""
+    """The default video batch (--batch_size left None: derived) is max(4096, N / 16) coordinates per step."""
     frames = _frames(tmp_path, 8, 128)
     run_py("main.py", "--signal_type", "video", "--input_path", frames, "--num_epochs", "2", "--log_epoch", "2",
            "--save_dir", tmp_path / "log", "--no_images", *SMALL, check=True)

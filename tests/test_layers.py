@@ -149,3 +149,26 @@ def test_run_py_lists_reports_and_queues_without_torch(tmp_path):
                              f"'--input_path', {str(tmp_path / 'missing.png')!r}, '--save_dir', "
                              f"{str(tmp_path / 'log')!r}]); assert rc == 1, rc")
     assert ok, err
+
+
+def test_a_failing_gpu_probe_is_one_warning_and_a_cpu_sweep(tmp_path, monkeypatch, capsys):
+    import run
+
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text("#!/bin/sh\necho 'NVIDIA-SMI has failed because it could not communicate with the driver' >&2\n"
+                   "exit 9\n")
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert run.visible_gpus(None) == []
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("warning:") and "CPU" in line and "exit 9" in line
+    smi.write_text("#!/bin/sh\nprintf '0\\n1\\n'\n")
+    assert run.visible_gpus(None) == ["0", "1"] and capsys.readouterr().err == ""
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "3,5")  # the user's choice is what the tasks are given
+    assert run.visible_gpus(None) == ["3", "5"]
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    assert run.visible_gpus(None) == []
+    monkeypatch.setenv("PATH", str(tmp_path / "none"))
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES")
+    assert run.visible_gpus(None) == [] and capsys.readouterr().err == ""  # no driver: a CPU machine, silently
