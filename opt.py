@@ -3,7 +3,8 @@
 A default of None is derived (`resolve`, before anything trains): the backbone's and the modality's
 defaults (models.MODELS, components/signals.py's MODALITIES) fill it in, and the video batch is
 derived from the data once it is read (trainer/run.py). args.json holds the resolved values.
-Importing this module (run.py does, to check a task's options) loads no torch.
+Importing this module (run.py does, to check a task's options) loads no torch, which is why the
+names of --transform, --model_type and --signal_type are checked by `resolve`, against their tables.
 """
 import math
 

@@ -41,6 +41,16 @@ def test_video_batch_is_left_to_the_data_and_names_are_checked():
             _resolved(option, value)
 
 
+def test_the_help_names_every_entry_of_the_tables():
+    from components.signals import MODALITIES
+    from components.transform import TRANSFORMS
+    from models import MODELS
+
+    helps = {a.dest: a.help for a in build_parser()._actions}
+    for option, table in (("transform", TRANSFORMS), ("model_type", MODELS), ("signal_type", MODALITIES)):
+        assert all(name in helps[option] for name in table), option
+
+
 def _run(capsys, *argv):
     rc = main.main([str(a) for a in argv])
     err = capsys.readouterr().err

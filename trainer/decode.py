@@ -25,6 +25,7 @@ from tqdm import tqdm
 
 from components import transform as T
 from components.signals import Signal, modality
+from opt import resolve
 from trainer import checkpoint
 from trainer.base_trainer import Sample, grid_coords, make_sample, new_model, predict
 from util.errors import EXIT_USAGE, InputError, OptionError, UserError
@@ -62,8 +63,6 @@ def _pick_sample(signals, input_path, name, by_name):
 def resolved(opts, path):
     """A checkpoint's options resolved as a run's are (opt.resolve): older checkpoints and the published
     code's may leave the backbone's and modality's defaults None."""
-    from opt import resolve  # opt is above the trainer; resolving is its
-
     try:
         return vars(resolve(argparse.Namespace(**opts)))
     except OptionError as e:

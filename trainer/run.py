@@ -20,6 +20,7 @@ import sys
 import torch
 
 from components.signals import modality
+from opt import build_parser, check, resolve
 from trainer import checkpoint
 from util.io import InputError, write_json
 from util.logger import Logger, run_folder_line
@@ -33,8 +34,6 @@ OLD_VIDEO_BATCH = 4096  # what args.json held for a derived video batch before o
 def resume_args(run_dir):
     """The interrupted run's own options (args.json) over today's defaults, resolved, with the resume
     target kept."""
-    from opt import build_parser, check, resolve  # opt is above the trainer: the one place that needs it
-
     path = os.path.join(run_dir, "args.json")
     if not os.path.isfile(path):
         raise InputError(f"{run_dir}: not a run folder (no args.json)")
@@ -49,6 +48,9 @@ def resume_args(run_dir):
 
 
 class Run:
+    """A run's folder and what writes into it. Made by `start` or `resume`; making it seeds every
+    generator (the reference seeds once per process) and opens the log and the TensorBoard writer."""
+
     def __init__(self, args, device, folder, samples, notes=(), state=None):
         self.args, self.device, self.folder, self.samples = args, device, folder, samples
         self.modality = modality(args.signal_type)
