@@ -121,3 +121,20 @@ def test_a_checkpoint_with_null_options_decodes(tmp_path, capsys):
                           str(tmp_path / "out")]) == 0
         decoded.append(json.loads(capsys.readouterr().out.strip().splitlines()[-1]))
     assert decoded[0] == decoded[1] and decoded[0]["psnr"] is not None
+
+
+def test_an_older_video_args_json_keeps_its_derived_batch_on_resume(tmp_path, capsys):
+    """Before resolution args.json held the literal 4096 for a derived video batch; such a run resumes
+    with the batch it trained with (a sixteenth of the pixels), not 4096."""
+    frames = _frames(tmp_path, 8, 128)
+    _run(capsys, "--signal_type", "video", "--input_path", frames, "--num_epochs", "2", "--snap_epoch", "1",
+         "--save_dir", tmp_path / "log", *SMALL)
+    folder = run_folder(tmp_path / "log")
+    args = json.loads((folder / "args.json").read_text())
+    (folder / "args.json").write_text(json.dumps({**args, "lr": None, "first_omega": None, "batch_size": 4096}))
+    (snap,) = (folder / "ckpt").glob("ckpt_frames_1_*.pth")
+    (folder / "ckpt" / "latest.json").write_text(json.dumps({"file": snap.name, "sample": "frames", "epoch": 1}))
+    results = json.loads((folder / "results.json").read_text())
+    (folder / "results.json").write_text(json.dumps({**results, "complete": False}))
+    err = _run(capsys, "--resume", folder)
+    assert "resuming after frames epoch 1" in err and "8192 of 131072 coordinates per step" in err
