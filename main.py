@@ -28,7 +28,7 @@ def set_threads():
 
 def fit(args):
     """Train a new run (args from the command line) or finish an interrupted one (--resume)."""
-    from components.metrics import Lpips
+    from components.metrics import Lpips  # here: --help and a bad option need no torch
     from trainer.base_trainer import BaseTrainer
     from trainer.run import Run
     from util.interrupt import DeferredInterrupt
