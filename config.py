@@ -3,7 +3,8 @@
 Each entry names the experiment's folder under log/, its input (a path relative to the repository;
 data/download.py fetches them), its signal type, how its parameter sets become options (`kind`, a
 builder in manager.py) and the parameter sets (PARAM_SETS, in the order tables show them). Table 1's
-rows (ROWS) are plain option presets, so that listing a sweep (`run.py 001 --dry_run`) imports no torch.
+rows (ROWS) and the ablations (ABLATIONS) are plain option presets, so that listing a sweep
+(`run.py 001 --dry_run`) imports no torch.
 
 To add an experiment, add a line:
 
@@ -29,20 +30,30 @@ ROWS = {
     "sym_power": {"transform": "sym_power"},
 }
 
+# Ablations of sym-power (experiment 003) -> the options they change from the sym_power row.
+ABLATIONS = {
+    "full": {},
+    "no_calibration": {"pn_beta": 0},
+    "no_soft_boundary": {"pn_buffer": 0},
+    "fixed_buffer_0.01": {"pn_buffer": 0.01},
+    "median_only": {"pn_beta": 0, "pn_buffer": 0},
+    "boundary_2": {"gamma_boundary": 2},
+    "boundary_10": {"gamma_boundary": 10},
+}
+
 
 class Experiment(NamedTuple):
     name: str  # folder under log/: <id>_<name>
     input_path: str
     signal_type: str
-    kind: str  # rows (Table 1 rows), backbones (<model>-<row>) or ablations (manager.ABLATIONS)
+    kind: str  # rows (Table 1 rows), backbones (<model>-<row>) or ablations (ABLATIONS)
     sets: tuple
 
 
 TABLE1_ROWS = tuple(ROWS)  # 01_norm, z_score, gamma_0.5, gamma_2.0, scale_*, inverse, rpp, box_cox, sym_power
 BACKBONES = ("siren", "finer", "wire", "gauss", "pemlp")
 AUDIO_ROWS = ("01_norm", "z_score", "scale_1.0", "box_cox", "sym_power", "gamma_0.5", "gamma_2.0")
-ABLATION_SETS = ("full", "no_calibration", "no_soft_boundary", "fixed_buffer_0.01", "median_only", "boundary_2",
-                 "boundary_10")
+ABLATION_SETS = tuple(ABLATIONS)
 
 EXPERIMENTS = {
     "000": Experiment("demo", "data/div2k/test_data/00.png", "image", "rows", ("sym_power",)),

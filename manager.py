@@ -5,18 +5,8 @@ log/<id>_<name>/<set>_<time>_<random>/ identifies each run.
 """
 import os
 
-from config import EXPERIMENTS, ROWS
+from config import ABLATIONS, EXPERIMENTS, ROWS
 from util.errors import OptionError
-
-ABLATIONS = {
-    "full": {},
-    "no_calibration": {"pn_beta": 0},
-    "no_soft_boundary": {"pn_buffer": 0},
-    "fixed_buffer_0.01": {"pn_buffer": 0.01},
-    "median_only": {"pn_beta": 0, "pn_buffer": 0},
-    "boundary_2": {"gamma_boundary": 2},
-    "boundary_10": {"gamma_boundary": 10},
-}
 
 
 class UnknownTask(OptionError):
