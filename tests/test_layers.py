@@ -12,9 +12,10 @@ import pytest
 from tests.conftest import ROOT
 
 SKIP = {".git", "log", "__pycache__"}
-# util/summarize.py is an entry point that nothing imports (so it closes no cycle); its --data option
-# transforms images as a run does (components/transform.py)
-ENTRY_POINT_MAY_USE = {"util.summarize": {"components.transform", "components"}}
+# util/summarize.py is an entry point that nothing imports (so it closes no cycle: checked below); its
+# --data option transforms images as a run does (components/transform.py) and --paper compares a run's
+# options with a Table 1 row's (opt.row_options)
+ENTRY_POINT_MAY_USE = {"util.summarize": {"components.transform", "components", "opt"}}
 
 
 def module_files(root=ROOT):
@@ -108,6 +109,11 @@ def test_util_and_components_import_nothing_above_them(module):
     allowed = {"util"} if _layer(module) == "util" else {"util", "components"}
     above = {m for m in GRAPH[module] if _layer(m) not in allowed} - ENTRY_POINT_MAY_USE.get(module, set())
     assert not above, f"{module} imports {sorted(above)}"
+
+
+def test_the_entry_points_above_their_layer_are_imported_by_no_module():
+    for entry in ENTRY_POINT_MAY_USE:
+        assert not [m for m, imports in GRAPH.items() if entry in imports and not m.startswith("tests")], entry
 
 
 def test_models_and_opt_know_no_trainer():
