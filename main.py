@@ -15,6 +15,7 @@ import sys
 
 import torch
 
+from components.transform import TransformError
 from opt import build_parser, check, defaults
 from trainer import trainer_class
 from util.errors import UserError, is_out_of_memory, os_error_line
@@ -120,7 +121,7 @@ def main(argv=None):
         if args.resume:
             args = resume_args(parser, args.resume)
         return fit(check(args))
-    except UserError as e:
+    except (UserError, TransformError) as e:  # TransformError: the library's own (a ValueError)
         print(f"error: {e}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as e:  # a save_dir under a regular file, no permission, a full disk ...

@@ -1,7 +1,7 @@
 """Command-line options: the reference's names and defaults (protocol.md), plus this project's own."""
 import math
 
-from components.transform import ROWS, TRANSFORMS
+from components.transform import OPTION_DEFAULTS as TD, ROWS, TRANSFORMS
 from models import MODELS
 from trainer import SIGNAL_TYPES
 from util.cli import Parser
@@ -44,18 +44,20 @@ def build_parser():
     a("--scale_req_grad", action="store_true", help="finer: let the |z| + 1 factor carry gradient")
     a("--N_freqs", type=int, default=10, help="pemlp")
     a("--scale", type=float, default=30.0, help="gauss, wire")
-    # transform (reference)
+    # transform (reference): the defaults are the transforms' own (components/transform.py's signatures)
     a("--transform", default="min_max", choices=list(TRANSFORMS))
-    a("--trans_shift", type=float, default=-0.5)
-    a("--trans_scale", type=float, default=2.0)
-    a("--pn_cum", type=float, default=0.5, help="sym_power: cdf level of median centring")
-    a("--pn_buffer", type=float, default=-1.0, help="sym_power: <0 adaptive soft boundary; >=0 fixed buffer x range")
-    a("--pn_alpha", type=float, default=0.01, help="sym_power: tail fraction of the adaptive boundary")
-    a("--pn_k", type=float, default=256.0, help="sym_power: boundary length per unit tail mass (8-bit levels)")
-    a("--pn_beta", type=float, default=0.05, help="sym_power: deviation-aware calibration width; <=0 turns it off")
-    a("--gamma_boundary", type=float, default=5.0, help="sym_power: gamma is clamped to [1/b, b]")
-    a("--gamma_trans", type=float, default=-1.0, help="sym_power: >=0 forces gamma (the gamma rows)")
-    a("--box_shift", type=float, default=0.1, help="box_cox: offset x 256 levels")
+    a("--trans_shift", type=float, default=TD["trans_shift"])
+    a("--trans_scale", type=float, default=TD["trans_scale"])
+    a("--pn_cum", type=float, default=TD["pn_cum"], help="sym_power: cdf level of median centring")
+    a("--pn_buffer", type=float, default=TD["pn_buffer"],
+      help="sym_power: <0 adaptive soft boundary; >=0 fixed buffer x range")
+    a("--pn_alpha", type=float, default=TD["pn_alpha"], help="sym_power: tail fraction of the adaptive boundary")
+    a("--pn_k", type=float, default=TD["pn_k"], help="sym_power: boundary length per unit tail mass (8-bit levels)")
+    a("--pn_beta", type=float, default=TD["pn_beta"],
+      help="sym_power: deviation-aware calibration width; <=0 turns it off")
+    a("--gamma_boundary", type=float, default=TD["gamma_boundary"], help="sym_power: gamma is clamped to [1/b, b]")
+    a("--gamma_trans", type=float, default=TD["gamma_trans"], help="sym_power: >=0 forces gamma (the gamma rows)")
+    a("--box_shift", type=float, default=TD["box_shift"], help="box_cox: offset x 256 levels")
     a("--inverse", action="store_true", help="fit lo + hi - x (the inverse row)")
     a("--rpp", action="store_true", help="random pixel permutation (the rpp row)")
     # this project
