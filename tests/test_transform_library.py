@@ -15,7 +15,7 @@ import torch
 
 from components import transform as T
 from opt import defaults, row_options
-from tests.conftest import ROOT, smooth_image
+from tests.conftest import ROOT, one_line_error, run_in_process, smooth_image
 
 LIBRARY_IMPORTS = {"functools", "inspect", "json", "math", "sys", "numpy", "torch", "scipy"}
 
@@ -134,3 +134,14 @@ def test_errors_are_transform_errors_a_value_error():
         with pytest.raises(T.TransformError) as e:
             call()
         assert "\n" not in str(e.value), what
+
+
+def test_main_prints_the_librarys_error_as_one_line(tmp_path, tiny_png):
+    """A run folder whose args.json names no transform (edited by hand): main.py --resume reports
+    TransformError as a user mistake, one line and exit 2, like its own UserError."""
+    run = tmp_path / "run"
+    run.mkdir()
+    opts = {**defaults(), "input_path": str(tiny_png), "transform": "nope", "num_epochs": 2, "device": "cpu",
+            "quiet": True}
+    (run / "args.json").write_text(json.dumps(opts))
+    one_line_error(run_in_process("main.py", "--resume", run), "nope")
