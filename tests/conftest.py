@@ -110,6 +110,35 @@ def _process_state(cwd, env):
         random.setstate(rng[2])
 
 
+def sitecustomize_env(folder, source):
+    """Environment for run_py / run_in_process whose child Python processes first run `source` (a
+    sitecustomize.py in `folder`, with the repository importable): a fault injected into a real process
+    at a chosen point (a kill after a checkpoint ...) instead of a signal raced against the clock."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(source)
+    return {"PYTHONPATH": os.pathsep.join([str(folder), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+# Child main.py processes whose --tag is $KILL_TAG (or any, if $KILL_TAG is unset) SIGKILL themselves
+# right after their first checkpoint of sample $KILL_IN (or any sample): a lost node, no handler, no finally.
+KILL_AFTER_SNAPSHOT = """
+import os, signal, sys
+def _wanted():
+    tag = os.environ.get("KILL_TAG")
+    given = sys.argv[sys.argv.index("--tag") + 1] if "--tag" in sys.argv[:-1] else None
+    return sys.argv[0].endswith("main.py") and "--resume" not in sys.argv and tag in (None, given)
+if _wanted():
+    import trainer.checkpoint as checkpoint
+    _save = checkpoint.save
+    def save(folder, epoch, sample, *args, **kwargs):
+        _save(folder, epoch, sample, *args, **kwargs)
+        if os.environ.get("KILL_IN") in (None, sample.signal.name):
+            os.kill(os.getpid(), signal.SIGKILL)
+    checkpoint.save = save
+"""
+
+
 def run_in_process(*args, cwd=ROOT, env=None, check=False):
     """Call an entry point's main(argv) in this process, given run_py's arguments ("main.py", ... or
     "-m", "util.summarize", ...): a CompletedProcess with the exit code and the captured standard output

@@ -15,7 +15,8 @@ import soundfile as sf
 import torch
 from PIL import Image
 
-from tests.conftest import ROOT, dataset, one_line_error, run_folder, run_in_process, run_py, smooth_image, write_png
+from tests.conftest import (KILL_AFTER_SNAPSHOT, ROOT, dataset, one_line_error, run_folder, run_in_process, run_py,
+                            sitecustomize_env, smooth_image, write_png)
 
 QUICK = ["--num_epochs", "4", "--log_epoch", "2", "--hidden_features", "16", "--hidden_layers", "1", "--quiet",
          "--device", "cpu"]
@@ -218,18 +219,6 @@ RESUME = ["--num_epochs", "300", "--log_epoch", "100", "--snap_epoch", "40", "--
           "--hidden_layers", "2", "--quiet", "--device", "cpu", "--no_images"]
 
 
-KILL_AFTER_SNAPSHOT = """
-import os, signal
-import trainer.checkpoint as checkpoint
-_save = checkpoint.save
-def save(folder, epoch, sample, *args, **kwargs):
-    _save(folder, epoch, sample, *args, **kwargs)
-    if sample.signal.name == os.environ["KILL_IN"]:
-        os.kill(os.getpid(), signal.SIGKILL)  # as a lost node: no handler, no finally
-checkpoint.save = save
-"""
-
-
 def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     folder = tmp_path / "imgs"
     folder.mkdir()
@@ -239,11 +228,9 @@ def test_killed_run_resumes_to_the_uninterrupted_result(tmp_path):
     run_in_process("main.py", *base, "--save_dir", tmp_path / "straight", check=True)
     straight = json.loads((run_folder(tmp_path / "straight") / "results.json").read_text())
 
-    hook = tmp_path / "hook"  # SIGKILL in the second image, after a snapshot: a real process, killed
-    hook.mkdir()
-    (hook / "sitecustomize.py").write_text(KILL_AFTER_SNAPSHOT)
+    # SIGKILL in the second image, after a snapshot: a real process, killed
     p = run_py("main.py", *base, "--save_dir", tmp_path / "killed",
-               env={"PYTHONPATH": f"{hook}{os.pathsep}{ROOT}", "KILL_IN": "1"})
+               env={**sitecustomize_env(tmp_path / "hook", KILL_AFTER_SNAPSHOT), "KILL_IN": "1"})
     assert p.returncode == -signal.SIGKILL, p.stderr
     run_dir = run_folder(tmp_path / "killed")
     assert not json.loads((run_dir / "results.json").read_text())["complete"]

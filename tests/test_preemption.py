@@ -13,7 +13,7 @@ import time
 
 import imageio.v2 as imageio
 
-from tests.conftest import ROOT, one_line_error, run_folder, run_in_process, run_py, smooth_image
+from tests.conftest import ROOT, one_line_error, run_folder, run_in_process, run_py, sitecustomize_env, smooth_image
 from util.launch import signal_delay_s
 
 TINY = ["--hidden_features", "32", "--hidden_layers", "1", "--quiet", "--no_images", "--device", "cpu",
@@ -65,10 +65,7 @@ if sys.argv[0].endswith("main.py") and "--resume" not in sys.argv and os.environ
 
 
 def _signal_env(tmp_path, sig, to):
-    hook = tmp_path / "hook"
-    hook.mkdir(exist_ok=True)
-    (hook / "sitecustomize.py").write_text(SIGNAL_HOOK)
-    return {"PYTHONPATH": f"{hook}{os.pathsep}{ROOT}", "SIGNAL_AT_SNAPSHOT": sig, "SIGNAL_TO": to}
+    return {**sitecustomize_env(tmp_path / "hook", SIGNAL_HOOK), "SIGNAL_AT_SNAPSHOT": sig, "SIGNAL_TO": to}
 
 
 def test_sigterm_checkpoints_and_resume_matches_the_uninterrupted_run(tmp_path):
