@@ -92,7 +92,7 @@ def _process_state(cwd, env):
     cudnn = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
     handlers = {s: signal.getsignal(s) for s in SIGNALS}
     rng = torch.get_rng_state(), np.random.get_state(), random.getstate()
-    os.environ.update(OMP_NUM_THREADS=os.environ.get("OMP_NUM_THREADS", "1"), **(env or {}))
+    os.environ.update({"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), **(env or {})})
     os.chdir(cwd)
     try:
         yield
