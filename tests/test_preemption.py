@@ -6,6 +6,7 @@ clock: where a signal must land mid-run, main.py sends it from inside (a sitecus
 its first snapshot) or waits for it, and polling loops have bounds no loaded machine reaches."""
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,7 +43,7 @@ def _start(args):
 # names arrives, either sent by main.py to itself ("self") or, as a scheduler at a job's time limit
 # would, to the job that runs main.py ("parent"), which passes it back to main.py.
 SIGNAL_HOOK = """
-import os, signal, sys
+import os, signal, sys, time
 if sys.argv[0].endswith("main.py") and "--resume" not in sys.argv and os.environ.get("SIGNAL_AT_SNAPSHOT"):
     import trainer.checkpoint as checkpoint
     _save = checkpoint.save
@@ -50,16 +51,17 @@ if sys.argv[0].endswith("main.py") and "--resume" not in sys.argv and os.environ
     def save(*args, **kwargs):
         _save(*args, **kwargs)
         checkpoint.save = _save  # once
-        if os.environ["SIGNAL_TO"] == "self":
-            os.kill(os.getpid(), sig)
-            return
-        # blocked first, so that the job's answer cannot arrive before the wait; then main.py's own
-        # handler runs, as if it had come in during an epoch
-        signal.pthread_sigmask(signal.SIG_BLOCK, {sig})
-        os.kill(os.getppid(), sig)
-        signal.sigwait({sig})
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {sig})
-        signal.raise_signal(sig)
+        # wait here until main.py's own handler has run (so the run cannot end first): a relay set up
+        # before the signal is sent, so that it cannot be missed
+        got, handler = [], signal.getsignal(sig)
+        def relay(signum, frame):
+            got.append(signum)
+            handler(signum, frame)
+        signal.signal(sig, relay)
+        os.kill(os.getpid() if os.environ["SIGNAL_TO"] == "self" else os.getppid(), sig)
+        while not got:
+            time.sleep(0.01)
+        signal.signal(sig, handler)
     checkpoint.save = save
 """
 
@@ -106,17 +108,17 @@ def test_local_job_signalled_at_its_time_limit_is_requeued_and_completes(tmp_pat
     """A submitit job gets USR2 where the scheduler would send it at the time limit (here: right after
     main.py's first checkpoint, so the test does not depend on how fast start-up is; submitit's own timer
     sends the same signal); it checkpoints and is requeued as a resume in its own folder."""
-    p = run_in_process("run.py", "000", "--launcher", "local", "--time", "60", "--", "--input_path",
-                       _image(tmp_path), "--num_epochs", 3000, "--log_epoch", 1000, "--snap_epoch", 1000,
-                       "--save_dir", tmp_path / "log", *TINY, env=_signal_env(tmp_path, "SIGUSR2", "parent"),
+    p = run_in_process("run.py", "000", "--launcher", "local", "--time", "60", "--save_dir", tmp_path / "log", "--",
+                       "--input_path", _image(tmp_path), "--num_epochs", 3000, "--log_epoch", 1000, "--snap_epoch",
+                       1000, "--save_dir", tmp_path / "log", *TINY, env=_signal_env(tmp_path, "SIGUSR2", "parent"),
                        check=True)
     assert "requeued" in p.stdout
     runs = [d for d in (tmp_path / "log" / "000_demo").iterdir() if (d / "args.json").is_file()]
     assert len(runs) == 1  # no second folder
     res = json.loads((runs[0] / "results.json").read_text())
     assert res["complete"] and list(res["samples"]["00"]) == ["1000", "2000", "3000"]
-    log = (runs[0] / "log.txt").read_text()
-    assert "resuming after" in log  # the second attempt continued the first one
+    resumed_at = re.search(r"resuming after 00 epoch (\d+)", (runs[0] / "log.txt").read_text())
+    assert resumed_at and int(resumed_at.group(1)) > 1000  # from the checkpoint main.py wrote when signalled
     status = run_in_process("run.py", "--status", tmp_path / "log" / "000_demo", check=True).stdout
     assert "done" in status and "requeued" in status
 
@@ -127,6 +129,7 @@ def test_the_signal_comes_early_enough_for_a_checkpoint():
 
 
 def test_slurm_launcher_without_slurm_is_one_line(tmp_path):
-    p = run_in_process("run.py", "000", "--launcher", "slurm", "--partition", "gpu", "--", "--save_dir", tmp_path)
+    p = run_in_process("run.py", "000", "--launcher", "slurm", "--partition", "gpu", "--save_dir", tmp_path, "--",
+                       "--save_dir", tmp_path)
     line = one_line_error(p, "--launcher local")  # what to use instead
     assert "slurm" in line.lower()
