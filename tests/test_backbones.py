@@ -6,7 +6,7 @@ WIRE fits are chaotic, so any rounding difference in the step (another Adam kern
 ulp off) shows within a few epochs. backbones_64px.json holds what the published code logged on
 DIV2K 00 at 64x64; those runs were made on another CPU, and the chaotic fits (Gauss, WIRE, PE-MLP
 after ~50 epochs) depend on the CPU's kernels, so only the machine-independent part is compared to
-them exactly (README, "Backbones").
+them exactly (docs/fidelity.md, "Backbones").
 """
 import json
 import shutil
@@ -103,7 +103,7 @@ def test_first_update_matches_published_vectors(model_type, tmp_path, div2k_64px
 
 # 200-epoch protocol: SIREN (fused step) and FINER hold 0.01 dB at every listed epoch; PE-MLP's fit
 # drifts with the CPU's kernels after ~50 epochs (the published loop itself gives 28.366 here
-# against the vectors' 28.392), so it is held to 0.05 dB. Gauss and WIRE: README, "Backbones".
+# against the vectors' 28.392), so it is held to 0.05 dB. Gauss and WIRE: docs/fidelity.md, "Backbones".
 TOLERANCE_200 = {"siren": 0.01, "finer": 0.01, "pemlp": 0.05}
 
 
