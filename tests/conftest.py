@@ -82,14 +82,16 @@ def _entry_point(args):
 @contextlib.contextmanager
 def _process_state(cwd, env):
     """Run a block as if in a fresh process, then put back what an entry point may change: the working
-    folder, the environment, torch's threads and deterministic mode, signal handlers, the generators."""
+    folder, the environment, torch's threads, deterministic mode and TF32 flags, signal handlers, the
+    generators."""
     import numpy as np
     import torch
 
     saved_env, saved_cwd = dict(os.environ), os.getcwd()
     threads, det, warn_only = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), \
         torch.is_deterministic_algorithms_warn_only_enabled()
-    cudnn = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic
+    cudnn = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic, torch.backends.cudnn.allow_tf32
+    matmul_tf32 = torch.backends.cuda.matmul.allow_tf32
     handlers = {s: signal.getsignal(s) for s in SIGNALS}
     rng = torch.get_rng_state(), np.random.get_state(), random.getstate()
     os.environ.update({"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), **(env or {})})
@@ -102,7 +104,8 @@ def _process_state(cwd, env):
         os.environ.update(saved_env)
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(det, warn_only=warn_only)
-        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic = cudnn
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic, torch.backends.cudnn.allow_tf32 = cudnn
+        torch.backends.cuda.matmul.allow_tf32 = matmul_tf32
         for s, h in handlers.items():
             signal.signal(s, h)
         torch.set_rng_state(rng[0])
