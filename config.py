@@ -3,8 +3,8 @@
 Each entry names the experiment's folder under log/, its input (a path relative to the repository;
 data/download.py fetches them), its signal type, how its parameter sets become options (`kind`, a
 builder in manager.py) and the parameter sets (PARAM_SETS, in the order tables show them). Table 1's
-rows (ROWS) and the ablations (ABLATIONS) are plain option presets, so that listing a sweep
-(`run.py 001 --dry_run`) imports no torch.
+rows (components/rows.py's ROWS) and the ablations (ABLATIONS) are plain option presets, so that
+listing a sweep (`run.py 001 --dry_run`) imports no torch.
 
 To add an experiment, add a line:
 
@@ -14,21 +14,7 @@ then `python run.py 999` runs it and `python -m util.summarize log/999_my_idea` 
 """
 from typing import NamedTuple
 
-# Table 1 rows -> the reference's options (protocol.md, "Options of the reference"): the parameter sets of
-# the "rows" experiments, and opt.row_options's presets.
-ROWS = {
-    "01_norm": {"transform": "min_max", "trans_shift": 0.0, "trans_scale": 1.0},
-    "z_score": {"transform": "z_score"},
-    "gamma_0.5": {"transform": "sym_power", "gamma_trans": 0.5},
-    "gamma_2.0": {"transform": "sym_power", "gamma_trans": 2.0},
-    "scale_0.5": {"transform": "min_max", "trans_scale": 1.0},
-    "scale_1.0": {"transform": "min_max", "trans_scale": 2.0},
-    "scale_2.0": {"transform": "min_max", "trans_scale": 4.0},
-    "inverse": {"transform": "min_max", "inverse": True},
-    "rpp": {"transform": "min_max", "rpp": True},
-    "box_cox": {"transform": "box_cox"},
-    "sym_power": {"transform": "sym_power"},
-}
+from components.rows import ROWS  # Table 1's rows: the parameter sets of the "rows" experiments
 
 # Ablations of sym-power (experiment 003) -> the options they change from the sym_power row.
 ABLATIONS = {

@@ -6,11 +6,43 @@ derived from the data once it is read (trainer/run.py). args.json holds the reso
 Importing this module (run.py does, to check a task's options) loads no torch, which is why the
 names of --transform, --model_type and --signal_type are checked by `resolve`, against their tables.
 """
+import ast
 import math
+import os
 
 from config import ROWS
 from util.cli import Parser
 from util.errors import OptionError
+
+
+TRANSFORM_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "components", "transform.py")
+
+
+def transform_defaults(path=TRANSFORM_SOURCE):
+    """The transform options' defaults: the keyword defaults of the constructors in
+    components/transform.py (the paper's values; that file is the library researchers copy), read from
+    its source rather than by importing it, because run.py checks a sweep's options with this parser and
+    must not load torch. The same dict as transform.OPTION_DEFAULTS (tests/test_transform_library.py)."""
+    with open(path, encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    names, kw = {}, {}
+    for node in tree.body:  # module constants (SHIFT, SCALE = -0.5, 2.0), then each class's __init__
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], (ast.Name, ast.Tuple)):
+            target, value = node.targets[0], node.value
+            pairs = zip(target.elts, value.elts) if isinstance(target, ast.Tuple) else [(target, value)]
+            for t, v in pairs:
+                try:
+                    names[t.id] = ast.literal_eval(v)
+                except (ValueError, TypeError, AttributeError):  # not a plain number: no default is one
+                    pass
+        elif isinstance(node, ast.ClassDef):
+            for f in node.body:
+                if isinstance(f, ast.FunctionDef) and f.name == "__init__":
+                    kw[node.name] = {a.arg: names[d.id] if isinstance(d, ast.Name) else ast.literal_eval(d)
+                                     for a, d in zip(f.args.kwonlyargs, f.args.kw_defaults)}
+    sym = kw["SymPower"]
+    return {"trans_shift": kw["MinMax"]["shift"], "trans_scale": kw["MinMax"]["scale"],
+            **{k: v for k, v in sym.items() if k.startswith(("pn_", "gamma_"))}, "box_shift": kw["BoxCox"]["box_shift"]}
 
 
 def build_parser():
@@ -52,17 +84,20 @@ def build_parser():
     # transform (reference)
     a("--transform", default="min_max",
       help="min_max, z_score, box_cox or sym_power (components/transform.py's TRANSFORMS; Table 1's rows: "
-           "config.ROWS)")
-    a("--trans_shift", type=float, default=-0.5)
-    a("--trans_scale", type=float, default=2.0)
-    a("--pn_cum", type=float, default=0.5, help="sym_power: cdf level of median centring")
-    a("--pn_buffer", type=float, default=-1.0, help="sym_power: <0 adaptive soft boundary; >=0 fixed buffer x range")
-    a("--pn_alpha", type=float, default=0.01, help="sym_power: tail fraction of the adaptive boundary")
-    a("--pn_k", type=float, default=256.0, help="sym_power: boundary length per unit tail mass (8-bit levels)")
-    a("--pn_beta", type=float, default=0.05, help="sym_power: deviation-aware calibration width; <=0 turns it off")
-    a("--gamma_boundary", type=float, default=5.0, help="sym_power: gamma is clamped to [1/b, b]")
-    a("--gamma_trans", type=float, default=-1.0, help="sym_power: >=0 forces gamma (the gamma rows)")
-    a("--box_shift", type=float, default=0.1, help="box_cox: offset x 256 levels")
+           "components/rows.py)")
+    td = transform_defaults()  # the paper's values, written once: the transforms' keyword defaults
+    a("--trans_shift", type=float, default=td["trans_shift"])
+    a("--trans_scale", type=float, default=td["trans_scale"])
+    a("--pn_cum", type=float, default=td["pn_cum"], help="sym_power: cdf level of median centring")
+    a("--pn_buffer", type=float, default=td["pn_buffer"],
+      help="sym_power: <0 adaptive soft boundary; >=0 fixed buffer x range")
+    a("--pn_alpha", type=float, default=td["pn_alpha"], help="sym_power: tail fraction of the adaptive boundary")
+    a("--pn_k", type=float, default=td["pn_k"], help="sym_power: boundary length per unit tail mass (8-bit levels)")
+    a("--pn_beta", type=float, default=td["pn_beta"],
+      help="sym_power: deviation-aware calibration width; <=0 turns it off")
+    a("--gamma_boundary", type=float, default=td["gamma_boundary"], help="sym_power: gamma is clamped to [1/b, b]")
+    a("--gamma_trans", type=float, default=td["gamma_trans"], help="sym_power: >=0 forces gamma (the gamma rows)")
+    a("--box_shift", type=float, default=td["box_shift"], help="box_cox: offset x 256 levels")
     a("--inverse", action="store_true", help="fit lo + hi - x (the inverse row)")
     a("--rpp", action="store_true", help="random pixel permutation (the rpp row)")
     # this project

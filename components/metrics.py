@@ -36,7 +36,7 @@ def _gaussian_window(size=11, sigma=1.5):
 
 
 def ssim_ref(pred, gt):
-    """The SSIM variant behind Table 1 (not the textbook one, see README).
+    """The SSIM variant behind Table 1 (not the textbook one, see docs/fidelity.md).
 
     The reference permutes (C, H, W) to (W, C, H), so its grouped convolution sees W "channels" of
     C x H planes; 11 x 11 Gaussian window (sigma 1.5), zero padding 5, stride 3, and constants

@@ -1,8 +1,17 @@
-"""Shared fixtures: where ../shared lives, small images made on the fly, and a main.py runner."""
+"""Shared fixtures: where ../shared lives, small images made on the fly, and two ways to run an entry
+point: `run_py` in a new interpreter (where the process boundary is what a test checks: signals, exit
+of a child, the demo), `run_in_process` by calling its main(argv) here (everything else: no
+interpreter start-up, no torch import per call)."""
+import contextlib
+import importlib
+import io
 import json
 import os
+import random
+import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import imageio.v2 as imageio
@@ -55,6 +64,123 @@ def run_py(*args, cwd=ROOT, env=None, timeout=600, check=False):
     if check and p.returncode != 0:
         raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
     return p
+
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+
+
+def _entry_point(args):
+    """("main.py", *rest) or ("-m", "util.summarize", *rest) -> (its main function, rest)."""
+    if args[0] == "-m":
+        module, rest = args[1], args[2:]
+    else:
+        module, rest = str(args[0]).removesuffix(".py").replace("/", "."), args[1:]
+    mod = importlib.import_module(module)
+    return getattr(mod, "main", None) or getattr(mod, "_main"), rest
+
+
+@contextlib.contextmanager
+def _process_state(cwd, env):
+    """Run a block as if in a fresh process, then put back what an entry point may change: the working
+    folder, the environment, torch's threads, deterministic mode and TF32 flags, signal handlers, the
+    generators."""
+    import numpy as np
+    import torch
+
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    threads, det, warn_only = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled(), \
+        torch.is_deterministic_algorithms_warn_only_enabled()
+    cudnn = torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic, torch.backends.cudnn.allow_tf32
+    matmul_tf32 = torch.backends.cuda.matmul.allow_tf32
+    handlers = {s: signal.getsignal(s) for s in SIGNALS}
+    rng = torch.get_rng_state(), np.random.get_state(), random.getstate()
+    os.environ.update({"OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1"), **(env or {})})
+    os.chdir(cwd)
+    try:
+        yield
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(det, warn_only=warn_only)
+        torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic, torch.backends.cudnn.allow_tf32 = cudnn
+        torch.backends.cuda.matmul.allow_tf32 = matmul_tf32
+        for s, h in handlers.items():
+            signal.signal(s, h)
+        torch.set_rng_state(rng[0])
+        np.random.set_state(rng[1])
+        random.setstate(rng[2])
+
+
+def sitecustomize_env(folder, source):
+    """Environment for run_py / run_in_process whose child Python processes first run `source` (a
+    sitecustomize.py in `folder`, with the repository importable): a fault injected into a real process
+    at a chosen point (a kill after a checkpoint ...) instead of a signal raced against the clock."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "sitecustomize.py").write_text(source)
+    return {"PYTHONPATH": os.pathsep.join([str(folder), str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])])}
+
+
+# Child main.py processes whose --tag is $KILL_TAG (or any, if $KILL_TAG is unset) SIGKILL themselves
+# right after their first checkpoint of sample $KILL_IN (or any sample): a lost node, no handler, no finally.
+KILL_AFTER_SNAPSHOT = """
+import os, signal, sys
+def _wanted():
+    tag = os.environ.get("KILL_TAG")
+    given = sys.argv[sys.argv.index("--tag") + 1] if "--tag" in sys.argv[:-1] else None
+    return sys.argv[0].endswith("main.py") and "--resume" not in sys.argv and tag in (None, given)
+if _wanted():
+    import trainer.checkpoint as checkpoint
+    _save = checkpoint.save
+    def save(folder, epoch, sample, *args, **kwargs):
+        _save(folder, epoch, sample, *args, **kwargs)
+        if os.environ.get("KILL_IN") in (None, sample.signal.name):
+            os.kill(os.getpid(), signal.SIGKILL)
+    checkpoint.save = save
+"""
+
+
+def run_in_process(*args, cwd=ROOT, env=None, check=False):
+    """Call an entry point's main(argv) in this process, given run_py's arguments ("main.py", ... or
+    "-m", "util.summarize", ...): a CompletedProcess with the exit code and the captured standard output
+    and error (warnings included, each shown as a fresh process shows it). SystemExit (argparse) gives
+    its code, as the interpreter would; any other exception is a bug and propagates."""
+    fn, rest = _entry_point(args)
+    argv = [str(a) for a in rest]
+    out, err = io.StringIO(), io.StringIO()
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        err.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    with _process_state(cwd, env), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err), \
+            warnings.catch_warnings():
+        warnings.simplefilter("default")
+        warnings.showwarning = show
+        try:
+            rc = fn(argv)
+        except SystemExit as e:
+            rc = e.code if isinstance(e.code, int) or e.code is None else 1
+            if e.code is not None and not isinstance(e.code, int):
+                print(e.code, file=err)
+    p = subprocess.CompletedProcess([*args], rc or 0, out.getvalue(), err.getvalue())
+    if check and p.returncode != 0:
+        raise AssertionError(f"exit {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def one_line_error(p, *named, code=2):
+    """A mistake as the project reports it, checked by meaning, not wording: exit `code` (2: a user
+    mistake), no traceback, one line that starts with "error:", naming each of `named` (an option, a
+    file, a value). Returns that line."""
+    assert p.returncode == code, (p.returncode, p.stderr)
+    assert "Traceback" not in p.stderr and "Traceback" not in p.stdout, p.stderr
+    errors = [line for line in p.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, p.stderr
+    for name in named:
+        assert str(name) in errors[0], (name, errors[0])
+    return errors[0]
 
 
 def smooth_image(h, w, c=3, dtype=np.uint8, seed=0):

@@ -10,7 +10,7 @@ import torch
 from components import transform as T
 from config import AUDIO_ROWS
 from opt import row_options
-from tests.conftest import dataset, run_folder, run_py, smooth_image
+from tests.conftest import dataset, run_folder, run_in_process, smooth_image
 from components.signals import chirp, read_audio
 from util.io import Nominal
 
@@ -18,7 +18,7 @@ SMALL = ["--hidden_features", "32", "--hidden_layers", "1", "--quiet", "--device
 
 
 def _fit_audio(path, tmp_path, *extra):
-    run_py("main.py", "--signal_type", "audio", "--input_path", path, "--audio_seconds", "0.5", "--num_epochs", "20",
+    run_in_process("main.py", "--signal_type", "audio", "--input_path", path, "--audio_seconds", "0.5", "--num_epochs", "20",
            "--log_epoch", "10", "--save_dir", tmp_path / "log", *SMALL, *extra, check=True)
     return run_folder(tmp_path / "log")
 
@@ -79,7 +79,7 @@ def _frames(tmp_path, count, side):
 
 def test_video_folder_of_frames(tmp_path):
     frames = _frames(tmp_path, 4, 16)
-    run_py("main.py", "--signal_type", "video", "--input_path", frames, "--num_epochs", "20", "--log_epoch", "10",
+    run_in_process("main.py", "--signal_type", "video", "--input_path", frames, "--num_epochs", "20", "--log_epoch", "10",
            "--batch_size", "256", "--save_dir", tmp_path / "log", *SMALL, check=True)
     folder = run_folder(tmp_path / "log")
     res = json.loads((folder / "results.json").read_text())["samples"]["clip"]["20"]
@@ -100,7 +100,7 @@ def test_chunked_evaluation_equals_full():
 
 
 def test_builtin_video_runs(tmp_path):
-    run_py("main.py", "--signal_type", "video", "--input_path", "builtin:astronaut_pan", "--num_epochs", "4",
+    run_in_process("main.py", "--signal_type", "video", "--input_path", "builtin:astronaut_pan", "--num_epochs", "4",
            "--log_epoch", "2", "--save_dir", tmp_path / "log", *SMALL, check=True)
     res = json.loads((run_folder(tmp_path / "log") / "results.json").read_text())
     assert len(res["samples"]["astronaut_pan"]["4"]["psnr_frames"]) == 24
@@ -136,7 +136,7 @@ def test_audio_trains_as_sirens_audio_template(tmp_path):
 def test_video_batch_is_a_sixteenth_of_the_pixels_at_least_4096(tmp_path):
     """The default video batch (--batch_size left None: derived) is max(4096, N / 16) coordinates per step."""
     frames = _frames(tmp_path, 8, 128)
-    run_py("main.py", "--signal_type", "video", "--input_path", frames, "--num_epochs", "2", "--log_epoch", "2",
+    run_in_process("main.py", "--signal_type", "video", "--input_path", frames, "--num_epochs", "2", "--log_epoch", "2",
            "--save_dir", tmp_path / "log", "--no_images", *SMALL, check=True)
     log = (run_folder(tmp_path / "log") / "log.txt").read_text()
     assert "8192 of 131072 coordinates per step" in log  # 8 x 128 x 128 / 16

@@ -6,7 +6,7 @@ WIRE fits are chaotic, so any rounding difference in the step (another Adam kern
 ulp off) shows within a few epochs. backbones_64px.json holds what the published code logged on
 DIV2K 00 at 64x64; those runs were made on another CPU, and the chaotic fits (Gauss, WIRE, PE-MLP
 after ~50 epochs) depend on the CPU's kernels, so only the machine-independent part is compared to
-them exactly (README, "Backbones").
+them exactly (docs/fidelity.md, "Backbones").
 """
 import json
 import shutil
@@ -19,7 +19,7 @@ import torch.nn.functional as F
 import models
 from components import transform as T
 from opt import row_options
-from tests.conftest import VECTORS, load_json, run_folder, run_py, smooth_image
+from tests.conftest import VECTORS, load_json, run_folder, run_in_process, smooth_image
 from util.io import read_image
 
 MODEL_OPTS = dict(hidden_features=256, hidden_layers=3, first_omega=30.0, hidden_omega=30.0, scale=30.0,
@@ -59,7 +59,7 @@ def published_loop(path, model_type, num_epochs, seed=3407):
 
 def main_psnr(tmp_path, image, model_type, num_epochs, *extra):
     save = tmp_path / f"log_{model_type}"
-    run_py("main.py", "--input_path", image, "--transform", "sym_power", "--model_type", model_type,
+    run_in_process("main.py", "--input_path", image, "--transform", "sym_power", "--model_type", model_type,
            "--num_epochs", num_epochs, "--log_epoch", 1, "--save_dir", save, "--device", "cpu", "--quiet",
            "--no_images", *extra, env={"OMP_NUM_THREADS": "1"}, check=True)
     res = json.loads((run_folder(save) / "results.json").read_text())
@@ -103,7 +103,7 @@ def test_first_update_matches_published_vectors(model_type, tmp_path, div2k_64px
 
 # 200-epoch protocol: SIREN (fused step) and FINER hold 0.01 dB at every listed epoch; PE-MLP's fit
 # drifts with the CPU's kernels after ~50 epochs (the published loop itself gives 28.366 here
-# against the vectors' 28.392), so it is held to 0.05 dB. Gauss and WIRE: README, "Backbones".
+# against the vectors' 28.392), so it is held to 0.05 dB. Gauss and WIRE: docs/fidelity.md, "Backbones".
 TOLERANCE_200 = {"siren": 0.01, "finer": 0.01, "pemlp": 0.05}
 
 
@@ -123,7 +123,7 @@ def test_wire_fits_saves_resumes_and_decodes(tmp_path):
     imageio.imwrite(image, smooth_image(12, 12, seed=5))
     common = ["--input_path", image, "--model_type", "wire", "--num_epochs", 30, "--log_epoch", 10,
               "--snap_epoch", 10, "--device", "cpu", "--quiet", "--no_images"]
-    run_py("main.py", *common, "--save_dir", tmp_path / "full", check=True)
+    run_in_process("main.py", *common, "--save_dir", tmp_path / "full", check=True)
     full = run_folder(tmp_path / "full")
     whole = json.loads((full / "results.json").read_text())["samples"]["wire"]
     final = next(full.glob("ckpt/ckpt_wire_30_*.pth"))
@@ -139,10 +139,10 @@ def test_wire_fits_saves_resumes_and_decodes(tmp_path):
     (cut / "ckpt" / "latest.json").write_text(json.dumps({"file": snap.name, "sample": "wire", "epoch": 20}))
     res = json.loads((cut / "results.json").read_text())
     (cut / "results.json").write_text(json.dumps({**res, "complete": False}))
-    run_py("main.py", "--resume", cut, "--quiet", check=True)
+    run_in_process("main.py", "--resume", cut, "--quiet", check=True)
     resumed = json.loads((cut / "results.json").read_text())["samples"]["wire"]
     assert resumed["30"]["psnr"] == pytest.approx(whole["30"]["psnr"], abs=0.05)
 
-    decoded = json.loads(run_py("main.py", "--eval_ckpt", final, "--input_path", image, "--save_dir",
+    decoded = json.loads(run_in_process("main.py", "--eval_ckpt", final, "--input_path", image, "--save_dir",
                                 tmp_path / "eval", check=True).stdout)
     assert decoded["psnr"] > whole["30"]["psnr"] - 1

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from components import metrics as M
-from tests.conftest import VECTORS, dataset, load_json, run_py
+from tests.conftest import VECTORS, dataset, load_json, run_in_process
 
 
 def _perturbed(gt):
@@ -23,7 +23,7 @@ def test_cli_matches_metric_vectors(image, tmp_path):
     gt = torch.from_numpy(imageio.imread(ref).astype(np.float32)).permute(2, 0, 1)
     test = tmp_path / "pred.png"
     imageio.imwrite(test, _perturbed(gt).permute(1, 2, 0).numpy().astype(np.uint8))
-    out = json.loads(run_py("-m", "components.metrics", ref, test, check=True).stdout)
+    out = json.loads(run_in_process("-m", "components.metrics", ref, test, check=True).stdout)
     assert set(out) == {"psnr", "ssim", "ssim_ref", "lpips"} and out["lpips"] is None
     assert abs(out["psnr"] - vec["reference_psnr"]) < 1e-4
     assert abs(out["ssim_ref"] - vec["reference_ssim"]) < 1e-4
@@ -33,7 +33,7 @@ def test_cli_matches_metric_vectors(image, tmp_path):
 def test_perfect_reconstruction_psnr_is_null_in_json(tmp_path):
     img = tmp_path / "a.png"
     imageio.imwrite(img, (np.arange(32 * 32 * 3) % 256).reshape(32, 32, 3).astype(np.uint8))
-    p = run_py("-m", "components.metrics", img, img, check=True)
+    p = run_in_process("-m", "components.metrics", img, img, check=True)
     out = json.loads(p.stdout)
     assert out["psnr"] is None and "Infinity" not in p.stdout and out["ssim"] == pytest.approx(1.0)
 

@@ -4,7 +4,7 @@ import json
 import imageio.v2 as imageio
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import dataset, run_folder, run_py, smooth_image
+from tests.conftest import dataset, one_line_error, run_folder, run_in_process, smooth_image
 
 SMALL = ["--num_epochs", "20", "--log_epoch", "10", "--hidden_features", "16", "--hidden_layers", "1", "--quiet",
          "--device", "cpu"]
@@ -17,7 +17,7 @@ def _events(folder):
 
 
 def test_events_hold_images_histograms_hparams_and_scalars(tiny_png, tmp_path):
-    p = run_py("main.py", "--input_path", tiny_png, "--transform", "sym_power", "--save_dir", tmp_path / "log",
+    p = run_in_process("main.py", "--input_path", tiny_png, "--transform", "sym_power", "--save_dir", tmp_path / "log",
                *SMALL, check=True)
     assert "eta" in p.stderr  # --quiet: plain periodic lines
     acc = _events(run_folder(tmp_path / "log"))
@@ -37,19 +37,19 @@ def test_events_hold_images_histograms_hparams_and_scalars(tiny_png, tmp_path):
 
 
 def test_no_images_turns_pictures_off(tiny_png, tmp_path):
-    run_py("main.py", "--input_path", tiny_png, "--save_dir", tmp_path / "log", *SMALL, "--no_images", check=True)
+    run_in_process("main.py", "--input_path", tiny_png, "--save_dir", tmp_path / "log", *SMALL, "--no_images", check=True)
     assert _events(run_folder(tmp_path / "log")).Tags()["images"] == []
 
 
 def test_audio_events_hold_sound(tmp_path):
-    run_py("main.py", "--signal_type", "audio", "--input_path", "builtin:chirp", "--audio_seconds", "0.2",
+    run_in_process("main.py", "--signal_type", "audio", "--input_path", "builtin:chirp", "--audio_seconds", "0.2",
            "--save_dir", tmp_path / "log", *SMALL, check=True)
     assert {"chirp/target", "chirp/reconstruction"} <= set(_events(run_folder(tmp_path / "log")).Tags()["audio"])
 
 
 def test_transform_plot(tmp_path):
     out = tmp_path / "hist.png"
-    p = run_py("-m", "components.transform", dataset("div2k/test_data"), "--plot", out, check=True)
+    p = run_in_process("-m", "components.transform", dataset("div2k/test_data"), "--plot", out, check=True)
     assert "first 4 of 16 files" in p.stderr
     assert imageio.imread(out).ndim == 3
 
@@ -58,21 +58,19 @@ def test_local_submitit_sweep_summarises_like_a_queue_sweep(tmp_path):
     data = tmp_path / "imgs"
     data.mkdir()
     imageio.imwrite(data / "00.png", smooth_image(12, 12))
-    p = run_py("run.py", "001", "--launcher", "local", "--only", "scale_1.0,sym_power", "--", "--input_path", data,
+    p = run_in_process("run.py", "001", "--launcher", "local", "--only", "scale_1.0,sym_power", "--", "--input_path", data,
                "--save_dir", tmp_path / "log", *SMALL, check=True)
     lines = p.stdout.strip().splitlines()
     assert len(lines) == 2 and all(" done " in line for line in lines)
     jobs = json.loads((tmp_path / "log" / "001_trans" / "jobs.json").read_text())["jobs"]
     assert set(jobs) == {"scale_1.0", "sym_power"} and all(j["job_id"] and j["folder"] for j in jobs.values())
-    status = run_py("run.py", "--status", tmp_path / "log" / "001_trans", check=True)
+    status = run_in_process("run.py", "--status", tmp_path / "log" / "001_trans", check=True)
     assert status.stdout == p.stdout
-    table = run_py("-m", "util.summarize", tmp_path / "log" / "001_trans", check=True).stdout
+    table = run_in_process("-m", "util.summarize", tmp_path / "log" / "001_trans", check=True).stdout
     rows = [line for line in table.splitlines() if line.startswith("| s")]
     assert [r.split("|")[1].strip() for r in rows] == ["scale_1.0", "sym_power"] and all(" ok |" in r for r in rows)
 
 
 def test_slurm_needs_a_partition_and_status_needs_jobs(tmp_path):
-    p = run_py("run.py", "001", "--launcher", "slurm", "--save_dir", tmp_path)
-    assert p.returncode == 2 and "--partition" in p.stderr
-    p = run_py("run.py", "--status", tmp_path)
-    assert p.returncode == 2 and "no jobs.json" in p.stderr
+    one_line_error(run_in_process("run.py", "001", "--launcher", "slurm", "--save_dir", tmp_path), "--partition")
+    one_line_error(run_in_process("run.py", "--status", tmp_path), tmp_path, "jobs.json")

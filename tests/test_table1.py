@@ -7,7 +7,7 @@ import shutil
 import pytest
 import torch
 
-from tests.conftest import VECTORS, dataset, load_json, run_folder, run_py
+from tests.conftest import VECTORS, dataset, load_json, one_line_error, run_folder, run_in_process
 from tests.test_paper_filter import table1_run
 from util import summarize
 
@@ -130,18 +130,14 @@ def test_run_py_seeds_make_one_task_per_set_and_seed(capsys):
     got = [(re.search(r"--tag (\S+)", line).group(1), re.search(r"--seed (\d+)", line).group(1)) for line in lines]
     assert got == [("scale_1.0_seed3407", "3407"), ("scale_1.0_seed1", "1"), ("sym_power_seed3407", "3407"),
                    ("sym_power_seed1", "1")]
-    assert run.main(["001", "--seeds", "1,x"]) == 2
-    assert capsys.readouterr().err.strip().splitlines() == ["error: --seeds 1,x: expected comma-separated integers, "
-                                                            "e.g. 3407,1,2"]
+    p = run_in_process("run.py", "001", "--seeds", "1,x")
+    assert len(p.stderr.strip().splitlines()) == 1 and "1,x" in one_line_error(p, "--seeds")
 
 
 def main_py(capsys, *argv):
     """main.py in this process (the decodes are quick; a new interpreter would cost more than they do)."""
-    import main
-
-    rc = main.main([str(a) for a in argv])
-    out = capsys.readouterr()
-    return rc, out.out, out.err
+    p = run_in_process("main.py", *argv)
+    return p.returncode, p.stdout, p.stderr
 
 
 def _tree_state(root):
@@ -183,7 +179,7 @@ def test_eval_ckpt_decodes_a_whole_published_tree(tmp_path, div2k_64px, capsys):
 
 
 def test_bulk_decoding_keeps_crafted_names_inside_save_dir(tiny_png, fast_args, tmp_path, capsys):
-    run_py("main.py", "--input_path", tiny_png, *fast_args, check=True)
+    run_in_process("main.py", "--input_path", tiny_png, *fast_args, check=True)
     state = torch.load(next(run_folder(tmp_path / "log").glob("ckpt/*_20_*.pth")), weights_only=True)
     state["sample"] = "../../../../x/escaped"
     state["args"]["tag"] = "../../../tag"

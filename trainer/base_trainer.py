@@ -109,9 +109,12 @@ def make_sample(signal, opts, device, tf=None, perm=None):
     rpp: its permutation drawn unless `perm` is a stored one), then transformed by `tf`, fitted here
     unless given (a checkpoint's)."""
     data, perm = T.prepare_data(signal.data, opts, signal.nominal, perm=perm)  # draws rpp's permutation
-    if tf is None:
-        tf = T.build(opts, signal.nominal.levels, signal.nominal.lo).fit(data)
-    target = tf.forward(data)
+    try:
+        if tf is None:
+            tf = T.build(opts, signal.nominal.levels, signal.nominal.lo).fit(data)
+        target = tf.forward(data)
+    except T.TransformError as e:  # the library's own error: this data or these options cannot be used
+        raise InputError(f"{signal.name}: {e}") from None
     c = data.shape[0]
     sample = Sample(signal, data.to(device), perm, tf, grid_coords(data.shape[1:]).to(device),
                     target.reshape(c, -1).T.contiguous().to(device), data.reshape(c, -1).T.contiguous().to(device))

@@ -89,7 +89,10 @@ def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, 
         signal = signals.read(_pick_sample(signals, input_path, name, by_name), opts)
         name = signal.name
     if ours:
-        tf = T.restore(state["transform"])
+        try:
+            tf = T.restore(state["transform"])
+        except T.TransformError as e:
+            raise InputError(f"{path}: {e}") from None
         perm = state["prepare"]["perm"]
         nominal = Nominal.from_dict(state["signal"]["nominal"])
         shape = state["signal"]["shape"]

@@ -25,7 +25,7 @@ import os
 import sys
 
 from util.cli import Parser
-from util.errors import EXIT_USAGE, UserError, exit_code_for
+from util.errors import EXIT_USAGE, OptionError, UserError, exit_code_for
 from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
@@ -263,8 +263,8 @@ def curves(runs):
 def data_attributes(runs, data_dir):
     """{(set, source): attributes} for the rows whose runs store no Attributes (the published code's
     logs): the images the run names, read from data_dir and transformed with the run's own options."""
-    from components.transform import attributes_of_images  # --data only (see tests/test_layers.py)
-    from util.io import IMAGE_EXTS, list_samples, sample_name
+    from components.transform import TransformError, attributes_of_images  # --data only (tests/test_layers.py)
+    from util.io import IMAGE_EXTS, list_samples, read_image, sample_name
 
     files = {sample_name(f): f for f in list_samples(data_dir, IMAGE_EXTS)}
     out = {}
@@ -279,9 +279,11 @@ def data_attributes(runs, data_dir):
                   f"its Attributes are left out", file=sys.stderr)
             continue
         try:
-            out[key] = attributes_of_images([files[n] for n in names], r["args"])
+            out[key] = attributes_of_images((read_image(files[n]) for n in names), r["args"])
         except KeyError as e:
             print(f"note: {r['folder']}: args.json lacks option {e}; its Attributes are left out", file=sys.stderr)
+        except TransformError as e:
+            raise OptionError(f"{r['folder']}: {e}") from None
     return out
 
 
