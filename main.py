@@ -101,8 +101,9 @@ def fit(args):
                 resumes = state is not None and state["sample"] == name and state["epoch"] < args.num_epochs
                 trainer.fit(path, state if resumes else None)
         recorder.save(folder, complete=True)
-        mean = recorder.mean().get(str(args.num_epochs), {})
-        write_hparams(writer, vars(args), mean)
+        means = recorder.mean()  # the image means are known once every sample has logged
+        mean = means.get(str(args.num_epochs), {})
+        write_hparams(writer, vars(args), means)
     finally:
         writer.close()
     log(f"done: {folder} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items() if isinstance(v, float)))
