@@ -51,8 +51,9 @@ def _events(folder):
 def _fractions(rgb):
     """Where on the colour map each pixel's colour lies, in [0, 1] (nearest of 1001 map colours)."""
     lut = (colormap(torch.linspace(0, 1, 1001).unsqueeze(0))[:, 0].T * 255).numpy()  # (1001, 3)
-    d = ((rgb.reshape(-1, 1, 3).astype(float) - lut[None]) ** 2).sum(-1)
-    return d.argmin(1).reshape(rgb.shape[:2]) / 1000
+    colours, index = np.unique(rgb.reshape(-1, 3), axis=0, return_inverse=True)
+    d = ((colours[:, None].astype(float) - lut[None]) ** 2).sum(-1)
+    return (d.argmin(1) / 1000)[index.ravel()].reshape(rgb.shape[:2])
 
 
 def test_error_map_pixels_follow_one_scale():

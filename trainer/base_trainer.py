@@ -281,7 +281,7 @@ class BaseTrainer:
 
 def transform_table(row, tf):
     """The fitted parameters as a markdown table (4 significant digits), and what the loss means."""
-    lines = [f"**{row}**: {tf.name}", "", "| parameter | value |", "|---|---|"]
+    lines = [f"**{row}**", "", "| parameter | value |", "|---|---|"]  # row: the set (and transform)
     lines += [f"| {k} | {'-' if v is None else f'{v:.4g}'} |" for k, v in tf.params.items()]
     return "\n".join(lines + ["", "train/total_loss and eval/mse_transformed: the MSE in this transform's own "
                                    "domain, not comparable across transforms (eval/psnr is)."])

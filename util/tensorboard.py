@@ -149,7 +149,8 @@ def write_hparams(writer, args, means):
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
     tags = write_means(writer, means)
-    infos, start = [], plugin_data_pb2.SessionStartInfo(group_name=os.path.basename(os.path.normpath(writer.get_logdir())))
+    run_name = os.path.basename(os.path.normpath(writer.get_logdir()))  # the table's Trial ID
+    infos, start = [], plugin_data_pb2.SessionStartInfo(group_name=run_name)
     for i, (k, label, v, domain) in enumerate(hparam_columns(args)):
         name = f"{i:02d} {k}"
         info = api_pb2.HParamInfo(name=name, display_name=label)
