@@ -291,6 +291,14 @@ def report(tasks):
     return 0 if all(t.rc == 0 for t in tasks) else 1
 
 
+def next_steps(log_dir):
+    """The commands that show a finished sweep: TensorBoard (every logged image kept: its default keeps
+    10 per tag) and the summariser's table and curves."""
+    d = shlex.quote(log_dir)
+    return [f"tensorboard --logdir {d} --samples_per_plugin images=0",
+            f"python -m util.summarize {d} --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]
+
+
 def main(argv, default_exp="000"):
     args = parse(argv)
     try:
@@ -334,6 +342,9 @@ def main(argv, default_exp="000"):
             report(tasks)
             return EXIT_INTERRUPTED
         rc = report(tasks)
+        if any(t.rc == 0 for t in tasks):
+            print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir)),
+                  file=sys.stderr, flush=True)
         if exp == "000" and not args.resume:
             from util.demo import demo_summary
             demo_summary(tasks[0])

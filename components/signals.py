@@ -19,7 +19,7 @@ from components.metrics import audio_metrics, image_metrics, video_metrics
 from util.errors import InputError, OptionError
 from util.io import (AUDIO_EXTS, IMAGE_EXTS, Nominal, atomic_write, list_samples, missing, read_image,
                      sample_name, save_image, to_uint)
-from util.tensorboard import colormap
+from util.tensorboard import error_map
 
 
 @dataclass
@@ -55,13 +55,16 @@ class ImageSignals:
         writer.add_image(f"{signal.name}/target", signal.nominal.unit(data), 0)
 
     def log_media(self, writer, signal, epoch, recon, data):
-        rng = signal.nominal.span
         writer.add_image(f"{signal.name}/reconstruction", signal.nominal.unit(recon), epoch)
-        err = (recon - data).abs().mean(0).cpu() / rng
-        scale = max(float(err.max()), 1e-12)
-        # one tag for every epoch (one card with a step slider); the map's scale is a scalar of its own
-        writer.add_image(f"{signal.name}/abs_error", colormap(err / scale), epoch)
-        writer.add_scalar(f"{signal.name}/eval/abs_error_max", scale * rng, global_step=epoch)
+        err = (recon - data).abs().mean(0).cpu()  # in intensity levels, the mean over channels
+        peak = float(err.max())
+        # One colour scale for the whole run: the first logged epoch's maximum, so that later maps are
+        # darker as the fit improves and runs compare through their colour bars. Kept in meta, which the
+        # checkpoint stores, so a resumed run keeps it.
+        scale = signal.meta.setdefault("error_scale", max(peak, 1e-12))
+        # one tag for every epoch (one card with a step slider); the maximum is a scalar of its own
+        writer.add_image(f"{signal.name}/abs_error", error_map(err, scale, "levels"), epoch)
+        writer.add_scalar(f"{signal.name}/eval/abs_error_max", peak, global_step=epoch)
 
 
 # ---- audio -----------------------------------------------------------------------------------------

@@ -116,9 +116,9 @@ def test_seeds_give_mean_and_std_and_curves(tmp_path, capsys):
     assert rows[("scale_1.0", "this project")][6].startswith("25.00 [")
     assert "plot: " in out.err and (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     series = dict((label, (e, m, s)) for label, e, m, s in summarize.curves(summarize.load_runs(tmp_path)))
-    epochs, mean, sd = series["sym-power, 3 seeds"]  # Table 1's labels
+    epochs, mean, sd = series["sym_power, 3 seeds"]  # the table's row names
     assert epochs == [500, 1000] and mean[1] == pytest.approx(31.1666667) and sd[1] == pytest.approx(std)
-    assert series["scale (x1.0)"][2] is None
+    assert series["scale_1.0"][2] is None
 
 
 def test_run_py_seeds_make_one_task_per_set_and_seed(capsys):

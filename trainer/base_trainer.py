@@ -26,6 +26,7 @@ from models import build_model, n_params
 from trainer import checkpoint
 from trainer.fast_step import COMPILE_MIN_EPOCHS, Kernels, Step, uses_fused_step
 from util.errors import InputError
+from util.tensorboard import metric_tag
 
 EVAL_CHUNK = 1 << 16  # coordinates per forward pass outside training: bounds evaluation memory
 
@@ -61,7 +62,8 @@ def predict(model, coords, chunk=EVAL_CHUNK):
 
 def write_step_scalars(writer, name, scalars, epoch):
     """Write the buffered per-step [loss, psnr] pairs that end at `epoch` (one host transfer for many
-    steps) as the reference's three scalars, and empty the buffer."""
+    steps) as the reference's scalars, and empty the buffer. The reference also wrote the loss a
+    second time as train/mse; that copy is left out (the same number as total_loss, every step)."""
     if not scalars:
         return
     values = torch.stack(scalars).double().cpu().tolist()
@@ -71,7 +73,6 @@ def write_step_scalars(writer, name, scalars, epoch):
         writer.add_scalar(f"{name}/train/total_loss", loss, global_step=s)
         if math.isfinite(psnr):
             writer.add_scalar(f"{name}/train/psnr", psnr, global_step=s)
-        writer.add_scalar(f"{name}/train/mse", loss, global_step=s)
     scalars.clear()
 
 
@@ -195,9 +196,12 @@ class BaseTrainer:
         self.recorder.describe(signal.name, T.attributes(target), signal.data.shape)
         data = sample.data.cpu()
         self.log(f"[{signal.name}] {tuple(data.shape)} {a.transform}: " + json.dumps(sample.tf.params))
-        self.log_transform(signal, data, target, sample.tf)
-        if not a.no_images and resume is None:
-            self.signals.log_target(self.writer, signal, data)
+        if resume is None:  # logged once: a resumed run has them in its first events file
+            self.log_transform(signal, data, target, sample.tf)
+            if not a.no_images:
+                self.signals.log_target(self.writer, signal, data)
+        else:  # what the pictures keep fixed for the run (the error map's scale), as the checkpoint saved it
+            signal.meta = {**resume["signal"].get("meta", {}), **signal.meta}
         return sample
 
     def build(self, sample, resume):
@@ -233,7 +237,7 @@ class BaseTrainer:
         self.recorder.record(name, epoch, metrics)
         for k, v in metrics.items():
             if isinstance(v, float) and math.isfinite(v):
-                self.writer.add_scalar(f"{name}/eval/{k}", v, global_step=epoch)
+                self.writer.add_scalar(f"{name}/eval/{metric_tag(k)}", v, global_step=epoch)
         self.flush_scalars(name, scalars, epoch)
 
     def snapshot(self, sample, fit, scalars, epoch, t0):
@@ -249,11 +253,34 @@ class BaseTrainer:
         write_step_scalars(self.writer, name, scalars, epoch)
 
     def log_transform(self, signal, data, target, tf):
-        """The paper's key figure: the data's histogram before and after the transform."""
-        name = signal.name
-        self.writer.add_histogram(f"{name}/data/before", data.flatten(), 0, bins=256)
-        self.writer.add_histogram(f"{name}/data/after_{self.args.transform}", target.flatten(), 0, bins=256)
-        self.writer.add_text(f"{name}/transform", "    " + json.dumps({"transform": tf.name, **tf.params}), 0)
+        """The paper's key figure: the data's histogram before and after the transform, on bins that
+        match the data's levels (util/plot.py), under one tag for every transform (runs of a sweep
+        share the card's tag); the figure of the inspector (components.transform --plot) as an image;
+        the fitted parameters as a table."""
+        from util.plot import transform_figure, transform_histograms
+        from util.runs import seed_free_tag
+
+        name, a = signal.name, self.args
+        counts, before, after = transform_histograms(data, tf)
+        for tag, values, edges in (("before", data, before), ("after", target, after)):
+            v = values.detach().flatten().double()
+            self.writer.add_histogram_raw(f"{name}/data/{tag}", float(v.min()), float(v.max()), v.numel(),
+                                          float(v.sum()), float((v * v).sum()), edges[1:].tolist(),
+                                          counts.tolist(), 0)
+        row = seed_free_tag(a.tag, a.seed)
+        row = a.transform if row == a.transform else f"{row} ({a.transform})"
+        if not a.no_images:
+            self.writer.add_figure(f"{name}/data/transform", transform_figure([(name, data.cpu(), target.cpu(), tf)],
+                                                                              row), 0)
+        self.writer.add_text(f"{name}/transform", transform_table(row, tf), 0)
+
+
+def transform_table(row, tf):
+    """The fitted parameters as a markdown table (4 significant digits), and what the loss means."""
+    lines = [f"**{row}**", "", "| parameter | value |", "|---|---|"]  # row: the set (and transform)
+    lines += [f"| {k} | {'-' if v is None else f'{v:.4g}'} |" for k, v in tf.params.items()]
+    return "\n".join(lines + ["", "train/total_loss and eval/mse_transformed: the MSE in this transform's own "
+                                   "domain, not comparable across transforms (eval/psnr is)."])
 
 
 class Progress:

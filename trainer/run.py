@@ -123,6 +123,19 @@ class Run:
     def finish(self):
         """results.json marked complete, the options and final metrics in TensorBoard's HParams tab."""
         self.recorder.save(self.folder, complete=True)
-        mean = self.recorder.mean().get(str(self.args.num_epochs), {})
-        write_hparams(self.writer, vars(self.args), mean)
+        means = self.recorder.mean()  # the image means are known once every sample has logged
+        mean = means.get(str(self.args.num_epochs), {})
+        write_hparams(self.writer, vars(self.args), means, hparam_domains())
         self.log(f"done: {self.folder} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items() if isinstance(v, float)))
+
+
+def hparam_domains():
+    """The names a string option of the HParams table can take: the project's tables, and every
+    parameter set of config.py's experiments (a run made by hand adds its own tag)."""
+    from components.signals import MODALITIES
+    from components.transform import TRANSFORMS
+    from config import PARAM_SETS
+    from models import MODELS
+
+    return {"transform": list(TRANSFORMS), "model_type": list(MODELS), "signal_type": list(MODALITIES),
+            "set": [s for sets in PARAM_SETS.values() for s in sets]}

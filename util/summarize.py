@@ -1,7 +1,7 @@
 """Turn run folders back into Table 1, with error bars over seeds, and into curves.
 
     python -m util.summarize LOG_DIR [--epochs 500,1000,3000,5000] [--paper] [--ssim] [--lpips]
-                                     [--data DIR] [--plot curves.png]
+                                     [--data DIR] [--plot curves.png [--metric psnr]]
 
 LOG_DIR is one experiment's folder (log/001_trans), a whole log/ (one table per experiment), the
 authors' released runs (log/authors/001_trans) or what `main.py --eval_ckpt` decoded from them.
@@ -16,8 +16,8 @@ Unfinished or failed runs are shown as such, never averaged in.
 runs have Table 1's setting (TABLE1_SETTING below); a line under the table says why the others have
 none. --data DIR gives
 the published logs' rows their Attributes, computed from the images they were fitted on. --plot
-draws PSNR against epoch, one line per row (Table 1's labels), a band of +- one standard deviation
-over seeds.
+draws PSNR (or --metric) against epoch, one line per row (the table's names), a band of +- one
+standard deviation over seeds.
 """
 import json
 import math
@@ -235,29 +235,69 @@ def _labels(keys, sources):
     return ", ".join(s + (f" ({SOURCES[src][0]})" if len(sources) > 1 else "") for s, src in keys)
 
 
-def curves(runs):
-    """Per row (label, epochs, mean PSNR over seeds, std over seeds or None) from every logged epoch of
-    each seed's run, averaged over images; epochs every seed logged. Labels are Table 1's ("sym-power")
-    where the set is one of its rows."""
+METRICS = {  # --metric: the axis label of each metric the runs record
+    "psnr": "PSNR (dB)", "ssim_ref": "SSIM (Table 1's variant)", "ssim": "SSIM (textbook)", "lpips": "LPIPS",
+    "snr": "SNR (dB)", "si_snr": "SI-SNR (dB)", "mse": "MSE in the transform's own domain"}
+
+
+def curves(runs, metric="psnr"):
+    """Per row (label, epochs, mean over seeds, std over seeds or None) of `metric` from every logged
+    epoch of each seed's run, averaged over images; epochs every seed logged. Labels are the table's
+    row names (the parameter set, and the source where there are several)."""
     rows = pick(runs)
     _, order = sweep_of(runs)
     several_sources = len({source for _, source in rows}) > 1
-    with open(PAPER) as f:
-        labels = json.load(f)["labels"]
     out = []
     for key in ordered(rows, order):
         done = rows[key]["runs"]
         if not done:
             continue
-        common = set.intersection(*({e for e, m in r["results"]["mean"].items() if m.get("psnr") is not None}
+        common = set.intersection(*({e for e, m in r["results"]["mean"].items() if m.get(metric) is not None}
                                     for r in done))
         epochs = sorted(common, key=int)
-        stats = [seed_stats([r["results"]["mean"][e]["psnr"] for r in done]) for e in epochs]
-        label = labels.get(key[0], key[0]) + (f" ({SOURCES[key[1]][0]})" if several_sources else "") + \
+        if not epochs:
+            continue
+        stats = [seed_stats([r["results"]["mean"][e][metric] for r in done]) for e in epochs]
+        label = key[0] + (f" ({SOURCES[key[1]][0]})" if several_sources else "") + \
             (f", {len(done)} seeds" if len(done) > 1 else "")
         out.append((label, [int(e) for e in epochs], [m for m, _, _ in stats],
                     [sd for _, sd, _ in stats] if len(done) > 1 else None))
     return out
+
+
+def _one_or_all(values):
+    values = list(dict.fromkeys(str(v) for v in values if v is not None))
+    return "/".join(values) if values else "?"
+
+
+def _image_size(path):
+    """"HxW" of the first image a run's --input_path names, or None (not an image, or gone)."""
+    from PIL import Image
+
+    from util.io import IMAGE_EXTS, list_samples
+
+    try:
+        with Image.open(list_samples(path, IMAGE_EXTS)[0]) as im:
+            return f"{im.size[1]}x{im.size[0]}"
+    except (UserError, OSError, IndexError, ValueError):
+        return None
+
+
+def curves_title(experiment, runs):
+    """What a panel of curves was fitted on: data, number of images, size, backbone and epochs (what
+    the runs' args.json and results.json say; a part they do not say is left out)."""
+    done = [r for row in pick(runs).values() for r in row["runs"]]
+    args = [r["args"] for r in done]
+    paths = [a["input_path"] for a in args if a.get("input_path")]
+    n = _one_or_all(len(r["results"]["samples"]) for r in done if r["results"].get("samples"))
+    sizes = [_image_size(a["input_path"]) for a in args
+             if a.get("input_path") and a.get("signal_type", "image") == "image"]
+    parts = [_one_or_all(os.path.join(*os.path.normpath(p).split(os.sep)[-2:]) for p in paths),
+             f"{n} images" + (f" {_one_or_all(sizes)}" if any(sizes) else "") if n != "?" else "?",
+             _one_or_all(f"{a['model_type']} {a.get('hidden_layers')}x{a.get('hidden_features')}" for a in args
+                         if a.get("model_type")),
+             f"{_one_or_all(a.get('num_epochs') for a in args)} epochs"]
+    return f"{experiment}: " + ", ".join(p for p in parts if not p.startswith("?"))
 
 
 def data_attributes(runs, data_dir):
@@ -297,7 +337,8 @@ def main(argv=None):
     ap.add_argument("--lpips", action="store_true", help="also LPIPS")
     ap.add_argument("--data", default=None, metavar="DIR",
                     help="the images the published code's runs were fitted on, for their Attributes")
-    ap.add_argument("--plot", default=None, metavar="OUT.png", help="PSNR against epoch, one line per row")
+    ap.add_argument("--plot", default=None, metavar="OUT.png", help="--metric against epoch, one line per row")
+    ap.add_argument("--metric", default="psnr", choices=list(METRICS), help="what --plot draws (default psnr)")
     args = ap.parse_args(argv)
     if not os.path.isdir(args.log_dir):
         print(f"error: {args.log_dir}: no such folder", file=sys.stderr)
@@ -320,8 +361,11 @@ def main(argv=None):
         if args.plot:
             from util.plot import plot_curves
 
-            panels = [(exp, curves(groups[exp])) for exp in sorted(groups)]
-            plot_curves([(t, c) for t, c in panels if c], args.plot)
+            panels = [(curves_title(exp, groups[exp]), curves(groups[exp], args.metric)) for exp in sorted(groups)]
+            panels = [(t, c) for t, c in panels if c]
+            if not panels:
+                raise UserError(f"--metric {args.metric}: no finished run of {args.log_dir} recorded it")
+            plot_curves(panels, args.plot, f"{METRICS[args.metric]}, mean over images")
             print(f"plot: {args.plot}", file=sys.stderr)
     except (UserError, OSError) as e:
         return exit_code_for(e)
