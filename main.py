@@ -9,16 +9,16 @@ User mistakes end with one line on standard error and exit code 2; out of memory
 Ctrl-C, SIGTERM, SIGUSR1 or SIGUSR2 (after a checkpoint of the current epoch) with 130, meaning
 "interrupted, resumable". Anything else is a bug and shows its traceback (exit 1).
 """
-import json
 import os
 import sys
 
 import torch
 
-from opt import build_parser, check, defaults
+from opt import build_parser, check, defaults, option_kinds
 from trainer import trainer_class
-from util.errors import UserError, is_out_of_memory, os_error_line
+from util.errors import OptionError, UserError, is_out_of_memory, os_error_line
 from util.io import InputError, write_json
+from util.records import read_args
 from util.logger import Logger, run_folder_line
 
 EXIT_USAGE, EXIT_OOM, EXIT_INTERRUPTED = 2, 3, 130
@@ -30,16 +30,25 @@ def set_threads():
         torch.set_num_threads(int(n))
 
 
-def resume_args(parser, run_dir):
-    """The interrupted run's own options (args.json), with the resume target kept."""
-    path = os.path.join(run_dir, "args.json")
-    if not os.path.isfile(path):
-        raise InputError(f"{run_dir}: not a run folder (no args.json)")
-    with open(path) as f:
-        saved = json.load(f)
+RESUME_OVERRIDES = ("quiet", "device")  # how a resumed run is shown and where it runs; nothing it computes
+
+
+def resume_args(parser, given):
+    """The interrupted run's own options (args.json, checked), with the resume target kept. Options
+    that would change the fit cannot be given with --resume: the run continues as it started."""
+    run_dir = given.resume
+    if not os.path.isdir(run_dir):
+        raise InputError(f"--resume {run_dir}: no such folder")
+    saved = read_args(run_dir, option_kinds(parser))
     args = parser.parse_args([])
+    base = dict(vars(args))
+    other = [k for k, v in vars(given).items() if k not in ("resume", *RESUME_OVERRIDES) and v != base[k]]
+    if other:
+        raise OptionError(f"--resume continues {run_dir} with its own options (args.json): --{other[0]} cannot "
+                          f"be given with it")
     vars(args).update({k: v for k, v in saved.items() if k in vars(args)})
-    args.resume, args.save_folder = run_dir, run_dir
+    vars(args).update({k: getattr(given, k) for k in RESUME_OVERRIDES if getattr(given, k) != base[k]})
+    args.resume = run_dir
     return args
 
 
@@ -56,7 +65,7 @@ def fit(args):
     cls = trainer_class(args.signal_type)
     state = None
     if args.resume:
-        folder = args.save_folder
+        folder = args.resume
         if run_complete(folder):
             print(f"{folder}: run already finished; nothing to resume", file=sys.stderr)
             return 0
@@ -64,7 +73,11 @@ def fit(args):
     signals = signals_for(args.signal_type)
     notes = []  # what listing the inputs had to say, logged once the run's log exists
     samples = signals.list_samples(args.input_path, notes.append)
-    if not args.resume:
+    if state is not None:  # the checkpoint against the data and the model it resumes, before anything is written
+        checkpoint.check_resume(folder, state, args, cls, signals, samples)
+    if args.resume:
+        args.save_folder = folder
+    else:
         for path in samples:
             signals.read(path, vars(args))  # a bad input fails here, before a run folder exists
         if args.run_folder:  # chosen by run.py; made here, exclusively, once the inputs are known to be good
@@ -109,6 +122,19 @@ def fit(args):
     return 0
 
 
+def mark_failed(args, reason):
+    """A run that this process started writing and that stops on an error: its results.json says it
+    failed and why (never a folder that looks merely unfinished). A folder it only read stays as it was."""
+    folder = getattr(args, "save_folder", None)
+    if folder and os.path.isfile(os.path.join(folder, "args.json")):
+        from util.recorder import write_failed
+
+        try:
+            write_failed(folder, str(reason))
+        except OSError:
+            pass  # the error line already says what went wrong; a full disk must not hide it
+
+
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -116,12 +142,13 @@ def main(argv=None):
     try:
         if args.eval_ckpt:
             from trainer.decode import decode
-            return decode(args, defaults())
+            return decode(check(args), defaults())
         if args.resume:
-            args = resume_args(parser, args.resume)
+            args = resume_args(parser, check(args))
         return fit(check(args))
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
+        mark_failed(args, e)
         return EXIT_USAGE
     except OSError as e:  # a save_dir under a regular file, no permission, a full disk ...
         print(os_error_line(e), file=sys.stderr)
@@ -131,6 +158,7 @@ def main(argv=None):
             raise
         print(f"error: out of memory on {args.device or 'the device'}: try a smaller --batch_size, a smaller "
               f"input or fewer --hidden_features", file=sys.stderr)
+        mark_failed(args, "out of memory")
         return EXIT_OOM
     except KeyboardInterrupt:
         where = getattr(args, "save_folder", None)

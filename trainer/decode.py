@@ -25,13 +25,15 @@ from tqdm import tqdm
 from components import transform as T
 from components.signals import Signal, signals_for
 from models import build_model
+from opt import check_values, option_kinds
 from trainer import checkpoint, trainer_class
 from trainer.base_trainer import grid_coords, model_options, predict
-from util.errors import InputError, UserError
+from util.errors import InputError, OptionError, UserError
 from util.io import Nominal, safe_name, write_json, write_text
 from util.logger import Logger
 from util.misc import new_run_folder, resolve_device
-from util.recorder import Recorder
+from util.recorder import Recorder, clean_metrics
+from util.records import check_options, walk
 
 DECODED = "decoded"  # <save_dir>/decoded/: a tree's decodes, kept apart from training runs
 
@@ -68,6 +70,10 @@ def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, 
     if not isinstance(saved, dict):
         raise InputError(f"{path}: its 'args' entry is not an option set")
     opts = {**defaults, **saved}
+    try:  # the checkpoint's own options, checked as main.py checks the command line's
+        check_values(check_options(opts, option_kinds(), path))
+    except OptionError as e:
+        raise InputError(f"{path}: its options: {e}") from None
     signals = signals_for(opts.get("signal_type", "image"))
     cls = trainer_class(opts.get("signal_type", "image"))
     # names inside a downloaded checkpoint are data: reduced to a file name before any path is made of them
@@ -100,12 +106,12 @@ def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, 
 
     c, grid = shape[0], tuple(shape[1:])
     model = build_model(model_options(opts, cls.model_defaults()), len(grid), c)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise InputError(f"{path}: model weights do not fit a {opts['model_type']} ({str(e).splitlines()[0]})")
+    checkpoint.check_model(path, state["model"], model)
+    model.load_state_dict(state["model"])
     model.to(device).eval()
     pred = predict(model, grid_coords(grid).to(device))
+    if not bool(pred.isfinite().all()):
+        raise InputError(f"{path}: the model's prediction is not finite (its weights overflow)")
     recon = tf.inverse(pred).clamp(nominal.lo, nominal.hi).T.reshape(c, *grid).cpu()
     sig = signal if signal is not None else Signal(name, None, nominal, meta)
     metrics = attributes = None
@@ -129,8 +135,8 @@ def decode(args, defaults):
     d.signals.save_prediction(folder, d.signal, d.recon, log)
     result = {"checkpoint": os.path.abspath(args.eval_ckpt), "sample": d.name, "epoch": d.epoch}
     if d.metrics is not None:
-        result["metrics"] = d.metrics
-        print(json.dumps(d.metrics), flush=True)
+        result["metrics"] = d.metrics = clean_metrics(d.metrics)  # JSON has no NaN: a metric that is none is null
+        print(json.dumps(d.metrics, allow_nan=False), flush=True)
     write_json(os.path.join(folder, "eval.json"), result)
     log(f"decoded {args.eval_ckpt} into {folder}")
     return 0
@@ -140,8 +146,7 @@ def last_checkpoints(root):
     """{run folder: {sample: checkpoint path}} under root: per sample the checkpoint of the highest
     epoch (the newest file on a tie), from names ckpt_<sample>_<epoch>_<time>.pth."""
     runs = {}
-    for dirpath, dirs, files in os.walk(root):
-        dirs.sort()
+    for dirpath, dirs, files in walk(root):
         if os.path.basename(dirpath) != "ckpt":
             continue
         found = {}
@@ -176,8 +181,8 @@ def _out_folder(save_dir, root, run):
 def decode_tree(args, defaults):
     """Decode every run's last checkpoints under args.eval_ckpt, writing each run's folder as soon as
     its checkpoints are done; one line per failure, exit 2 if any failed."""
-    root = os.path.abspath(args.eval_ckpt)
-    save_dir = os.path.abspath(args.save_dir)
+    root = os.path.realpath(args.eval_ckpt)  # links resolved: a tree given through one is still the tree
+    save_dir = os.path.realpath(args.save_dir)
     if save_dir == root or save_dir.startswith(root + os.sep):
         raise InputError(f"--save_dir {args.save_dir} lies inside {args.eval_ckpt}, which is only read: choose another")
     runs = last_checkpoints(root)

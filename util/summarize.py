@@ -23,7 +23,8 @@ import os
 import sys
 
 from util.cli import Parser
-from util.errors import UserError, os_error_line
+from util.errors import InputError, UserError, os_error_line
+from util.records import EPOCH, md_cell, read_sweep
 from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
@@ -33,14 +34,13 @@ PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table1.j
 def sweep_of(runs):
     """The experiment id and parameter-set order that run.py recorded in the experiment folder's
     sweep.json, or (None, ()) for runs made without run.py."""
-    path = os.path.join(os.path.dirname(runs[0]["folder"]), "sweep.json")
     try:
-        with open(path) as f:
-            sweep = json.load(f)
-        sets = (t.get("set", t["name"]) for t in sweep.get("tasks", []))  # one task per set and seed
-        return sweep.get("experiment"), tuple(dict.fromkeys(sets))
-    except (OSError, ValueError, KeyError, TypeError):
+        sweep = read_sweep(os.path.dirname(runs[0]["folder"]))
+    except InputError:  # a sweep.json that cannot be read orders nothing
         return None, ()
+    if sweep is None:
+        return None, ()
+    return sweep.experiment, tuple(dict.fromkeys(t.set for t in sweep.tasks))  # one task per set and seed
 
 
 def _order(sets, known):
@@ -74,8 +74,12 @@ def pick(runs):
 
 def _unfinished(run):
     res = run["results"]
+    if run.get("problem"):
+        return f"unreadable ({run['problem']})"
     if res is None:
         return "failed (no results)"
+    if res.get("failed"):
+        return f"failed ({res.get('error', 'no reason given')})"
     done = len(res.get("samples", {}))
     return f"incomplete ({done} sample(s) begun, last epoch {max(map(int, res.get('mean') or {'0': 0}))})"
 
@@ -145,7 +149,7 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None):
         label = f"{int(e) / 1000:g}k" if int(e) >= 500 and int(e) % 500 == 0 else e
         head += [f"{label} {name}" for _, name, _ in metrics]
     head += ["Source", "Runs"]
-    lines = [f"## {experiment}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [f"## {md_cell(experiment)}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in ordered(rows, order):
         s, source = key
         row, ref = rows[key], paper.get(s, {})
@@ -161,6 +165,8 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None):
             cells += [_cell([m.get(k) for m in means], pe.get(k), digits) if done and all(means) else "-"
                       for k, _, digits in metrics]
         cells += [SOURCES[source][0], _status(row)]
+        cells[0] = md_cell(s)  # names and messages are data: escaped, never markup
+        cells[-1] = md_cell(cells[-1])
         lines.append("| " + " | ".join(cells) + " |")
     sources = {source for _, source in rows}
     if len(sources) > 1 or sources != {"ours"}:
@@ -242,11 +248,18 @@ def main(argv=None):
     if args.data and not os.path.isdir(args.data):
         print(f"error: --data {args.data}: no such folder", file=sys.stderr)
         return 2
-    runs = load_runs(args.log_dir)
-    if not runs:
-        print(f"error: {args.log_dir}: no run folders (args.json) found", file=sys.stderr)
-        return 2
     epochs = [e.strip() for e in args.epochs.split(",")] if args.epochs else None
+    if epochs is not None and not all(EPOCH.fullmatch(e) for e in epochs):
+        print(f"error: --epochs {args.epochs}: expected comma-separated epochs, e.g. 500,1000", file=sys.stderr)
+        return 2
+    skipped = []
+    runs = load_runs(args.log_dir, skipped)
+    if not runs:
+        print(f"error: {args.log_dir}: no run folders (args.json) found"
+              + (f"; {len(skipped)} unreadable, e.g. {skipped[0]}" if skipped else ""), file=sys.stderr)
+        return 2
+    for reason in skipped:
+        print(f"note: left out: {reason}", file=sys.stderr)
     groups = {}
     for r in runs:
         groups.setdefault(r["experiment"], []).append(r)
