@@ -94,6 +94,11 @@ def is_number(v):
     return abs(v) < 1e300 if isinstance(v, int) else math.isfinite(v)
 
 
+def _show(v, n=60):
+    """A value from a file, shown in an error: one line, cut short."""
+    return " ".join(str(v).split())[:n]
+
+
 def _type(v):
     return type(v).__name__ if v is not None else "null"
 
@@ -172,7 +177,7 @@ def check_options(values, kinds, where):
             raise InputError(f"{where}: option {name} must be {'a' if kind != 'int' else 'an'} {kind}"
                              f"{' or null' if nullable else ''} (got {_type(v)} {str(v)[:40]!r})")
         if choices is not None and v not in choices:
-            raise InputError(f"{where}: option {name} is {v!r}, not one of {', '.join(map(str, choices))}")
+            raise InputError(f"{where}: option {name} is {_show(v)!r}, not one of {', '.join(map(str, choices))}")
     return values
 
 
@@ -556,13 +561,13 @@ def _check_ours(path, state, torch):
     if stype not in SIGNAL_DIMS:
         raise InputError(f"{path}: signal type {str(stype)[:40]!r} is not one of {', '.join(SIGNAL_DIMS)}")
     if args.get("signal_type", stype) != stype:
-        raise InputError(f"{path}: its options say {args.get('signal_type')!r} but its signal is {stype!r}")
+        raise InputError(f"{path}: its options say {_show(args.get('signal_type'))!r} but its signal is {stype!r}")
     if not isinstance(shape, list) or len(shape) != SIGNAL_DIMS[stype] or not all(is_int(n, 1, 1 << 31) for n in shape):
-        raise InputError(f"{path}: signal shape {str(shape)[:60]} is not {SIGNAL_DIMS[stype]} positive sizes "
+        raise InputError(f"{path}: signal shape {_show(shape)} is not {SIGNAL_DIMS[stype]} positive sizes "
                          f"(C, *grid) of a {stype}")
     if not isinstance(nominal, dict) or not all(is_number(nominal.get(k)) for k in ("lo", "hi", "levels")) \
             or not nominal["hi"] > nominal["lo"] or not nominal["levels"] > 0:
-        raise InputError(f"{path}: nominal range {str(nominal)[:80]} is not finite lo < hi with levels > 0")
+        raise InputError(f"{path}: nominal range {_show(nominal, 80)} is not finite lo < hi with levels > 0")
     if not isinstance(sig.get("meta", {}), dict):
         raise InputError(f"{path}: signal meta must be a dict")
     prep = _entry(state, "prepare", path)
