@@ -336,9 +336,14 @@ def test_a_deep_tree_is_walked_without_recursion_error(tmp_path, capsys):
     for _ in range(1100):
         d = os.path.join(d, "d")
         os.mkdir(d)
-    assert "30.00" in _summary(capsys, tmp_path)
-    assert run_py.main(["--resume", str(tmp_path / "001_trans"), "--gpus", ""]) == 0  # its one run has finished
-    assert "every task has finished" in capsys.readouterr().err
-    from trainer.decode import last_checkpoints
+    try:
+        assert "30.00" in _summary(capsys, tmp_path)
+        assert run_py.main(["--resume", str(tmp_path / "001_trans"), "--gpus", ""]) == 0  # its one run has finished
+        assert "every task has finished" in capsys.readouterr().err
+        from trainer.decode import last_checkpoints
 
-    assert last_checkpoints(str(tmp_path)) == {}
+        assert last_checkpoints(str(tmp_path)) == {}
+    finally:  # pytest's own clean-up recurses: take the tree down one level at a time
+        while d != str(tmp_path / "001_trans"):
+            os.rmdir(d)
+            d = os.path.dirname(d)

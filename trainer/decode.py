@@ -93,6 +93,9 @@ def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, 
         if signal is not None:
             if list(signal.data.shape) != list(shape):
                 raise InputError(f"{input_path}: shape {list(signal.data.shape)} differs from the checkpoint's {shape}")
+            if signal.nominal.as_dict() != nominal.as_dict():
+                raise InputError(f"{input_path}: value range {signal.nominal.as_dict()} differs from the checkpoint's "
+                                 f"{nominal.as_dict()}")
             data, _ = T.prepare_data(signal.data, {**opts, "rpp": False}, nominal, perm=perm)
     else:
         if signal is None:

@@ -20,6 +20,7 @@ from util.errors import InputError
 MAX_JSON_BYTES = 256 << 20  # a run file far beyond this is not one the project wrote
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=,-]{0,199}")  # a task or sample name used as a file name
 EPOCH = re.compile(r"(0|[1-9][0-9]{0,11})")  # a logged epoch as results.json and res_table.md spell it
+NOMINALS = ((0, 255, 256), (0, 65535, 65536), (-1, 1, 2))  # (lo, hi, levels): util.io.Nominal's ranges
 SIGNAL_DIMS = {"image": 3, "audio": 2, "video": 4}  # (C, *grid) per signal type
 TRANSFORM_PARAMS = {  # the fitted parameters each transform's inverse needs
     "min_max": ("shift", "scale", "min", "max"),
@@ -381,15 +382,16 @@ def option_values(argv, name):
 
 
 def _task_folder(log_dir, folder, argv, where):
-    """A task's run folder (stored, or its argv's --run_folder): inside the sweep's folder, or refused."""
+    """A task's run folder (stored, or its argv's --run_folder): inside the sweep's folder, or refused.
+    A relative one is relative to where run.py ran, as when it was planned."""
     given = option_values(argv, "--run_folder")
     for f in ([folder] if folder is not None else []) + given:
-        if not isinstance(f, str):
+        if not isinstance(f, str) or not f or "\0" in f:
             raise InputError(f"{where}: its folder must be a path (got {_type(f)})")
-        inside(log_dir, f, f"{where}: run folder")
+        inside(log_dir, os.path.abspath(f), f"{where}: run folder")
     if folder is None and not given:
         raise InputError(f"{where}: names no run folder (--run_folder) inside {log_dir}")
-    return os.path.realpath(os.path.join(log_dir, folder)) if folder is not None else None
+    return os.path.realpath(folder) if folder is not None else None
 
 
 def read_sweep(log_dir):
@@ -449,7 +451,9 @@ def read_jobs(log_dir):
             raise InputError(f"{where}: job_id must be a string")
         folder = j.get("folder")
         if folder is not None:
-            inside(log_dir, folder, f"{where}: run folder")
+            if not isinstance(folder, str) or "\0" in folder:
+                raise InputError(f"{where}: its folder must be a path")
+            inside(log_dir, os.path.abspath(folder), f"{where}: run folder")
         out[name] = Job(name, str(j["job_id"]), folder, os.path.join(log_dir, "jobs", f"{name}.json"))
     return out
 
@@ -566,8 +570,9 @@ def _check_ours(path, state, torch):
         raise InputError(f"{path}: signal shape {_show(shape)} is not {SIGNAL_DIMS[stype]} positive sizes "
                          f"(C, *grid) of a {stype}")
     if not isinstance(nominal, dict) or not all(is_number(nominal.get(k)) for k in ("lo", "hi", "levels")) \
-            or not nominal["hi"] > nominal["lo"] or not nominal["levels"] > 0:
-        raise InputError(f"{path}: nominal range {_show(nominal, 80)} is not finite lo < hi with levels > 0")
+            or (nominal["lo"], nominal["hi"], nominal["levels"]) not in NOMINALS:
+        raise InputError(f"{path}: nominal range {_show(nominal, 80)} is none of this project's (8-bit, 16-bit, "
+                         f"[-1, 1])")
     if not isinstance(sig.get("meta", {}), dict):
         raise InputError(f"{path}: signal meta must be a dict")
     prep = _entry(state, "prepare", path)

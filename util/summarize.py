@@ -24,10 +24,15 @@ import sys
 
 from util.cli import Parser
 from util.errors import InputError, UserError, os_error_line
-from util.records import EPOCH, md_cell, read_sweep
+from util.records import EPOCH, check_options, md_cell, read_sweep
 from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
+# --data applies a published run's transform options to images: each must be of its type
+TRANSFORM_OPTION_KINDS = {"transform": ("str", False, None), "inverse": ("bool", False, None),
+                          "rpp": ("bool", False, None), **{k: ("float", False, None) for k in (
+                              "trans_shift", "trans_scale", "pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta",
+                              "gamma_boundary", "gamma_trans", "box_shift")}}
 PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table1.json")
 
 
@@ -225,9 +230,12 @@ def data_attributes(runs, data_dir):
                   f"its Attributes are left out", file=sys.stderr)
             continue
         try:
+            check_options(dict(r["args"]), TRANSFORM_OPTION_KINDS, os.path.join(r["folder"], "args.json"))
             out[key] = attributes_of_images([files[n] for n in names], r["args"])
         except KeyError as e:
             print(f"note: {r['folder']}: args.json lacks option {e}; its Attributes are left out", file=sys.stderr)
+        except UserError as e:
+            print(f"note: {e}; its Attributes are left out", file=sys.stderr)
     return out
 
 
