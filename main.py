@@ -31,6 +31,7 @@ def set_threads():
 
 
 RESUME_OVERRIDES = ("quiet", "device")  # how a resumed run is shown and where it runs; nothing it computes
+NOT_SAVED = ("resume", "eval_ckpt", "run_folder")  # what a run was started with, not how it fits
 
 
 def resume_args(parser, given):
@@ -46,7 +47,7 @@ def resume_args(parser, given):
     if other:
         raise OptionError(f"--resume continues {run_dir} with its own options (args.json): --{other[0]} cannot "
                           f"be given with it")
-    vars(args).update({k: v for k, v in saved.items() if k in vars(args)})
+    vars(args).update({k: v for k, v in saved.items() if k in vars(args) and k not in NOT_SAVED})
     vars(args).update({k: getattr(given, k) for k in RESUME_OVERRIDES if getattr(given, k) != base[k]})
     args.resume = run_dir
     return args

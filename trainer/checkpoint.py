@@ -123,6 +123,12 @@ def check_optimizer(path, opt_state, params):
             raise InputError(f"{path}: optimizer step count of parameter {i} is not a number")
 
 
+# Options that say how a run is shown, where it runs or where it is written, not what it fits: they may
+# differ between a checkpoint and the run that resumes from it.
+NOT_FIT = ("quiet", "device", "resume", "run_folder", "eval_ckpt", "trust_checkpoint", "save_dir", "up_folder_name",
+           "tag", "no_images", "snap_minutes", "snap_epoch", "log_epoch", "tf32", "eager", "input_path")
+
+
 def check_resume(run_dir, state, args, cls, signals, samples):
     """A run's latest checkpoint against what it resumes on, before any state is touched: its sample
     among the inputs, of the same shape and range, its epoch within the run, its weights and optimizer
@@ -139,6 +145,10 @@ def check_resume(run_dir, state, args, cls, signals, samples):
     if state["signal"]["type"] != args.signal_type or state["args"].get("model_type") != args.model_type:
         raise InputError(f"{where} is a {state['signal']['type']} {state['args'].get('model_type')} fit; the run is "
                          f"a {args.signal_type} {args.model_type} fit")
+    differ = [k for k, v in state["args"].items() if k not in NOT_FIT and k in vars(args) and getattr(args, k) != v]
+    if differ:
+        raise InputError(f"{where} was fitted with --{differ[0]} {state['args'][differ[0]]}, but args.json says "
+                         f"{getattr(args, differ[0])}; a run resumes with the options it was fitted with")
     if bool(args.rpp) != (state["prepare"]["perm"] is not None):
         raise InputError(f"{where}: its permutation does not match the run's --rpp")
     signal = signals.read(names[state["sample"]], vars(args))
