@@ -86,7 +86,8 @@ def test_a_latest_checkpoint_linked_from_outside_is_refused(work, capsys):
 
 @pytest.mark.parametrize("args,needle", [("[1, 2]", "object of options"), ('{"num_epochs": "6"}', "num_epochs"),
                                          ('{"lr": "fast"}', "lr"), ('{"seed": -1}', "seed"),
-                                         ('{"transform": "gauss"}', "transform")])
+                                         ('{"transform": "gauss"}', "transform"),
+                                         ('{"transform": "sym_power"}', "fitted with --transform")])
 def test_a_hand_edited_args_json_is_refused(work, capsys, args, needle):
     run, _ = work
     saved = json.loads((run / "args.json").read_text())
@@ -347,3 +348,31 @@ def test_a_deep_tree_is_walked_without_recursion_error(tmp_path, capsys):
         while d != str(tmp_path / "001_trans"):
             os.rmdir(d)
             d = os.path.dirname(d)
+
+
+# ---- signals ----------------------------------------------------------------------------------------
+
+def test_signals_that_cannot_be_fitted_are_refused_before_a_run_folder(tmp_path, capsys):
+    import soundfile as sf
+
+    import tifffile
+
+    five = tmp_path / "five.tif"
+    tifffile.imwrite(five, np.zeros((8, 8, 5), np.uint8), photometric="minisblack", planarconfig="contig")
+    odd = tmp_path / "odd"
+    odd.mkdir()
+    write_png(odd / "a.png", smooth_image(8, 8))
+    write_png(os.path.join(os.fsencode(odd), b"\xff.png").decode("utf-8", "surrogateescape"), smooth_image(8, 8))
+    wav = tmp_path / "one.wav"
+    sf.write(wav, np.zeros((1, 1)), 16000)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    write_png(frames / "0.png", smooth_image(8, 8))
+    write_png(frames / "1.png", smooth_image(8, 8, dtype=np.uint16))
+    cases = [(["--input_path", str(five)], "5 channels"), (["--input_path", str(odd)], "UTF-8"),
+             (["--input_path", str(wav), "--signal_type", "audio"], "at least 2"),
+             (["--input_path", str(frames), "--signal_type", "video"], "bit depth"),
+             (["--input_path", str(odd / "a.png"), "--signal_type", "video"], "not a video")]
+    for argv, needle in cases:
+        refused(capsys, main_py.main([*argv, "--save_dir", str(tmp_path / "log"), *TINY]), needle)
+    assert not (tmp_path / "log").exists()
