@@ -18,7 +18,8 @@ import subprocess
 import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # the code under test (--root changes it)
+HERE = ROOT  # this fuzzer's own tree (its walk helper)
 TINY = ["--num_epochs", "40", "--log_epoch", "20", "--snap_epoch", "10", "--hidden_features", "16",
         "--hidden_layers", "1", "--quiet", "--device", "cpu", "--no_images", "--eager"]
 WRONG = [None, True, -1, 0, 2 ** 70, -2 ** 70, 1e308, "abc", "", "../../outside", "/abs/elsewhere", [], [1, "x"], {},
@@ -33,10 +34,16 @@ def py(args, cwd, env=None, timeout=300):
 
 
 def files_under(top):
-    from util.records import walk  # os.walk recurses: a mutant 1100 folders deep would stop the fuzzer
-
-    out = set()
-    for dirpath, dirs, files in walk(top):
+    out, stack = set(), [top]  # not os.walk, which recurses: a mutant 1100 folders deep would stop the fuzzer
+    while stack:
+        dirpath = stack.pop()
+        try:
+            entries = list(os.scandir(dirpath))
+        except OSError:
+            continue
+        dirs = [e.name for e in entries if e.is_dir(follow_symlinks=False)]
+        files = [e.name for e in entries if not e.is_dir(follow_symlinks=False)]
+        stack += [os.path.join(dirpath, d) for d in dirs]
         out.update(os.path.join(dirpath, f) for f in files + dirs)
     return out
 
@@ -47,7 +54,6 @@ def make_base(base):
     import imageio.v2 as imageio
     import numpy as np
 
-    sys.path.insert(0, ROOT)
     from tests.conftest import smooth_image
 
     data = os.path.join(base, "data")
@@ -332,13 +338,16 @@ def judge(p, is_main, before, after, allowed):
 
 
 def main(argv=None):
+    global ROOT
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--n", type=int, default=60)
     ap.add_argument("--out", default="/tmp/fuzz_inputs")
+    ap.add_argument("--root", default=ROOT, help="the project tree to run (e.g. an older commit's, to compare)")
     ap.add_argument("--kinds", default="args,latest,results,ckpt,tree_ckpt,sweep,jobs,table,tree")
     args = ap.parse_args(argv)
-    sys.path.insert(0, ROOT)
+    ROOT = os.path.abspath(args.root)
+    sys.path.insert(0, HERE)
     rng = random.Random(args.seed)
     subprocess.run(["rm", "-rf", args.out])
     base0 = os.path.join(args.out, "base")
