@@ -91,9 +91,8 @@ READERS = {  # file under a run / sweep folder -> the reader that reads it
 }
 
 
-def _copy_run(run_dir, tmp_path, n=[0]):
-    n[0] += 1
-    dest = tmp_path / f"c{n[0]}"
+def _copy_run(run_dir, tmp_path):
+    dest = tmp_path / "run"  # tmp_path: a fresh folder per example
     shutil.copytree(run_dir, dest)
     return dest
 
