@@ -33,7 +33,7 @@ def fit(args):
     from trainer.run import Run
     from util.interrupt import DeferredInterrupt
 
-    run = Run.resume(args.resume) if args.resume else Run.start(resolve(check(args)))
+    run = Run.resume(args) if args.resume else Run.start(resolve(check(args)))
     if run is None:  # it had finished
         return 0
     with run:
@@ -48,6 +48,19 @@ def fit(args):
     return 0
 
 
+def mark_failed(args, reason):
+    """A run that this process started writing and that stops on an error: its results.json says it
+    failed and why (never a folder that looks merely unfinished). A folder it only read stays as it was."""
+    folder = getattr(args, "save_folder", None)
+    if folder and os.path.isfile(os.path.join(folder, "args.json")):
+        from util.recorder import write_failed
+
+        try:
+            write_failed(folder, str(reason))
+        except OSError:
+            pass  # the error line already says what went wrong; a full disk must not hide it
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     set_threads()
@@ -55,14 +68,14 @@ def main(argv=None):
     def body():
         if args.eval_ckpt:
             from trainer.decode import decode
-            return decode(args, defaults())
+            return decode(check(args), defaults())
         return fit(args)
 
     def interrupted():
         where = args.resume or getattr(args, "save_folder", None)  # Run.start sets it once the folder exists
         return "interrupted" + (f"; continue with: python main.py --resume {where}" if where else "")
 
-    return exit_code(body, interrupted=interrupted,
+    return exit_code(body, interrupted=interrupted, failed=lambda reason: mark_failed(args, reason),
                      out_of_memory=f"error: out of memory on {args.device or 'the device'}: try a smaller "
                                    f"--batch_size, a smaller input or fewer --hidden_features")
 

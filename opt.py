@@ -9,10 +9,12 @@ names of --transform, --model_type and --signal_type are checked by `resolve`, a
 import ast
 import math
 import os
+import re
 
 from config import ROWS
 from util.cli import Parser
 from util.errors import OptionError
+from util.records import within
 
 
 TRANSFORM_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "components", "transform.py")
@@ -153,40 +155,102 @@ def resolve(args):
     return args
 
 
-def _positive(v):
-    return v > 0
+def option_kinds(parser=None):
+    """{option: (kind, nullable, choices)} of main.py's options: what util.records checks a saved
+    args.json against (a hand-edited file cannot smuggle a string into a number)."""
+    kinds = {}
+    for a in (parser or build_parser())._actions:
+        if a.dest == "help":
+            continue
+        if a.const is True and a.nargs == 0:
+            kind = "bool"
+        else:
+            kind = {int: "int", float: "float"}.get(a.type, "str")
+        kinds[a.dest] = (kind, a.default is None, list(a.choices) if a.choices is not None else None)
+    return kinds
 
 
-def _non_negative(v):
-    return v >= 0
+def _between(lo, hi):
+    return lambda v: lo <= v <= hi
 
 
-# Every numeric option, with what it must be (all must also be finite). None (unset) is always fine.
+# Every numeric option, with the range the method can work with (all must also be finite). None
+# (unset) is always fine. The bounds are where the fit stops making sense, not taste:
 RULES = {
-    **{k: (_positive, "positive") for k in ("num_epochs", "log_epoch", "snap_epoch", "batch_size", "hidden_features",
-                                            "lr", "first_omega", "hidden_omega", "scale", "audio_seconds",
-                                            "snap_minutes")},
-    **{k: (_non_negative, ">= 0") for k in ("hidden_layers", "N_freqs", "first_bias_scale", "pn_k", "box_shift")},
-    **{k: (lambda v: True, "finite") for k in ("seed", "trans_shift", "pn_buffer")},  # pn_buffer < 0: adaptive
-    "trans_scale": (lambda v: v != 0, "non-zero (the transform could not be inverted)"),
-    "pn_cum": (lambda v: 0 < v <= 1, "in (0, 1]"),
-    "pn_alpha": (lambda v: 0 < v <= 1, "in (0, 1] (a fraction of the histogram)"),
-    "pn_beta": (lambda v: v <= 1, "<= 1 (a fraction of the histogram; <= 0 turns calibration off)"),
-    "gamma_boundary": (lambda v: v >= 1, ">= 1"),
-    "gamma_trans": (lambda v: v != 0, "positive (a forced gamma) or -1 (off); 0 would make every target constant"),
+    # numpy's generators take seeds in [0, 2**32 - 1] (torch's would take more)
+    "seed": (_between(0, 2 ** 32 - 1), "in [0, 2**32 - 1] (what numpy's generator takes)"),
+    **{k: (_between(1, 10 ** 9), "positive (an integer, at most 1e9)") for k in ("num_epochs", "log_epoch", "snap_epoch")},
+    "batch_size": (_between(1, 2 ** 31 - 1), "positive and at most 2**31 - 1"),
+    "hidden_features": (_between(1, 2 ** 24), "positive and at most 2**24"),
+    "hidden_layers": (_between(0, 1000), ">= 0 and at most 1000"),
+    # beyond 10 Adam's first step moves every weight by about lr: a certain divergence (the loop also checks)
+    "lr": (lambda v: 0 < v <= 10, "positive and at most 10"),
+    **{k: (lambda v: 0 < v <= 1e6, "positive and at most 1e6") for k in ("first_omega", "hidden_omega", "scale")},
+    "first_bias_scale": (_between(0, 1e6), ">= 0 and at most 1e6"),
+    # 2**(N_freqs - 1) times a float32 coordinate in [-1, 1]: beyond 2**23 no fractional bit is left
+    "N_freqs": (_between(0, 24), "in [0, 24] (2**23 times a float32 coordinate keeps no fraction)"),
+    # the data shift and scale: the target (x01 + shift) * scale must keep the data's levels in float32
+    # and its squared error above float32's smallest normal number
+    "trans_shift": (_between(-100, 100), "in [-100, 100] (a larger shift drowns the data's levels in float32)"),
+    "trans_scale": (lambda v: 1e-6 <= abs(v) <= 1e6,
+                    "non-zero, 1e-6 to 1e6 in magnitude (a smaller scale underflows the loss; 0 cannot be inverted)"),
+    # sym_power's histogram logic: 256 bins
+    "pn_cum": (_between(0.01, 0.99), "in [0.01, 0.99] (a cdf level; at the ends median centring degenerates)"),
+    "pn_alpha": (_between(1 / 256, 0.5), "in [1/256, 0.5] (at least one of the 256 bins, at most half)"),
+    "pn_beta": (lambda v: v <= 0 or 1 / 256 <= v <= 1,
+                "<= 0 (off) or in [1/256, 1] (a fraction of the 256 bins)"),
+    "pn_buffer": (lambda v: v < 0 or v <= 10, "< 0 (adaptive) or in [0, 10] (times the data range)"),
+    "pn_k": (_between(0, 4096), ">= 0 and at most 4096 (levels per unit tail mass)"),
+    "gamma_boundary": (_between(1, 20), ">= 1 and at most 20"),
+    # a forced gamma: x ** gamma must keep 8-bit levels apart (1e-30 makes every target 1, 1e30 every one 0)
+    "gamma_trans": (lambda v: v < 0 or 0.05 <= v <= 20,
+                    "positive (a forced gamma) or -1 (off); a forced gamma in [0.05, 20]: 0 or 1e-30 would make every target constant"),
+    "box_shift": (_between(0, 100), ">= 0 and at most 100 (times 256 levels)"),
+    # a millisecond is 16 samples at the 16 kHz every clip is resampled to; a shorter clip has no waveform
+    "audio_seconds": (_between(1e-3, 1e6), "in [0.001, 1e6] seconds (a shorter clip holds no waveform to fit)"),
+    "snap_minutes": (lambda v: 0 < v <= 1e6, "positive and at most 1e6"),
 }
+
+DEVICE = re.compile(r"cpu|cuda(:[0-9]{1,3})?")
+
+
+def _plain_name(v):
+    return v not in ("", ".", "..") and "/" not in v and os.sep not in v and "\0" not in v
+
+
+def check_values(opts):
+    """The option values of a dict (the command line's, or a checkpoint's) within RULES; returns it."""
+    for name, (ok, rule) in RULES.items():
+        v = opts.get(name)
+        if v is None:
+            continue
+        if isinstance(v, float) and not math.isfinite(v):
+            raise OptionError(f"--{name} must be a finite number (got {v})")
+        if not ok(v):
+            raise OptionError(f"--{name} must be {rule} (got {v})")
+    for name, v in opts.items():
+        if isinstance(v, str) and "\0" in v:
+            raise OptionError(f"--{name} holds a NUL character")
+    if opts.get("model_type") == "wire" and int(opts.get("hidden_features", 2) / math.sqrt(2)) < 1:
+        raise OptionError(f"--hidden_features {opts['hidden_features']}: WIRE's complex width is hidden_features / "
+                          f"sqrt(2), 0 here; give at least 2")
+    return opts
 
 
 def check(args):
     """Reject option values that cannot work, each with a one-line reason that names the option."""
     if args.eval_ckpt is None and args.resume is None and not args.input_path:
         raise OptionError("--input_path is required (a file, a folder or builtin:...)")
-    for name, (ok, rule) in RULES.items():
-        v = getattr(args, name)
-        if v is None:
-            continue
-        if not math.isfinite(v):
-            raise OptionError(f"--{name} must be a finite number (got {v})")
-        if not ok(v):
-            raise OptionError(f"--{name} must be {rule} (got {v})")
+    if args.eval_ckpt is not None and args.resume is not None:
+        raise OptionError("--eval_ckpt decodes a checkpoint and --resume continues a run: give one of them")
+    check_values(vars(args))
+    if args.device is not None and not DEVICE.fullmatch(args.device):
+        raise OptionError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
+    # the run folder <save_dir>/<up_folder_name>/<tag>_<time>_<rand> stays under --save_dir
+    if not _plain_name(args.tag):
+        raise OptionError(f"--tag {args.tag!r} must be a plain name (no '/', not '.' or '..')")
+    up = args.up_folder_name
+    if not up or os.path.isabs(up) or ".." in up.replace(os.sep, "/").split("/") or "\0" in up \
+            or not within(args.save_dir, up):
+        raise OptionError(f"--up_folder_name {up!r} must be a folder under --save_dir (relative, no '..')")
     return args

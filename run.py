@@ -12,8 +12,9 @@ task and the exit code is non-zero if any task did not succeed. Options after `-
 task and override the experiment's. Listing, queueing and --status load no torch (the tasks do).
 """
 import argparse
-import json
+import math
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -25,11 +26,13 @@ from collections import deque
 
 from config import PARAM_SETS
 from manager import UnknownTask, check_experiment, task_options, to_argv
+from opt import RULES, build_parser, check
 from util.cli import Parser
-from util.errors import EXIT_INTERRUPTED, UserError, exit_code_for
+from util.errors import EXIT_INTERRUPTED, InputError, OptionError, UserError, exit_code_for
 from util.io import write_json
 from util.misc import run_folder_name
 from util.recorder import run_complete
+from util.records import read_sweep, walk
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 MAIN = "main.py"
@@ -44,10 +47,8 @@ class Task:
 
     def plan_folder(self):
         """Choose the run folder main.py will create (its --run_folder), from the task's own options
-        (main.py's parser: a bad option stops the sweep here, before any task starts)."""
-        from opt import build_parser  # not for --dry_run: opt.py is main.py's
-
-        opts = build_parser().parse_args(self.argv)
+        (checked as main.py checks them: a bad option fails the sweep here, not in every task)."""
+        opts = task_opts(self.argv, f"task {self.name}")
         self.folder = run_folder_name(opts.save_dir, opts.up_folder_name, opts.tag)
         self.argv += ["--run_folder", self.folder]
 
@@ -66,6 +67,60 @@ class Task:
     def record(self):
         return {"name": self.name, "set": self.param_set, "argv": self.argv, "status": self.describe(), "rc": self.rc,
                 "folder": self.folder, "wall_s": self.wall, "pid": self.proc.pid if self.proc else None}
+
+
+def task_opts(argv, where):
+    """main.py's options of a task's argv, parsed and checked as main.py would: UserError naming `where`."""
+    p = build_parser()
+
+    def error(message):
+        raise OptionError(f"{where}: {message}")
+
+    p.error = error
+    opts = p.parse_args(argv)
+    if opts.eval_ckpt is not None:
+        raise OptionError(f"{where}: --eval_ckpt decodes; it is no sweep task")
+    try:
+        return check(opts)
+    except OptionError as e:
+        raise OptionError(f"{where}: {e}") from None
+
+
+def _items(spec, option):
+    """The comma-separated items of an option; an empty item is a typo, refused."""
+    items = [s.strip() for s in spec.split(",")]
+    if not spec.strip() or any(not s for s in items):
+        raise OptionError(f"{option} {spec!r}: expected comma-separated items, none of them empty")
+    return items
+
+
+def check_args(args):
+    """run.py's own options, checked before anything starts (as opt.check does main.py's)."""
+    if args.resume is not None and args.status is not None:
+        raise OptionError("--resume and --status: give one of them")
+    given = args.resume or args.status
+    if given is not None:
+        name = "--resume" if args.resume is not None else "--status"
+        if not os.path.isdir(given):
+            raise InputError(f"{name} {given}: no such folder")
+        clash = [o for o, v in (("an experiment id", args.exp), ("--only", args.only), ("--seeds", args.seeds),
+                                ("options after --", args.extra)) if v]
+        if clash:
+            raise OptionError(f"{name} {given} continues or shows a sweep as it was started: {clash[0]} cannot be "
+                              f"given with it")
+    if args.only is not None:
+        _items(args.only, "--only")
+    if args.gpus is not None and args.gpus.strip():
+        ids = _items(args.gpus, "--gpus")
+        if not all(re.fullmatch(r"[0-9]{1,3}", g) for g in ids) or len(set(ids)) != len(ids):
+            raise OptionError(f"--gpus {args.gpus!r}: expected distinct GPU ids such as 0,1,3 (or '' for the CPU)")
+    if not (math.isfinite(args.time) and 1 / 60 <= args.time <= 60 * 24 * 365):
+        raise OptionError(f"--time {args.time:g}: minutes per job, at least 1/60 (a second)")
+    if args.gpus_per_task < 0 or args.gpus_per_task > 64:
+        raise OptionError(f"--gpus_per_task {args.gpus_per_task}: expected 0 to 64")
+    if args.partition is not None and args.launcher != "slurm":
+        raise OptionError("--partition is a SLURM option: it needs --launcher slurm")
+    return args
 
 
 def parse(argv):
@@ -100,7 +155,7 @@ def visible_gpus(spec):
     CUDA_VISIBLE_DEVICES, else every GPU nvidia-smi lists; none without an NVIDIA driver. A probe that
     fails says so in one warning: the sweep then runs on the CPU."""
     if spec is not None:
-        return [g for g in spec.split(",") if g.strip() != ""]
+        return [g.strip() for g in spec.split(",") if g.strip() != ""]
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:  # CUDA stops at the first invalid entry ("-1": none)
         ids = []
@@ -130,11 +185,12 @@ def parse_seeds(spec, extra):
     if spec is None:
         return [None]
     try:
-        seeds = list(dict.fromkeys(int(s) for s in spec.split(",") if s.strip()))
+        seeds = list(dict.fromkeys(int(s) for s in _items(spec, "--seeds")))
     except ValueError:
         raise UserError(f"--seeds {spec}: expected comma-separated integers, e.g. 3407,1,2") from None
-    if not seeds:
-        raise UserError("--seeds: no seed given")
+    bad = [s for s in seeds if not RULES["seed"][0](s)]
+    if bad:
+        raise UserError(f"--seeds: seed {bad[0]} must be {RULES['seed'][1]}")
     if "--seed" in extra:
         raise UserError("--seeds and a --seed after '--' contradict each other: give one of them")
     return seeds
@@ -142,8 +198,8 @@ def parse_seeds(spec, extra):
 
 def build_tasks(exp, only, extra, save_dir, seeds=(None,)):
     sets = PARAM_SETS[exp]
-    if only:
-        wanted = [s.strip() for s in only.split(",") if s.strip()]
+    if only is not None:
+        wanted = _items(only, "--only")
         bad = [s for s in wanted if s not in sets]
         if bad:
             raise UnknownTask(f"unknown parameter set(s) {', '.join(bad)} for experiment {exp} (valid: {', '.join(sets)})")
@@ -160,24 +216,30 @@ def build_tasks(exp, only, extra, save_dir, seeds=(None,)):
 
 
 def resume_tasks(log_dir):
-    """Tasks of an interrupted sweep: unfinished run folders resume, never-started tasks start."""
-    sweep = os.path.join(log_dir, "sweep.json")
+    """Tasks of an interrupted sweep: unfinished run folders resume, never-started tasks start. Every
+    folder and name sweep.json gives stays inside log_dir (util/records.py)."""
+    saved = read_sweep(log_dir)
     tasks = []
-    if os.path.isfile(sweep):
-        with open(sweep) as f:
-            saved = json.load(f)
-        for t in saved["tasks"]:
-            if t["status"] == "ok":
+    if saved is not None:
+        for t in saved.tasks:
+            if t.status == "ok":
                 continue
-            folder = t.get("folder")
-            if folder and os.path.isfile(os.path.join(folder, "args.json")):
-                tasks.append(Task(t["name"], ["--resume", folder], folder, t.get("set")))
+            if t.folder and os.path.isfile(os.path.join(t.folder, "args.json")):
+                tasks.append(Task(t.name, ["--resume", t.folder], t.folder, t.set))
             else:
-                tasks.append(Task(t["name"], t["argv"], param_set=t.get("set")))
-        return saved.get("experiment"), tasks, saved
-    for dirpath, _, files in sorted(os.walk(log_dir)):
-        if "args.json" in files and not run_complete(dirpath):
-            tasks.append(Task(os.path.basename(dirpath), ["--resume", dirpath], dirpath))
+                task_opts(t.argv, f"{log_dir}/sweep.json: task {t.name}")
+                tasks.append(Task(t.name, t.argv, param_set=t.set))
+        return saved.experiment, tasks, saved.meta
+    found = 0
+    for dirpath, dirs, files in walk(log_dir):
+        if "args.json" in files:
+            dirs[:] = []  # a run folder's subfolders hold no runs
+            found += 1
+            if not run_complete(dirpath):
+                name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(dirpath)).lstrip(".") or "run"
+                tasks.append(Task(name, ["--resume", dirpath], dirpath))
+    if not found:
+        raise InputError(f"--resume {log_dir}: not a sweep (no sweep.json) and it holds no run folders (args.json)")
     return None, tasks, None
 
 
@@ -302,6 +364,7 @@ def next_steps(log_dir):
 def main(argv, default_exp="000"):
     args = parse(argv)
     try:
+        check_args(args)
         if args.status:
             from util.launch import print_status
             return print_status(args.status)
@@ -319,7 +382,8 @@ def main(argv, default_exp="000"):
             extra = list(args.extra)
             if exp == "000" and not args.dry_run:
                 from util.demo import demo_profile
-                demo = demo_profile(args, visible_gpus(args.gpus))
+                save_dir = task_opts(["--save_dir", args.save_dir, *extra, "--input_path", "-"], "options after --").save_dir
+                demo = demo_profile(args, visible_gpus(args.gpus), save_dir)  # the input goes where the runs go
                 extra = ["--input_path", demo["input_path"], *demo["options"], *extra]  # the user's come last
             tasks = build_tasks(exp, args.only, extra, args.save_dir, parse_seeds(args.seeds, args.extra))
             if args.dry_run:

@@ -109,6 +109,8 @@ def read_audio(path, seconds, log=None):
         if log:
             log(f"{path}: resampled from {rate} Hz to {RATE} Hz")
     wav = np.clip(wav[: int(round(seconds * RATE))], -1.0, 1.0)
+    if wav.shape[0] < 2:
+        raise InputError(f"{path}: {wav.shape[0]} sample(s) at {RATE} Hz; a signal to fit needs at least 2")
     return torch.from_numpy(wav.T.astype(np.float32).copy()), sample_name(path)
 
 
@@ -167,10 +169,14 @@ def read_video(path, log=None):
         shapes = {tuple(f.shape) for f, _ in frames}
         if len(shapes) != 1:
             raise InputError(f"{path}: frames differ in shape ({', '.join(map(str, sorted(shapes)))})")
+        if len({n.levels for _, n in frames}) != 1:
+            raise InputError(f"{path}: frames differ in bit depth (8- and 16-bit); convert them to one")
         data = torch.stack([f for f, _ in frames], dim=1)
         return data, frames[0][1], os.path.basename(os.path.normpath(path))
     if not os.path.isfile(path):
         raise missing(path)
+    if os.path.splitext(path)[1].lower() in IMAGE_EXTS - {".gif", ".webp", ".tif", ".tiff"}:
+        raise InputError(f"{path}: a single image, not a video; give a video file or a folder of frames")
     try:
         import imageio.v3 as iio
 

@@ -123,7 +123,7 @@ def test_non_positive_epochs(tmp_path, tiny_png, epochs):
 @pytest.mark.parametrize("opt,value,rule", [
     ("--pn_alpha", "nan", "finite"), ("--lr", "inf", "finite"), ("--first_omega", "nan", "finite"),
     ("--gamma_trans", "0", "positive (a forced gamma) or -1"), ("--trans_scale", "0", "non-zero"),
-    ("--scale", "-30", "positive"), ("--pn_cum", "1.5", "in (0, 1]"), ("--gamma_boundary", "0.5", ">= 1"),
+    ("--scale", "-30", "positive"), ("--pn_cum", "1.5", "in [0.01, 0.99]"), ("--gamma_boundary", "0.5", ">= 1"),
     ("--pn_beta", "inf", "finite"), ("--hidden_layers", "-1", ">= 0"), ("--box_shift", "-0.1", ">= 0")])
 def test_numeric_options_are_checked_in_one_place(opt, value, rule):
     from opt import OptionError, build_parser, check

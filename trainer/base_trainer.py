@@ -25,7 +25,7 @@ from components.signals import Signal
 from models import build_model, n_params
 from trainer import checkpoint
 from trainer.fast_step import COMPILE_MIN_EPOCHS, Kernels, Step, uses_fused_step
-from util.errors import InputError
+from util.errors import InputError, OptionError
 from util.tensorboard import metric_tag
 
 EVAL_CHUNK = 1 << 16  # coordinates per forward pass outside training: bounds evaluation memory
@@ -166,6 +166,7 @@ class BaseTrainer:
             if is_log:  # before the update: metrics describe the model that made `pred`
                 metrics = self.epoch_metrics(sample, fit.model, pred if idx is None else None, epoch)
                 metrics["mse"] = float(loss)
+                self.check_finite(name, scalars, epoch, math.isfinite(metrics["mse"]))
             step.update()
             if is_log:
                 self.record(name, epoch, metrics, scalars)
@@ -179,6 +180,7 @@ class BaseTrainer:
         # The reconstruction is written before the final checkpoint marks the sample finished, so a
         # run killed in between redoes it on resume instead of skipping it.
         recon = sample.to_grid(sample.decode_rows(predict(fit.model, sample.coords)))
+        self.check_finite(name, scalars, num_epochs, bool(torch.isfinite(recon).all()))
         self.signals.save_prediction(self.folder, sample.signal,
                                      T.restore_data(recon.cpu(), self.opts, sample.signal.nominal, sample.perm), self.log)
         self.recorder.finish(name)
@@ -241,12 +243,27 @@ class BaseTrainer:
         self.flush_scalars(name, scalars, epoch)
 
     def snapshot(self, sample, fit, scalars, epoch, t0):
-        """Checkpoint and results.json, with the buffered scalars written first; returns a new t0."""
+        """Checkpoint and results.json, with the buffered scalars written first; returns a new t0. A
+        diverged model is never saved."""
+        params = [p.detach() for p in fit.model.parameters()]
+        self.check_finite(sample.signal.name, scalars, epoch, bool(torch.stack([p.isfinite().all() for p in params]).all()))
         self.flush_scalars(sample.signal.name, scalars, epoch)
         self.recorder.add_time(time.time() - t0)
         checkpoint.save(self.folder, epoch, sample, fit, self.opts, self.recorder, self.log)
         self.recorder.save(self.folder)
         return time.time()
+
+    def check_finite(self, name, scalars, epoch, finite):
+        """Stop a diverged fit (a loss, weight or prediction not finite) with one line naming the first
+        epoch whose loss was not finite; checked where the loop already waits for the device."""
+        if finite:
+            return
+        first = epoch
+        if scalars:  # the buffered per-step losses since the last flush end at `epoch`
+            bad = (~torch.isfinite(torch.stack(scalars)[:, 0])).nonzero()
+            first = epoch - len(scalars) + 1 + int(bad[0]) if len(bad) else epoch
+        raise OptionError(f"[{name}] the fit diverged at epoch {first} (loss or prediction not finite); "
+                          f"try a lower --lr (this run's is {self.args.lr:g})")
 
     # ---- logging --------------------------------------------------------------------------------
     def flush_scalars(self, name, scalars, epoch):

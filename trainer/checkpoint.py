@@ -9,19 +9,15 @@ format pickles an argparse.Namespace under "args"; with --trust_checkpoint that 
 nothing else) is allowed, still under weights_only=True, and its transform is refitted from
 --input_path, as the reference would do.
 """
-import argparse
 import glob
-import json
 import os
-import pickle
 
 import torch
 
 from util.errors import InputError
 from util.io import torch_save, write_json
-from util.misc import cur_time, rng_state
-
-FORMAT = "symtrans-inr/1"
+from util.misc import cur_time, rng_state, set_rng_state
+from util.records import FORMAT, is_int, is_number, read_checkpoint, read_latest
 
 
 def save(folder, epoch, sample, fit, opts, recorder, log):
@@ -67,34 +63,112 @@ def prune(ckpt_dir, name, final_epoch, keep=2):
 
 
 def load(path, trust=False):
-    """A checkpoint's dict, loaded without running code; InputError names what is wrong."""
-    if not os.path.isfile(path):
-        raise InputError(f"{path}: no such checkpoint file")
-    allowed = [argparse.Namespace] if trust else []
-    try:
-        with torch.serialization.safe_globals(allowed):
-            state = torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        msg = str(e)
-        if "argparse.Namespace" in msg and not trust:
-            raise InputError(f"{path}: reference-format checkpoint (its args are a pickled argparse.Namespace); "
-                             f"pass --trust_checkpoint to load it with only that class allowed")
-        culprit = next((w.strip("`'\". ") for line in msg.splitlines() if "GLOBAL" in line for w in line.split()
-                        if "." in w and not w.startswith("GLOBAL")), "")
-        raise InputError(f"{path}: refused: it holds objects other than tensors and plain types"
-                         + (f" ({culprit})" if culprit else ""))
-    except Exception as e:  # a truncated or foreign file fails in many ways inside torch.load
-        raise InputError(f"{path}: not a readable checkpoint ({type(e).__name__})")
-    if not isinstance(state, dict) or "model" not in state:
-        raise InputError(f"{path}: not a checkpoint of this project or the reference (no 'model' entry)")
-    return state
+    """A checkpoint's dict, loaded without running code and checked entry by entry
+    (util/records.py); InputError names what is wrong."""
+    return read_checkpoint(path, trust)
 
 
 def latest(run_dir):
-    """The run's latest checkpoint (ckpt/latest.json), loaded; None if it has none yet."""
-    pointer = os.path.join(run_dir, "ckpt", "latest.json")
-    if not os.path.isfile(pointer):
+    """The run's latest checkpoint (ckpt/latest.json, whose file must lie in the run's ckpt/), loaded;
+    None if it has none yet."""
+    pointer = read_latest(run_dir)
+    if pointer is None:
         return None
-    with open(pointer) as f:
-        fname = json.load(f)["file"]
-    return load(os.path.join(run_dir, "ckpt", fname))
+    state = load(pointer.path)
+    if state.get("format") != FORMAT:
+        raise InputError(f"{pointer.path}: not this project's checkpoint format; a run resumes only from its own")
+    if (state["sample"], state["epoch"]) != (pointer.sample, pointer.epoch):
+        raise InputError(f"{pointer.path}: holds sample {state['sample']} epoch {state['epoch']}, but latest.json "
+                         f"says {pointer.sample} epoch {pointer.epoch}")
+    return state
+
+
+def check_model(path, weights, model):
+    """The checkpoint's weights against the model they are loaded into: the same names, shapes and
+    dtypes, every value finite. Nothing is loaded."""
+    want = model.state_dict()
+    missing, extra = [k for k in want if k not in weights], [k for k in weights if k not in want]
+    if missing or extra:
+        raise InputError(f"{path}: its weights do not fit this model ("
+                         + "; ".join(x for x in (f"missing {', '.join(missing[:3])}" if missing else "",
+                                                 f"unexpected {', '.join(str(k)[:40] for k in extra[:3])}" if extra
+                                                 else "") if x) + ")")
+    for k, t in want.items():
+        w = weights[k]
+        if tuple(w.shape) != tuple(t.shape):
+            raise InputError(f"{path}: {k} has shape {list(w.shape)}, this model's is {list(t.shape)}")
+        if w.dtype != t.dtype:
+            raise InputError(f"{path}: {k} is {w.dtype}, this model's is {t.dtype}")
+        if not torch.isfinite(w).all():
+            raise InputError(f"{path}: {k} holds NaN or infinite values")
+
+
+def check_optimizer(path, opt_state, params):
+    """Adam's saved state against the parameters it updates: one group over all of them, moments of
+    their shapes and dtypes, finite."""
+    groups = opt_state["param_groups"]
+    ids = [i for g in groups if isinstance(g, dict) for i in (g.get("params") or [])]
+    if len(groups) != 1 or ids != list(range(len(params))) or not is_number(groups[0].get("lr")):
+        raise InputError(f"{path}: its optimizer state is not one group over this model's {len(params)} parameters")
+    for i, st in opt_state["state"].items():
+        if not is_int(i, 0, len(params) - 1) or not isinstance(st, dict):
+            raise InputError(f"{path}: its optimizer state names parameter {str(i)[:20]}, which this model lacks")
+        for k in ("exp_avg", "exp_avg_sq"):
+            m = st.get(k)
+            if not isinstance(m, torch.Tensor) or m.shape != params[i].shape or m.dtype != params[i].dtype \
+                    or not torch.isfinite(m).all():
+                raise InputError(f"{path}: optimizer {k} of parameter {i} does not fit it (shape, type or NaN)")
+        step = st.get("step")
+        if not (is_number(step) or isinstance(step, torch.Tensor) and step.numel() == 1 and torch.isfinite(step).all()):
+            raise InputError(f"{path}: optimizer step count of parameter {i} is not a number")
+
+
+# Options that say how a run is shown, where it runs or where it is written, not what it fits: they may
+# differ between a checkpoint and the run that resumes from it.
+NOT_FIT = ("quiet", "device", "resume", "run_folder", "eval_ckpt", "trust_checkpoint", "save_dir", "up_folder_name",
+           "tag", "no_images", "snap_minutes", "snap_epoch", "log_epoch", "tf32", "eager", "input_path")
+
+
+def check_resume(run_dir, state, args, signals, samples):
+    """A run's latest checkpoint against what it resumes on, before any state is touched: its sample
+    among the inputs (`signals`: the modality's reader), of the same shape and range, its epoch within
+    the run, its options those of args.json (resolved: an option a checkpoint written before options
+    were resolved left None is derived now), its weights and optimizer state fitting the model the
+    run's options build."""
+    from models import build_model
+
+    where = f"{run_dir}: its latest checkpoint"
+    names = {signals.sample_name(p): p for p in samples}
+    if state["sample"] not in names:
+        raise InputError(f"{where} is of sample {state['sample']}, which {args.input_path} no longer holds")
+    if state["epoch"] > args.num_epochs:
+        raise InputError(f"{where} is at epoch {state['epoch']}, beyond the run's {args.num_epochs}")
+    if state["signal"]["type"] != args.signal_type or state["args"].get("model_type") != args.model_type:
+        raise InputError(f"{where} is a {state['signal']['type']} {state['args'].get('model_type')} fit; the run is "
+                         f"a {args.signal_type} {args.model_type} fit")
+    differ = [k for k, v in state["args"].items() if k not in NOT_FIT and k in vars(args) and v is not None
+              and getattr(args, k) is not None and getattr(args, k) != v]
+    if differ:
+        raise InputError(f"{where} was fitted with --{differ[0]} {state['args'][differ[0]]}, but args.json says "
+                         f"{getattr(args, differ[0])}; a run resumes with the options it was fitted with")
+    if bool(args.rpp) != (state["prepare"]["perm"] is not None):
+        raise InputError(f"{where}: its permutation does not match the run's --rpp")
+    signal = signals.read(names[state["sample"]], vars(args))
+    shape = state["signal"]["shape"]
+    if list(signal.data.shape) != shape:
+        raise InputError(f"{names[state['sample']]}: shape {list(signal.data.shape)} (channels first) differs from "
+                         f"the {shape} the run was fitted on; resume on the same data")
+    if signal.nominal.as_dict() != state["signal"]["nominal"]:
+        raise InputError(f"{names[state['sample']]}: value range {signal.nominal.as_dict()} differs from the "
+                         f"{state['signal']['nominal']} the run was fitted on; resume on the same data")
+    before = rng_state()
+    try:  # the generator states, tried and put back: a hand-made one is refused here, not mid-run
+        set_rng_state(state["rng"])
+    except (TypeError, ValueError, RuntimeError, IndexError, KeyError, OverflowError):
+        raise InputError(f"{where}: its generator states cannot be restored") from None
+    finally:
+        set_rng_state(before)
+    with torch.random.fork_rng(devices=[]):  # a model to compare with, drawn without moving the run's generators
+        model = build_model(vars(args), len(shape) - 1, shape[0])
+    check_model(where, state["model"], model)
+    check_optimizer(where, state["optimizer"], list(model.parameters()))

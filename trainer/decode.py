@@ -25,14 +25,15 @@ from tqdm import tqdm
 
 from components import transform as T
 from components.signals import Signal, modality
-from opt import resolve
+from opt import check_values, option_kinds, resolve
 from trainer import checkpoint
 from trainer.base_trainer import Sample, grid_coords, make_sample, new_model, predict
 from util.errors import EXIT_USAGE, InputError, OptionError, UserError
 from util.io import Nominal, safe_name, write_json, write_text
 from util.logger import Logger
 from util.misc import new_run_folder, resolve_device
-from util.recorder import Recorder
+from util.recorder import Recorder, clean_metrics
+from util.records import check_options, walk
 
 DECODED = "decoded"  # <save_dir>/decoded/: a tree's decodes, kept apart from training runs
 
@@ -77,7 +78,12 @@ def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, 
     saved = state["args"] if ours else vars(state["args"]) if isinstance(state["args"], argparse.Namespace) else None
     if not isinstance(saved, dict):
         raise InputError(f"{path}: its 'args' entry is not an option set")
-    opts = resolved({**defaults, **saved}, path)
+    opts = {**defaults, **saved}
+    try:  # the checkpoint's own options, checked as main.py checks the command line's
+        check_values(check_options(opts, option_kinds(), path))
+    except OptionError as e:
+        raise InputError(f"{path}: its options: {e}") from None
+    opts = resolved(opts, path)
     m = modality(opts["signal_type"])
     signals = m.io
     # names inside a downloaded checkpoint are data: reduced to a file name before any path is made of them
@@ -103,6 +109,9 @@ def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, 
         else:
             if list(signal.data.shape) != list(shape):
                 raise InputError(f"{input_path}: shape {list(signal.data.shape)} differs from the checkpoint's {shape}")
+            if signal.nominal.as_dict() != nominal.as_dict():
+                raise InputError(f"{input_path}: value range {signal.nominal.as_dict()} differs from the checkpoint's "
+                                 f"{nominal.as_dict()}")
             sample, target = make_sample(Signal(name, signal.data, nominal, meta), opts, device, tf=tf, perm=perm)
     else:
         if signal is None:
@@ -114,12 +123,12 @@ def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, 
         sample, target = make_sample(signal, opts, device)  # the transform refitted, as the reference would
 
     model = new_model(opts, sample, device)
-    try:
-        model.load_state_dict(state["model"])
-    except RuntimeError as e:
-        raise InputError(f"{path}: model weights do not fit a {opts['model_type']} ({str(e).splitlines()[0]})")
+    checkpoint.check_model(path, state["model"], model)
+    model.load_state_dict(state["model"])
     model.eval()
     pred = predict(model, sample.coords)
+    if not bool(pred.isfinite().all()):
+        raise InputError(f"{path}: the model's prediction is not finite (its weights overflow)")
     recon = sample.to_grid(sample.decode_rows(pred)).cpu()
     sig = sample.signal
     metrics = attributes = None
@@ -142,8 +151,8 @@ def decode(args, defaults):
     d.signals.save_prediction(folder, d.signal, d.recon, log)
     result = {"checkpoint": os.path.abspath(args.eval_ckpt), "sample": d.name, "epoch": d.epoch}
     if d.metrics is not None:
-        result["metrics"] = d.metrics
-        print(json.dumps(d.metrics), flush=True)
+        result["metrics"] = d.metrics = clean_metrics(d.metrics)  # JSON has no NaN: a metric that is none is null
+        print(json.dumps(d.metrics, allow_nan=False), flush=True)
     write_json(os.path.join(folder, "eval.json"), result)
     log(f"decoded {args.eval_ckpt} into {folder}")
     return 0
@@ -153,8 +162,7 @@ def last_checkpoints(root):
     """{run folder: {sample: checkpoint path}} under root: per sample the checkpoint of the highest
     epoch (the newest file on a tie), from names ckpt_<sample>_<epoch>_<time>.pth."""
     runs = {}
-    for dirpath, dirs, files in os.walk(root):
-        dirs.sort()
+    for dirpath, dirs, files in walk(root):
         if os.path.basename(dirpath) != "ckpt":
             continue
         found = {}
@@ -189,8 +197,8 @@ def _out_folder(save_dir, root, run):
 def decode_tree(args, defaults):
     """Decode every run's last checkpoints under args.eval_ckpt, writing each run's folder as soon as
     its checkpoints are done; one line per failure, exit 2 if any failed."""
-    root = os.path.abspath(args.eval_ckpt)
-    save_dir = os.path.abspath(args.save_dir)
+    root = os.path.realpath(args.eval_ckpt)  # links resolved: a tree given through one is still the tree
+    save_dir = os.path.realpath(args.save_dir)
     if save_dir == root or save_dir.startswith(root + os.sep):
         raise InputError(f"--save_dir {args.save_dir} lies inside {args.eval_ckpt}, which is only read: choose another")
     runs = last_checkpoints(root)

@@ -13,38 +13,53 @@ with nulls still resumes), its latest checkpoint, and from it the recorder and t
 restored once before the first sample that is left (the loop then loads that sample's model, Adam
 and schedule from the checkpoint, building the model without moving the generators).
 """
-import json
 import os
 import sys
 
 import torch
 
 from components.signals import modality
-from opt import build_parser, check, resolve
+from opt import build_parser, check, option_kinds, resolve
 from trainer import checkpoint
-from util.io import InputError, write_json
+from util.errors import InputError, OptionError
+from util.io import write_json
 from util.logger import Logger, run_folder_line
 from util.misc import fix_seed, new_run_folder, resolve_device, set_rng_state
 from util.recorder import Recorder, run_complete
+from util.records import read_args
 from util.tensorboard import make_writer, write_hparams
 
 OLD_VIDEO_BATCH = 4096  # what args.json held for a derived video batch before options were resolved
 
 
-def resume_args(run_dir):
-    """The interrupted run's own options (args.json) over today's defaults, resolved, with the resume
-    target kept."""
-    path = os.path.join(run_dir, "args.json")
-    if not os.path.isfile(path):
-        raise InputError(f"{run_dir}: not a run folder (no args.json)")
-    with open(path) as f:
-        saved = json.load(f)
+RESUME_OVERRIDES = ("quiet", "device")  # how a resumed run is shown and where it runs; nothing it computes
+NOT_SAVED = ("resume", "eval_ckpt", "run_folder")  # what a run was started with, not how it fits
+
+
+def resume_args(given):
+    """The interrupted run's own options (its args.json, checked by util/records.py) over today's
+    defaults, resolved, with the resume target kept. Options that would change the fit cannot be given
+    with --resume (`given`: the command line's): the run continues as it started."""
+    run_dir = given.resume
+    if not os.path.isdir(run_dir):
+        raise InputError(f"--resume {run_dir}: no such folder")
+    parser = build_parser()
+    saved = read_args(run_dir, option_kinds(parser))
     if saved.get("lr") is None and saved.get("signal_type") == "video" and saved.get("batch_size") == OLD_VIDEO_BATCH:
         saved["batch_size"] = None  # written before resolution, when the literal 4096 meant "derived"
-    args = build_parser().parse_args([])
-    vars(args).update({k: v for k, v in saved.items() if k in vars(args)})
-    args.resume, args.save_folder = run_dir, run_dir
-    return resolve(check(args))
+    args = parser.parse_args([])
+    base = dict(vars(args))
+    other = [k for k, v in vars(given).items() if k not in ("resume", *RESUME_OVERRIDES) and v != base[k]]
+    if other:
+        raise OptionError(f"--resume continues {run_dir} with its own options (args.json): --{other[0]} cannot "
+                          f"be given with it")
+    vars(args).update({k: v for k, v in saved.items() if k in vars(args) and k not in NOT_SAVED})
+    vars(args).update({k: getattr(given, k) for k in RESUME_OVERRIDES if getattr(given, k) != base[k]})
+    args.resume = run_dir
+    try:
+        return resolve(check(args))
+    except OptionError as e:  # a value args.json holds (the command line's were refused above)
+        raise InputError(f"{os.path.join(run_dir, 'args.json')}: {e}") from None
 
 
 class Run:
@@ -87,16 +102,24 @@ class Run:
         return cls(args, device, folder, samples, notes)
 
     @classmethod
-    def resume(cls, run_dir):
-        """The interrupted run in `run_dir`, or None (said on standard error) if it had finished."""
-        args = resume_args(run_dir)
+    def resume(cls, given):
+        """The interrupted run `given.resume` (the command line's options: only RESUME_OVERRIDES may be
+        added), or None (said on standard error) if it had finished. Its latest checkpoint is checked
+        against the data and the model before anything is written; then `given.save_folder` names the
+        folder (main.py marks it failed if the run stops on an error)."""
+        args = resume_args(given)
+        run_dir = args.resume
         device = resolve_device(args.device)
         if run_complete(run_dir):
             print(f"{run_dir}: run already finished; nothing to resume", file=sys.stderr)
             return None
         state = checkpoint.latest(run_dir)  # an unsafe checkpoint is refused before anything runs
         notes = []
-        samples = modality(args.signal_type).io.list_samples(args.input_path, notes.append)
+        io = modality(args.signal_type).io
+        samples = io.list_samples(args.input_path, notes.append)
+        if state is not None:
+            checkpoint.check_resume(run_dir, state, args, io, samples)
+        args.save_folder = given.save_folder = run_dir
         return cls(args, device, run_dir, samples, notes, state)
 
     def __enter__(self):

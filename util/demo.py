@@ -5,19 +5,22 @@ and runs a profile that finishes in a few minutes: a 128 x 128 downscale and 100
 profile lives here only; main.py never shrinks images or epochs by itself. Without the data it
 fits scikit-image's bundled astronaut (no download).
 """
-import json
 import os
 import sys
 
 import imageio.v2 as imageio
 import numpy as np
 
+from util.errors import InputError
+from util.records import read_results
+
 DEMO_IMAGE = "data/div2k/test_data/00.png"
 CPU_SIZE, CPU_EPOCHS, CPU_LOG_EPOCH = 128, 1000, 250
 
 
-def demo_profile(args, gpus):
-    folder = os.path.join(args.save_dir, "000_demo", "demo_input")
+def demo_profile(args, gpus, save_dir):
+    """The demo's input and options; a downscaled input is written under save_dir (the runs' own)."""
+    folder = os.path.join(save_dir, "000_demo", "demo_input")
     if os.path.isfile(DEMO_IMAGE):
         img, name = imageio.imread(DEMO_IMAGE), "00"
     else:
@@ -47,9 +50,10 @@ def demo_summary(task):
     if task.rc != 0 or not task.folder:
         return
     try:
-        with open(os.path.join(task.folder, "results.json")) as f:
-            res = json.load(f)
-    except (OSError, ValueError):
+        res = read_results(os.path.join(task.folder, "results.json"))
+    except InputError:
+        return
+    if not res["mean"]:
         return
     last = max(res["mean"], key=int)
     m = res["mean"][last]

@@ -60,12 +60,16 @@ def exit_code_for(e, out_of_memory="error: out of memory", interrupted="interrup
     return code
 
 
-def exit_code(body, **lines):
-    """Run an entry point's `body()`: its own exit code, or exit_code_for the exception it stops on."""
+def exit_code(body, failed=None, **lines):
+    """Run an entry point's `body()`: its own exit code, or exit_code_for the exception it stops on.
+    `failed(reason)`, if given, is told of a user's mistake or an out of memory (main.py marks the run
+    folder it was writing as failed, with the reason)."""
     try:
         return body()
     except (Exception, KeyboardInterrupt) as e:
         code = exit_code_for(e, **lines)
         if code is None:
             raise
+        if failed is not None and (isinstance(e, UserError) or code == EXIT_OOM):
+            failed("out of memory" if code == EXIT_OOM else str(e))
         return code

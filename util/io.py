@@ -100,6 +100,12 @@ def list_samples(path, exts, log=None):
     if not os.path.isdir(path):
         return [path]
     names = sorted((n for n in os.listdir(path) if os.path.isfile(os.path.join(path, n))), key=natural_key)
+    for n in names:  # a name that is not UTF-8 could not be written into the run's log and tables
+        try:
+            n.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InputError(f"{path}: file name {n.encode('utf-8', 'surrogateescape')!r} is not valid UTF-8; "
+                             f"rename it") from None
     keep = [n for n in names if os.path.splitext(n)[1].lower() in exts]
     skipped = [n for n in names if n not in keep and not n.startswith(".")]
     if skipped:
@@ -150,6 +156,8 @@ def read_image(path):
         img = img[:, :, None]
     if img.ndim != 3 or img.size == 0:
         raise InputError(f"{path}: unsupported image shape {img.shape}")
+    if not 1 <= img.shape[2] <= 4:
+        raise InputError(f"{path}: {img.shape[2]} channels; images have 1 to 4 (gray, gray + alpha, RGB, RGBA)")
     import torch  # here, not at the top: run.py writes its files through this module without loading torch
 
     nominal = Nominal.for_dtype(img.dtype)

@@ -10,7 +10,6 @@ or a preemption the scheduler signals the job (USR2, --time minus the signal del
 the signal to main.py, which stops at the end of its epoch with a checkpoint, and submitit requeues
 the job as `main.py --resume <its run folder>`: the same folder, nothing lost beyond that epoch.
 """
-import json
 import os
 import shutil
 import signal
@@ -20,8 +19,9 @@ import time
 
 import submitit
 
-from util.errors import EXIT_USAGE, OptionError
+from util.errors import OptionError
 from util.io import write_json
+from util.records import read_job_state, read_jobs
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_REQUEUES = 100  # timeouts a job may be requeued after; each resumes where the last one stopped
@@ -118,32 +118,17 @@ def _save_jobs(log_dir, meta, jobs):
         n: {k: v for k, v in j.items() if k not in ("job", "result")} for n, j in jobs.items()}})
 
 
-def _state(log_dir, job):
-    path = job["state_file"] if os.path.isabs(job["state_file"]) else os.path.join(ROOT, job["state_file"])
-    if not os.path.isfile(path):
-        path = os.path.join(log_dir, "jobs", os.path.basename(job["state_file"]))
-    try:
-        with open(path) as f:
-            return json.load(f)
-    except (OSError, ValueError):
-        return {"state": "pending"}
-
-
 def print_status(log_dir):
-    """One line per task: state, job id, run folder. Exit 1 if any failed, else 0."""
-    path = os.path.join(log_dir, "jobs.json")
-    if not os.path.isfile(path):
-        print(f"error: {log_dir}: no jobs.json (was this sweep submitted with --launcher slurm or local?)",
-              file=sys.stderr)
-        return EXIT_USAGE
-    with open(path) as f:
-        jobs = json.load(f)["jobs"]
+    """One line per task: state, job id, run folder. Exit 1 if any failed, else 0. jobs.json and each
+    job's state file are read through util/records.py (a state file only ever from <log_dir>/jobs/)."""
+    jobs = read_jobs(log_dir)
+    states = {name: read_job_state(job) for name, job in jobs.items()}  # every file checked before a line is printed
     failed = 0
     width = max((len(n) for n in jobs), default=0)
     for name, job in jobs.items():
-        st = _state(log_dir, job)
+        st = states[name]
         failed += st["state"] == "failed"
         extra = f"  | {st.get('last_line')}" if st["state"] == "failed" and st.get("last_line") else ""
         requeues = f"  requeued {st['requeues']}x" if st.get("requeues") else ""
-        print(f"{name:<{width}}  {st['state']:<8}  job {job['job_id']:<10}  {st.get('folder') or '-'}{requeues}{extra}")
+        print(f"{name:<{width}}  {st['state']:<8}  job {job.job_id:<10}  {st.get('folder') or '-'}{requeues}{extra}")
     return 1 if failed else 0

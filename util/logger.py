@@ -18,6 +18,6 @@ class Logger:
     def __call__(self, msg, level="INFO"):
         line = f"{datetime.datetime.now().strftime('%H:%M:%S')} {level} {msg}"
         if self.path:
-            with open(self.path, "a") as f:
+            with open(self.path, "a", encoding="utf-8", errors="backslashreplace") as f:
                 f.write(line + "\n")
         tqdm.write(line, file=sys.stderr)  # keeps a running progress bar intact

@@ -77,7 +77,14 @@ def resolve_device(name):
 
     if name is None:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise OptionError(f"--device {name!r}: expected cpu, cuda or cuda:N") from None
+    if dev.type not in ("cpu", "cuda"):
+        raise OptionError(f"--device {name}: this project runs on cpu or cuda")
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise OptionError(f"--device {name}: CUDA is not available on this machine (use --device cpu)")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        raise OptionError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return dev

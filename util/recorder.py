@@ -1,9 +1,10 @@
 """Metrics of a run: per sample and epoch, means, attributes; results.json and res_table.md."""
-import json
 import math
 import os
 
+from util.errors import InputError
 from util.io import write_json, write_text
+from util.records import md_cell, read_results
 
 
 def finite_mean(values):
@@ -13,12 +14,21 @@ def finite_mean(values):
 
 
 def run_complete(folder):
-    """Whether a run folder's results.json says every sample finished."""
+    """Whether a run folder's results.json says every sample finished (an unreadable one does not)."""
     try:
-        with open(os.path.join(folder, "results.json")) as f:
-            return bool(json.load(f).get("complete"))
-    except (OSError, ValueError):
+        return read_results(os.path.join(folder, "results.json"))["complete"]
+    except InputError:
         return False
+
+
+def write_failed(folder, reason):
+    """Mark a run's results.json failed, with the reason; the metrics it holds so far stay."""
+    path = os.path.join(folder, "results.json")
+    try:
+        res = read_results(path)
+    except InputError:
+        res = {"samples": {}, "mean": {}, "attributes": None}
+    write_json(path, {**res, "complete": False, "failed": True, "error": reason})
 
 
 class Recorder:
@@ -85,10 +95,10 @@ class Recorder:
         means = self.mean()
         for e, mean in means.items():
             keys = list(mean)
-            lines += [f"| epoch_{e} | " + " | ".join(keys) + " |", "|" + "---|" * (len(keys) + 1)]
+            lines += [f"| epoch_{e} | " + " | ".join(map(md_cell, keys)) + " |", "|" + "---|" * (len(keys) + 1)]
             for name, recs in self.samples.items():
-                if e in recs:
-                    lines.append(f"| {name} | " + " | ".join(_fmt(recs[e].get(k)) for k in keys) + " |")
+                if e in recs:  # a sample's name is data (a file name): escaped, never markup
+                    lines.append(f"| {md_cell(name)} | " + " | ".join(_fmt(recs[e].get(k)) for k in keys) + " |")
             lines += ["| mean | " + " | ".join(_fmt(mean[k]) for k in keys) + " |", ""]
         lines.append(f"time: {self.time_s:.1f} s")
         return "\n".join(lines) + "\n"
@@ -96,6 +106,11 @@ class Recorder:
     def save(self, folder, complete=False):
         write_json(os.path.join(folder, "results.json"), self.results(complete))
         write_text(os.path.join(folder, "res_table.md"), self.res_table())
+
+
+def clean_metrics(metrics):
+    """Metrics with anything not finite as None (JSON's null), never NaN."""
+    return {k: _clean(v) for k, v in metrics.items()}
 
 
 def _clean(v):

@@ -11,71 +11,16 @@ Training logs (both codes) measure an epoch before that epoch's optimizer update
 the step made; a decoded checkpoint holds the model after it, so its PSNR at epoch E is slightly
 higher. Every record says which it is.
 """
-import json
-import math
 import os
+
+from util.errors import InputError
+from util.records import read_args, read_res_table, read_results, walk, within
 
 SOURCES = {  # source -> (label, when the metrics were measured)
     "ours": ("this project", "before the epoch's update"),
     "published": ("published code's log", "before the epoch's update"),
     "decoded": ("decoded checkpoint", "after the epoch's update"),
 }
-PUBLISHED_COLUMNS = {"ssim": "ssim_ref"}  # the published code's SSIM is the variant Table 1 reports
-
-
-def _float(cell):
-    try:
-        v = float(cell)
-    except ValueError:
-        return None
-    return v if math.isfinite(v) else None
-
-
-def read_res_table(path):
-    """The published code's res_table.md as results: {"samples", "mean", "complete"}. PrettyTable
-    blocks: a border, the header, a border, the rows, a border. `lpips -1` means not computed."""
-    samples, mean, finished = {}, {}, False
-    state, header = "start", None
-    with open(path, encoding="utf-8", errors="replace") as f:
-        lines = [line.strip() for line in f]
-    for line in lines:
-        if line.startswith("+"):
-            state = {"start": "header", "after_header": "body", "body": "start"}.get(state, "header")
-            continue
-        if not line.startswith("|"):
-            continue
-        cells = [c.strip() for c in line.strip("|").split("|")]
-        if state == "header":
-            header, state = cells, "after_header"
-            finished |= header[0] == "time"
-            continue
-        if state != "body" or not header or not header[0].startswith("epoch_"):
-            continue
-        epoch = header[0][len("epoch_"):]
-        row = {}
-        for key, cell in zip(header[1:], cells[1:]):
-            v = _float(cell)
-            if key == "lpips" and v is not None and v < 0:
-                v = None
-            row[PUBLISHED_COLUMNS.get(key, key)] = v
-        if cells[0] == "mean":
-            mean[epoch] = row
-        else:
-            samples.setdefault(cells[0], {})[epoch] = row
-    for epoch in {e for recs in samples.values() for e in recs} - set(mean):  # a block without its mean row
-        rows = [recs[epoch] for recs in samples.values() if epoch in recs]
-        mean[epoch] = {k: _mean([r.get(k) for r in rows]) for k in rows[0]}
-    if not samples and not mean:
-        return None
-    return {"samples": samples, "mean": dict(sorted(mean.items(), key=lambda kv: int(kv[0]))),
-            "attributes": None, "complete": finished}
-
-
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
-
-
 def seed_free_tag(tag, seed):
     """The parameter set a run belongs to: run.py --seeds tags each run `<set>_seed<seed>`."""
     suffix = f"_seed{seed}"
@@ -84,47 +29,52 @@ def seed_free_tag(tag, seed):
 
 def read_run(folder):
     """One run folder as {"experiment", "set", "seed", "folder", "source", "args", "results" (None
-    when it has none), "mtime"}; None for a folder that is not a run (a single --eval_ckpt decode)."""
+    when it has none), "problem" (why its results cannot be read, or None), "mtime"}; None for a
+    folder that is not a run (a single --eval_ckpt decode). InputError for an args.json that cannot
+    be read. Every file is read through util/records.py; one that links outside the folder is refused."""
+    args = read_args(folder)
+    if args.get("eval_ckpt"):
+        return None
     args_path = os.path.join(folder, "args.json")
-    try:
-        with open(args_path) as f:
-            args = json.load(f)
-    except (OSError, ValueError):
-        return None
-    if not isinstance(args, dict) or args.get("eval_ckpt"):
-        return None
-    results, source, mtime = None, "ours", os.path.getmtime(args_path)
+    results, source, mtime, problem = None, "ours", os.path.getmtime(args_path), None
     res_path, table_path = os.path.join(folder, "results.json"), os.path.join(folder, "res_table.md")
-    if os.path.isfile(res_path):
-        try:
-            with open(res_path) as f:
-                results = json.load(f)
+    try:
+        if os.path.lexists(res_path):
+            if not within(folder, res_path):
+                raise InputError(f"{res_path}: a link to a file outside the run folder; not this run's numbers")
+            results = read_results(res_path)
             mtime = os.path.getmtime(res_path)
             source = "decoded" if results.get("measured") == "after_update" else "ours"
-        except (OSError, ValueError, AttributeError):
-            results = None
-    elif os.path.isfile(table_path):  # no results.json: written by the published code
-        source, mtime = "published", os.path.getmtime(table_path)
-        try:
+        elif os.path.lexists(table_path):  # no results.json: written by the published code
+            source = "published"
+            if not within(folder, table_path):
+                raise InputError(f"{table_path}: a link to a file outside the run folder; not this run's numbers")
+            mtime = os.path.getmtime(table_path)
             results = read_res_table(table_path)
-        except OSError:
-            results = None
-        if results and str(args.get("num_epochs")) in results["mean"]:  # the last epoch's block, without `time`
-            results["complete"] = True
+            if results and str(args.get("num_epochs")) in results["mean"]:  # the last epoch's block, without `time`
+                results["complete"] = True
+    except InputError as e:
+        results, problem = None, str(e)
     seed = args.get("seed")
     return {"experiment": os.path.basename(os.path.dirname(folder)), "set": seed_free_tag(str(args.get("tag", "?")), seed),
-            "seed": seed, "folder": folder, "source": source, "args": args, "results": results, "mtime": mtime}
+            "seed": seed, "folder": folder, "source": source, "args": args, "results": results, "problem": problem,
+            "mtime": mtime}
 
 
-def load_runs(log_dir):
-    """Every run under log_dir (a run folder, an experiment folder or a whole log tree)."""
+def load_runs(log_dir, skipped=None):
+    """Every run under log_dir (a run folder, an experiment folder or a whole log tree). A folder whose
+    args.json cannot be read is left out, its reason appended to `skipped`."""
     runs = []
-    for dirpath, dirs, files in os.walk(log_dir):
-        dirs.sort()
+    for dirpath, dirs, files in walk(log_dir):
         if "args.json" not in files:
             continue
         dirs[:] = []  # a run folder's subfolders hold no runs
-        run = read_run(dirpath)
+        try:
+            run = read_run(dirpath)
+        except InputError as e:
+            if skipped is not None:
+                skipped.append(str(e))
+            continue
         if run is not None:
             runs.append(run)
     return runs

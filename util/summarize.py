@@ -25,10 +25,16 @@ import os
 import sys
 
 from util.cli import Parser
-from util.errors import EXIT_USAGE, OptionError, UserError, exit_code_for
+from util.errors import EXIT_USAGE, InputError, UserError, exit_code_for
+from util.records import EPOCH, check_options, md_cell, read_sweep
 from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
+# --data applies a published run's transform options to images: each must be of its type
+TRANSFORM_OPTION_KINDS = {"transform": ("str", False, None), "inverse": ("bool", False, None),
+                          "rpp": ("bool", False, None), **{k: ("float", False, None) for k in (
+                              "trans_shift", "trans_scale", "pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta",
+                              "gamma_boundary", "gamma_trans", "box_shift")}}
 PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table1.json")
 
 # Table 1's setting (protocol.md): a run's cells sit beside the paper's only with all of it, and with
@@ -45,14 +51,13 @@ TRANSFORM_OPTIONS = ("transform", "trans_shift", "trans_scale", "pn_cum", "pn_bu
 def sweep_of(runs):
     """The experiment id and parameter-set order that run.py recorded in the experiment folder's
     sweep.json, or (None, ()) for runs made without run.py."""
-    path = os.path.join(os.path.dirname(runs[0]["folder"]), "sweep.json")
     try:
-        with open(path) as f:
-            sweep = json.load(f)
-        sets = (t.get("set", t["name"]) for t in sweep.get("tasks", []))  # one task per set and seed
-        return sweep.get("experiment"), tuple(dict.fromkeys(sets))
-    except (OSError, ValueError, KeyError, TypeError):
+        sweep = read_sweep(os.path.dirname(runs[0]["folder"]))
+    except InputError:  # a sweep.json that cannot be read orders nothing
         return None, ()
+    if sweep is None:
+        return None, ()
+    return sweep.experiment, tuple(dict.fromkeys(t.set for t in sweep.tasks))  # one task per set and seed
 
 
 def _order(sets, known):
@@ -86,8 +91,12 @@ def pick(runs):
 
 def _unfinished(run):
     res = run["results"]
+    if run.get("problem"):
+        return f"unreadable ({run['problem']})"
     if res is None:
         return "failed (no results)"
+    if res.get("failed"):
+        return f"failed ({res.get('error', 'no reason given')})"
     done = len(res.get("samples", {}))
     return f"incomplete ({done} sample(s) begun, last epoch {max(map(int, res.get('mean') or {'0': 0}))})"
 
@@ -193,7 +202,7 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None):
         label = f"{int(e) / 1000:g}k" if int(e) >= 500 and int(e) % 500 == 0 else e
         head += [f"{label} {name}" for _, name, _ in metrics]
     head += ["Source", "Runs"]
-    lines = [f"## {experiment}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = [f"## {md_cell(experiment)}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in ordered(rows, order):
         s, source = key
         row, ref = rows[key], paper.get(key, {})
@@ -209,6 +218,8 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None):
             cells += [_cell([m.get(k) for m in means], pe.get(k), digits) if done and all(means) else "-"
                       for k, _, digits in metrics]
         cells += [SOURCES[source][0], _status(row)]
+        cells[0] = md_cell(s)  # names and messages are data: escaped, never markup
+        cells[-1] = md_cell(cells[-1])
         lines.append("| " + " | ".join(cells) + " |")
     sources = {source for _, source in rows}
     if len(sources) > 1 or sources != {"ours"}:
@@ -319,11 +330,12 @@ def data_attributes(runs, data_dir):
                   f"its Attributes are left out", file=sys.stderr)
             continue
         try:
+            check_options(dict(r["args"]), TRANSFORM_OPTION_KINDS, os.path.join(r["folder"], "args.json"))
             out[key] = attributes_of_images((read_image(files[n]) for n in names), r["args"])
         except KeyError as e:
             print(f"note: {r['folder']}: args.json lacks option {e}; its Attributes are left out", file=sys.stderr)
-        except TransformError as e:
-            raise OptionError(f"{r['folder']}: {e}") from None
+        except (UserError, TransformError) as e:
+            print(f"note: {r['folder']}: {e}; its Attributes are left out", file=sys.stderr)
     return out
 
 
@@ -346,11 +358,18 @@ def main(argv=None):
     if args.data and not os.path.isdir(args.data):
         print(f"error: --data {args.data}: no such folder", file=sys.stderr)
         return EXIT_USAGE
-    runs = load_runs(args.log_dir)
-    if not runs:
-        print(f"error: {args.log_dir}: no run folders (args.json) found", file=sys.stderr)
-        return EXIT_USAGE
     epochs = [e.strip() for e in args.epochs.split(",")] if args.epochs else None
+    if epochs is not None and not all(EPOCH.fullmatch(e) for e in epochs):
+        print(f"error: --epochs {args.epochs}: expected comma-separated epochs, e.g. 500,1000", file=sys.stderr)
+        return EXIT_USAGE
+    skipped = []
+    runs = load_runs(args.log_dir, skipped)
+    if not runs:
+        print(f"error: {args.log_dir}: no run folders (args.json) found"
+              + (f"; {len(skipped)} unreadable, e.g. {skipped[0]}" if skipped else ""), file=sys.stderr)
+        return EXIT_USAGE
+    for reason in skipped:
+        print(f"note: left out: {reason}", file=sys.stderr)
     groups = {}
     for r in runs:
         groups.setdefault(r["experiment"], []).append(r)
