@@ -1,4 +1,5 @@
 """Command-line options: the reference's names and defaults (protocol.md), plus this project's own."""
+import argparse
 import math
 
 from components.transform import ROWS, TRANSFORMS
@@ -71,7 +72,25 @@ def build_parser():
     a("--quiet", action="store_true", help="plain periodic progress lines instead of a bar")
     a("--eager", action="store_true", help="plain autograd training step (SIREN otherwise uses the fused step)")
     a("--tf32", action="store_true", help="GPU: TF32 matrix products (faster, less exact; off as in the reference)")
+    a("--chunk_rows", type=chunk_rows, default="auto", metavar="auto|R",
+      help="rows per forward + backward pass; the step (gradients, one Adam update) stays the full batch's. "
+           "auto: chunk only when the full batch would not fit the memory budget; 0: never chunk")
+    a("--memory_gb", type=float, default=None,
+      help="memory budget of --chunk_rows auto, in GB (default: the device's free memory, less a margin)")
     return p
+
+
+def chunk_rows(text):
+    """--chunk_rows: 'auto' or a row count >= 0."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be auto or a row count >= 0 (got {text!r})")
+    return value
 
 
 def defaults():
@@ -110,6 +129,7 @@ RULES = {
     "pn_alpha": (lambda v: 0 < v <= 1, "in (0, 1] (a fraction of the histogram)"),
     "pn_beta": (lambda v: v <= 1, "<= 1 (a fraction of the histogram; <= 0 turns calibration off)"),
     "gamma_boundary": (lambda v: v >= 1, ">= 1"),
+    "memory_gb": (_positive, "positive"),
     "gamma_trans": (lambda v: v != 0, "positive (a forced gamma) or -1 (off); 0 would make every target constant"),
 }
 

@@ -22,12 +22,11 @@ from tqdm import tqdm
 from components import transform as T
 from components.signals import Signal, signals_for
 from models import build_model, default_lr, n_params
-from trainer import checkpoint
+from trainer import checkpoint, memory
 from trainer.fast_step import COMPILE_MIN_EPOCHS, Kernels, Step, uses_fused_step
+from trainer.memory import EVAL_CHUNK  # coordinates per forward pass outside training: bounds evaluation memory
 from util.errors import InputError
 from util.misc import set_rng_state
-
-EVAL_CHUNK = 1 << 16  # coordinates per forward pass outside training: bounds evaluation memory
 
 
 def make_adam(model, lr, fused):
@@ -143,13 +142,15 @@ class BaseTrainer:
         """Fit one sample; `resume` is a checkpoint dict of this sample to continue from."""
         sample = self.prepare(path, resume)
         fit = self.build(sample, resume)
-        step = Step(fit.model, fit.optimizer, fit.scheduler, sample.decode_rows, self.peak(sample.ref),
-                    eager=self.args.eager, kernels=self.kernels)
         name, num_epochs = sample.signal.name, self.args.num_epochs
         n = sample.coords.shape[0]
         batch = self.batch_size(n)
         self.log(f"[{name}] {self.args.model_type}, {n_params(fit.model)} parameters, lr "
                  f"{fit.optimizer.defaults['lr']:g}, {batch} of {n} coordinates per step, {num_epochs} epochs")
+        chunk = self.chunk_rows(sample, fit.model, batch)
+        self.eval_rows = EVAL_CHUNK if chunk is None else min(EVAL_CHUNK, chunk)
+        step = Step(fit.model, fit.optimizer, fit.scheduler, sample.decode_rows, self.peak(sample.ref),
+                    eager=self.args.eager, kernels=self.kernels, chunk=chunk)
         scalars, t0 = [], time.time()
         bar = Progress(name, fit.start, num_epochs, quiet=self.args.quiet, log=self.log)
         for epoch in range(fit.start, num_epochs + 1):
@@ -178,7 +179,7 @@ class BaseTrainer:
         del step  # frees the training buffers before the final full-grid prediction
         # The reconstruction is written before the final checkpoint marks the sample finished, so a
         # run killed in between redoes it on resume instead of skipping it.
-        recon = sample.to_grid(sample.decode_rows(predict(fit.model, sample.coords)))
+        recon = sample.to_grid(sample.decode_rows(predict(fit.model, sample.coords, self.eval_rows)))
         self.signals.save_prediction(self.folder, sample.signal,
                                      T.restore_data(recon.cpu(), self.opts, sample.signal.nominal, sample.perm), self.log)
         self.recorder.finished.append(name)
@@ -222,10 +223,21 @@ class BaseTrainer:
         set_rng_state(resume["rng"])  # the streams as they were after that epoch, not after this model's draws
         return Fit(model, optimizer, scheduler, resume["epoch"] + 1)
 
+    def chunk_rows(self, sample, model, batch):
+        """Rows per forward + backward pass (None: the whole batch at once): --chunk_rows, or with auto
+        what the memory budget allows (trainer/memory.py); one log line when the step is chunked."""
+        a = self.args
+        plan = memory.chunk_plan(a.chunk_rows, batch, sample.gt.numel(), sample.gt.shape[1], sample.coords.shape[1],
+                                 a.model_type, uses_fused_step(model, a.eager), a.hidden_features, a.hidden_layers,
+                                 self.device, a.memory_gb)
+        if plan.chunk is not None:
+            self.log(f"[{sample.signal.name}] " + plan.line(batch))
+        return plan.chunk
+
     def epoch_metrics(self, sample, model, pred, epoch):
         """Metrics at a log epoch of the prediction `pred` (None: predict the full grid), and its media."""
         with torch.inference_mode():
-            rows = pred if pred is not None else predict(model, sample.coords)
+            rows = pred if pred is not None else predict(model, sample.coords, self.eval_rows)
             recon = sample.to_grid(sample.decode_rows(rows))
             metrics = self.evaluate(recon, sample.data, sample.signal, self.lpips)
             if not self.args.no_images:

@@ -1,0 +1,240 @@
+"""How many rows one forward + backward pass may take: the training step's peak memory, estimated
+from the rows, the model and the backbone, against a budget (--chunk_rows auto, the default).
+
+The estimate is what the process holds when training starts (its resident memory on the CPU, the
+allocator's tensors on a GPU: the signal, its coordinate, target and data rows, the model) plus
+
+- the model's activations of one pass: STEP_BYTES bytes per row per hidden unit and layer
+  (width x (hidden_layers + 1)), measured for each backbone and step (below),
+- the step's (rows, C) tensors besides the model: the prediction, its residual, the decoded rows of
+  the per-step PSNR, a video batch's gathered rows (ROW_VALUE_BYTES per value, counted),
+- the log-epoch metrics and media of the whole signal (EVAL_BYTES per value, measured) and the
+  model's evaluation pass over at most EVAL_CHUNK rows.
+
+The budget is --memory_gb when given, else what the device has free (CUDA's free memory on a GPU,
+MemAvailable of /proc/meminfo on the CPU) less MARGIN of it, on top of what the process holds. Where
+the full batch fits, the step is not chunked (and is the same step, bit for bit, as without this).
+
+The constants were measured on the CPU (2-core shared machine, torch 2.14.1) by
+
+    python -m trainer.memory --calibrate
+
+which runs each configuration in a fresh process at two row counts and takes the difference of
+their peak resident memory per row (the fixed cost of the process cancels). Resident memory on the
+CPU counts what the allocator really maps, including freed-but-cached pages; a GPU's caching
+allocator holds the same tensors, so the same per-row figures are used there (not measured on a GPU:
+none was available; there torch.cuda.max_memory_allocated would be the measure).
+"""
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+from dataclasses import dataclass
+
+GB = 1e9  # --memory_gb counts 10^9 bytes
+MARGIN = 0.25  # of the device's free memory, left to the rest of the machine (and to estimation error)
+MIN_CHUNK = 1024  # rows: smaller chunks only add per-pass overhead
+ALIGN = 1024  # chunks are a multiple of this many rows
+EVAL_CHUNK = 1 << 16  # rows per evaluation pass (trainer.base_trainer.predict)
+
+# Peak bytes per row per (width x (hidden_layers + 1)) of one training step, measured at width 256,
+# 3 hidden layers, 2 inputs, 3 outputs by `python -m trainer.memory --calibrate` (see above).
+STEP_BYTES = {"siren_fused": 9.08, "siren": 10.07, "finer": 14.09, "gauss": 11.13, "pemlp": 6.55, "wire": 18.44}
+# Peak bytes per value (pixel x channel) of an image's log-epoch metrics and media (PSNR, both SSIMs,
+# the TensorBoard reconstruction and error map), measured likewise at 1024 x 1024 x 3 against 512 x 512 x 3.
+EVAL_BYTES = 67.07
+# The step's (rows, C) float32 tensors besides the model, per value: prediction, residual and its square,
+# the decoded rows and their error for the PSNR, a video batch's gathered targets and data rows.
+ROW_VALUE_BYTES = 4 * 10
+
+
+@dataclass
+class Plan:
+    chunk: int  # rows per forward + backward pass; None: the whole batch at once
+    chunks: int  # passes per step
+    peak: float  # estimated peak bytes of the process
+    budget: float  # bytes; None: --chunk_rows given
+    full: float  # estimated peak bytes with the whole batch in one pass
+    source: str  # where the budget comes from
+
+    def line(self, batch):
+        chunks = f"{self.chunk} rows per chunk, {self.chunks} chunks per step, estimated peak {self.peak / GB:.1f} GB"
+        if self.budget is None:  # chunked as the user asked
+            return f"memory: {self.source}: {chunks}"
+        over = "" if self.peak <= self.budget else " (over the budget even so: try a smaller --chunk_rows)"
+        return (f"memory: one pass over all {batch} rows would peak at ~{self.full / GB:.1f} GB, over the "
+                f"{self.budget / GB:.1f} GB budget ({self.source}): {chunks}{over}")
+
+
+def step_key(model_type, fused):
+    return "siren_fused" if fused else model_type
+
+
+def step_bytes_per_row(model_type, fused, width, hidden_layers):
+    return STEP_BYTES[step_key(model_type, fused)] * width * (hidden_layers + 1)
+
+
+def resident_bytes(device):
+    """What the process holds now: the CPU's resident set, or the GPU allocator's tensors."""
+    import torch
+
+    if device.type == "cuda":
+        return float(torch.cuda.memory_allocated(device))
+    with open("/proc/self/statm") as f:
+        return float(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def free_bytes(device):
+    """What the device has free: CUDA's free memory, or the CPU's MemAvailable (None where unknown)."""
+    import torch
+
+    if device.type == "cuda":
+        return float(torch.cuda.mem_get_info(device)[0])
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
+
+
+def estimate(rows, batch, values, channels, in_features, model_type, fused, width, hidden_layers, resident):
+    """Estimated peak bytes of the process when a step runs `rows` rows per pass over a batch of `batch`
+    rows of `channels` outputs (the whole signal: `values` values), with `resident` bytes held already."""
+    model = step_bytes_per_row(model_type, fused, width, hidden_layers) * rows
+    step_rows = (ROW_VALUE_BYTES * channels + 4 * in_features) * batch
+    evaluation = EVAL_BYTES * values + 3 * 4 * width * min(rows, EVAL_CHUNK)
+    return resident + model + step_rows + evaluation
+
+
+def plan(batch, values, channels, in_features, model_type, fused, width, hidden_layers, device, memory_gb=None):
+    """The Plan for a step over `batch` rows; its chunk is None where the whole batch fits the budget.
+    `values`: the whole signal's values (rows x channels), which the log-epoch metrics hold."""
+    resident = resident_bytes(device)
+    if memory_gb is not None:
+        budget, source = memory_gb * GB, f"--memory_gb {memory_gb:g}"
+    else:
+        free = free_bytes(device)
+        if free is None:
+            return Plan(None, 1, 0.0, None, 0.0, "no free-memory figure for this device")
+        budget = resident + (1 - MARGIN) * free
+        source = f"{1 - MARGIN:.0%} of the {free / GB:.1f} GB {'free on ' + str(device) if device.type == 'cuda' else 'available'}"
+    args = (values, channels, in_features, model_type, fused, width, hidden_layers, resident)
+    full = estimate(batch, batch, *args)
+    if full <= budget:
+        return Plan(None, 1, full, budget, full, source)
+    fixed = estimate(0, batch, *args)
+    per_row = step_bytes_per_row(model_type, fused, width, hidden_layers) + 3 * 4 * width
+    chunk = int((budget - fixed) // per_row) // ALIGN * ALIGN
+    chunk = max(chunk, MIN_CHUNK)
+    if chunk >= batch:  # too few rows to split
+        return Plan(None, 1, full, budget, full, source)
+    return Plan(chunk, -(-batch // chunk), estimate(chunk, batch, *args), budget, full, source)
+
+
+def chunk_plan(chunk_rows, batch, values, channels, in_features, model_type, fused, width, hidden_layers, device,
+               memory_gb=None):
+    """--chunk_rows as given: 'auto' (the budget decides), 0 (never chunk) or a row count."""
+    if chunk_rows == "auto":
+        return plan(batch, values, channels, in_features, model_type, fused, width, hidden_layers, device, memory_gb)
+    if chunk_rows == 0 or chunk_rows >= batch:
+        return Plan(None, 1, 0.0, None, 0.0, f"--chunk_rows {chunk_rows}")
+    args = (values, channels, in_features, model_type, fused, width, hidden_layers, resident_bytes(device))
+    return Plan(chunk_rows, -(-batch // chunk_rows), estimate(chunk_rows, batch, *args), None,
+                estimate(batch, batch, *args), f"--chunk_rows {chunk_rows}")
+
+
+# ---- calibration ------------------------------------------------------------------------------------
+
+CALIBRATION_ROWS = (65536, 131072)
+CALIBRATION_SIDES = (512, 1024)
+
+
+def _peak_rss():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024.0
+
+
+def _child_step(key, rows):
+    import torch
+
+    from models import build_model
+    from trainer.base_trainer import make_adam
+    from trainer.fast_step import Kernels, Step
+
+    torch.manual_seed(0)
+    model_type = "siren" if key == "siren_fused" else key
+    opts = {"model_type": model_type, "hidden_features": 256, "hidden_layers": 3, "first_omega": 30.0,
+            "hidden_omega": 30.0, "scale": 30.0, "N_freqs": 10, "first_bias_scale": None, "scale_req_grad": False}
+    model = build_model(opts, 2, 3)
+    fused = key == "siren_fused"
+    optimizer = make_adam(model, 1e-4, fused=fused)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 1.0)
+    coords, gt = torch.rand(rows, 2) * 2 - 1, torch.rand(rows, 3)
+    step = Step(model, optimizer, scheduler, lambda p: p, gt.max(), eager=not fused, kernels=Kernels(False))
+    for _ in range(3):
+        pred, loss = step.forward_backward(coords, gt)
+        step.psnr(pred, gt)
+        step.update()
+    return _peak_rss()
+
+
+def _child_eval(side):
+    import tempfile
+
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+
+    from components.metrics import image_metrics
+    from components.signals import SIGNALS, Signal
+    from util.io import Nominal
+
+    data = torch.rand(3, side, side) * 255
+    recon = (data + torch.randn_like(data) * 5).clamp(0, 255)
+    signal = Signal("x", data, Nominal(0, 255, 256))
+    writer = SummaryWriter(tempfile.mkdtemp(prefix="calib_tb_"))
+    image_metrics(recon, data, 255.0)
+    SIGNALS["image"].log_media(writer, signal, 1, recon, data)
+    writer.close()
+    return _peak_rss()
+
+
+def calibrate():
+    """Measure STEP_BYTES and EVAL_BYTES (one fresh process per point); print them as JSON."""
+    def run(*args):
+        out = subprocess.run([sys.executable, "-m", "trainer.memory", *map(str, args)], capture_output=True,
+                             text=True, check=True, cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                             env=dict(os.environ, OMP_NUM_THREADS="1"))
+        return float(out.stdout.split()[-1])
+
+    n1, n2 = CALIBRATION_ROWS
+    units = 256 * 4
+    step = {}
+    for key in STEP_BYTES:
+        step[key] = round((run("--child_step", key, n2) - run("--child_step", key, n1)) / (n2 - n1) / units, 2)
+    s1, s2 = CALIBRATION_SIDES
+    evaluation = round((run("--child_eval", s2) - run("--child_eval", s1)) / (3 * (s2 * s2 - s1 * s1)), 2)
+    print(json.dumps({"STEP_BYTES": step, "EVAL_BYTES": evaluation}))
+
+
+def main():
+    ap = argparse.ArgumentParser(prog="python -m trainer.memory", description="Measure the memory estimate's constants.")
+    ap.add_argument("--calibrate", action="store_true")
+    ap.add_argument("--child_step", nargs=2, metavar=("KEY", "ROWS"), help=argparse.SUPPRESS)
+    ap.add_argument("--child_eval", type=int, metavar="SIDE", help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.child_step:
+        print(_child_step(a.child_step[0], int(a.child_step[1])))
+    elif a.child_eval:
+        print(_child_eval(a.child_eval))
+    elif a.calibrate:
+        calibrate()
+    else:
+        ap.print_help()
+
+
+if __name__ == "__main__":
+    main()
