@@ -129,8 +129,8 @@ def main(argv=None):
     except (RuntimeError, MemoryError) as e:
         if not is_out_of_memory(e):
             raise
-        print(f"error: out of memory on {args.device or 'the device'}: try a smaller --batch_size, a smaller "
-              f"input or fewer --hidden_features", file=sys.stderr)
+        print(f"error: out of memory on {args.device or 'the device'}: try a smaller --chunk_rows or --memory_gb "
+              f"(rows per training pass), a smaller --batch_size, or fewer --hidden_features", file=sys.stderr)
         return EXIT_OOM
     except KeyboardInterrupt:
         where = getattr(args, "save_folder", None)

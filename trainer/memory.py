@@ -43,7 +43,7 @@ EVAL_CHUNK = 1 << 16  # rows per evaluation pass (trainer.base_trainer.predict)
 # 3 hidden layers, 2 inputs, 3 outputs by `python -m trainer.memory --calibrate` (see above).
 STEP_BYTES = {"siren_fused": 9.08, "siren": 10.07, "finer": 14.09, "gauss": 11.13, "pemlp": 6.55, "wire": 18.44}
 # Peak bytes per value (pixel x channel) of an image's log-epoch metrics and media (PSNR, both SSIMs,
-# the TensorBoard reconstruction and error map), measured likewise at 1024 x 1024 x 3 against 512 x 512 x 3.
+# the TensorBoard reconstruction and error map), measured likewise at 2048 x 2048 x 3 against 1536 x 1536 x 3.
 EVAL_BYTES = 67.07
 # The step's (rows, C) float32 tensors besides the model, per value: prediction, residual and its square,
 # the decoded rows and their error for the PSNR, a video batch's gathered targets and data rows.
@@ -151,7 +151,7 @@ def chunk_plan(chunk_rows, batch, values, channels, in_features, model_type, fus
 # ---- calibration ------------------------------------------------------------------------------------
 
 CALIBRATION_ROWS = (65536, 131072)
-CALIBRATION_SIDES = (512, 1024)
+CALIBRATION_SIDES = (1536, 2048)  # both above metrics.SSIM_BAND_PIXELS
 
 
 def _peak_rss():
