@@ -19,8 +19,9 @@ The constants were measured on the CPU (2-core shared machine, torch 2.14.1) by
 
     python -m trainer.memory --calibrate
 
-which runs each configuration in a fresh process at two row counts and takes the difference of
-their peak resident memory per row (the fixed cost of the process cancels). Resident memory on the
+which runs each step configuration in a fresh process at two row counts and takes the difference of
+their peak resident memory per row (the fixed cost of the process cancels), and the metrics once at
+2048 x 2048 x 3 (their peak above what the process held before). Resident memory on the
 CPU counts what the allocator really maps, including freed-but-cached pages; a GPU's caching
 allocator holds the same tensors, so the same per-row figures are used there (not measured on a GPU:
 none was available; there torch.cuda.max_memory_allocated would be the measure).
@@ -34,7 +35,9 @@ import sys
 from dataclasses import dataclass
 
 GB = 1e9  # --memory_gb counts 10^9 bytes
-MARGIN = 0.25  # of the device's free memory, left to the rest of the machine (and to estimation error)
+# Of the device's free memory, what is left to the rest of the machine and to estimation error: on the CPU
+# half (the memory is shared with every other process, and MemAvailable counts page cache), on a GPU a tenth.
+MARGIN = {"cpu": 0.5, "cuda": 0.1}
 MIN_CHUNK = 1024  # rows: smaller chunks only add per-pass overhead
 ALIGN = 1024  # chunks are a multiple of this many rows
 EVAL_CHUNK = 1 << 16  # rows per evaluation pass (trainer.base_trainer.predict)
@@ -43,11 +46,12 @@ EVAL_CHUNK = 1 << 16  # rows per evaluation pass (trainer.base_trainer.predict)
 # 3 hidden layers, 2 inputs, 3 outputs by `python -m trainer.memory --calibrate` (see above).
 STEP_BYTES = {"siren_fused": 9.08, "siren": 10.07, "finer": 14.09, "gauss": 11.13, "pemlp": 6.55, "wire": 18.44}
 # Peak bytes per value (pixel x channel) of an image's log-epoch metrics and media (PSNR, both SSIMs,
-# the TensorBoard reconstruction and error map), measured likewise at 2048 x 2048 x 3 against 1536 x 1536 x 3.
-EVAL_BYTES = 67.07
-# The step's (rows, C) float32 tensors besides the model, per value: prediction, residual and its square,
-# the decoded rows and their error for the PSNR, a video batch's gathered targets and data rows.
-ROW_VALUE_BYTES = 4 * 10
+# the TensorBoard reconstruction and error map) above what the process held, measured likewise at 2048 x 2048 x 3.
+EVAL_BYTES = 30.51
+# The step's (rows, C) float32 tensors besides the model, per value: the prediction, its residual, the
+# decoded rows of the per-step PSNR (the inverse transform's two temporaries, the clamp) and their error,
+# a video batch's gathered targets and data rows.
+ROW_VALUE_BYTES = 4 * 8
 
 
 @dataclass
@@ -121,8 +125,9 @@ def plan(batch, values, channels, in_features, model_type, fused, width, hidden_
         free = free_bytes(device)
         if free is None:
             return Plan(None, 1, 0.0, None, 0.0, "no free-memory figure for this device")
-        budget = resident + (1 - MARGIN) * free
-        source = f"{1 - MARGIN:.0%} of the {free / GB:.1f} GB {'free on ' + str(device) if device.type == 'cuda' else 'available'}"
+        keep = 1 - MARGIN.get(device.type, MARGIN["cpu"])
+        budget = resident + keep * free
+        source = f"{keep:.0%} of the {free / GB:.1f} GB {'free on ' + str(device) if device.type == 'cuda' else 'available'}"
     args = (values, channels, in_features, model_type, fused, width, hidden_layers, resident)
     full = estimate(batch, batch, *args)
     if full <= budget:
@@ -151,7 +156,7 @@ def chunk_plan(chunk_rows, batch, values, channels, in_features, model_type, fus
 # ---- calibration ------------------------------------------------------------------------------------
 
 CALIBRATION_ROWS = (65536, 131072)
-CALIBRATION_SIDES = (1536, 2048)  # both above metrics.SSIM_BAND_PIXELS
+CALIBRATION_SIDE = 2048  # above metrics.SSIM_BAND_PIXELS: SSIM in bands
 
 
 def _peak_rss():
@@ -183,6 +188,7 @@ def _child_step(key, rows):
 
 
 def _child_eval(side):
+    """Peak bytes above what the process held before, per value, of an image's metrics and media."""
     import tempfile
 
     import torch
@@ -196,10 +202,11 @@ def _child_eval(side):
     recon = (data + torch.randn_like(data) * 5).clamp(0, 255)
     signal = Signal("x", data, Nominal(0, 255, 256))
     writer = SummaryWriter(tempfile.mkdtemp(prefix="calib_tb_"))
+    before = resident_bytes(torch.device("cpu"))
     image_metrics(recon, data, 255.0)
     SIGNALS["image"].log_media(writer, signal, 1, recon, data)
     writer.close()
-    return _peak_rss()
+    return (_peak_rss() - before) / data.numel()
 
 
 def calibrate():
@@ -215,8 +222,7 @@ def calibrate():
     step = {}
     for key in STEP_BYTES:
         step[key] = round((run("--child_step", key, n2) - run("--child_step", key, n1)) / (n2 - n1) / units, 2)
-    s1, s2 = CALIBRATION_SIDES
-    evaluation = round((run("--child_eval", s2) - run("--child_eval", s1)) / (3 * (s2 * s2 - s1 * s1)), 2)
+    evaluation = round(run("--child_eval", CALIBRATION_SIDE), 2)
     print(json.dumps({"STEP_BYTES": step, "EVAL_BYTES": evaluation}))
 
 
