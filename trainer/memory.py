@@ -132,9 +132,12 @@ def plan(batch, values, channels, in_features, model_type, fused, width, hidden_
     full = estimate(batch, batch, *args)
     if full <= budget:
         return Plan(None, 1, full, budget, full, source)
-    fixed = estimate(0, batch, *args)
-    per_row = step_bytes_per_row(model_type, fused, width, hidden_layers) + 3 * 4 * width
-    chunk = int((budget - fixed) // per_row) // ALIGN * ALIGN
+    # the largest chunk within the budget: estimate() is linear in the rows, with a kink at EVAL_CHUNK
+    fixed, per_row = estimate(0, batch, *args), step_bytes_per_row(model_type, fused, width, hidden_layers)
+    chunk = (budget - fixed - 3 * 4 * width * EVAL_CHUNK) // per_row
+    if chunk < EVAL_CHUNK:
+        chunk = (budget - fixed) // (per_row + 3 * 4 * width)
+    chunk = int(chunk) // ALIGN * ALIGN
     chunk = max(chunk, MIN_CHUNK)
     if chunk >= batch:  # too few rows to split
         return Plan(None, 1, full, budget, full, source)
