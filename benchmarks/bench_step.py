@@ -5,6 +5,7 @@ what the published implementation does each step, and against the step's matrix 
     python benchmarks/bench_step.py --size 512 --threads 2 --steps 10
     python benchmarks/bench_step.py --size 512 --device cuda --steps 200
     python benchmarks/bench_step.py --size 512 --threads 2 --configs project,project_chunked --repeat 3
+    python benchmarks/bench_step.py --size 512 --threads 2 --configs chunked_ab --steps 20
 
 One JSON line per configuration (project, project_chunked, published, matmul; on a GPU also the experimental
 graph, compiled and compiled_max): median ms per step, the ratio to
@@ -13,7 +14,9 @@ the products alone and to the published step, achieved GFLOP/s of the products, 
 child process so its peak memory is its own. project_chunked is the project's step in chunks of
 --chunk_rows rows (main.py's --chunk_rows: the same full-batch step in bounded memory); with --repeat N
 the configurations run N times in turn (interleaved: A B A B ...), and each line gives the median over
-the repetitions' medians, with the ratio to project.
+the repetitions' medians, with the ratio to project. chunked_ab runs both in one process, alternating
+step by step, and prints the ratio of the medians and the median of the per-pair ratios: the fairest
+comparison on a loaded machine.
 """
 import argparse
 import json
@@ -111,6 +114,8 @@ def child(args):
             step.update()
             if len(scalars) == 100:
                 write_step_scalars(writer, "bench", scalars, i)
+    elif args.child == "chunked_ab":
+        return _chunked_ab(args, model, tf, coords, gt, ref, writer)
     elif args.child == "graph":
         # Experimental, GPU only: the project's step with its forward, backward and PSNR captured once in
         # a CUDA graph and replayed (Adam and the schedule stay outside). It measures what removing the
@@ -225,6 +230,41 @@ def child(args):
         _profile(one, args, device)
 
 
+def _chunked_ab(args, model, tf, coords, gt, ref, writer):
+    """The project's step, one pass (A) against chunks of --chunk_rows rows (B), on twin models in one
+    process, alternating step by step (A B A B ...) so that the machine's load falls on both alike."""
+    import copy
+
+    import torch
+
+    from trainer.base_trainer import make_adam
+    from trainer.fast_step import Kernels, Step
+
+    kernels = Kernels(True, log=lambda m: print(m, file=sys.stderr))
+    steps = {}
+    for name, chunk in (("project", None), ("project_chunked", args.chunk_rows)):
+        twin = copy.deepcopy(model)
+        optimizer = make_adam(twin, 1e-4, fused=True)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 1.0)
+        steps[name] = Step(twin, optimizer, scheduler, lambda p: tf.inverse(p).clamp(0, 255), ref.max(),
+                           kernels=kernels, chunk=chunk)
+    times = {name: [] for name in steps}
+    for i in range(args.warmup + args.steps):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            pred, loss = step.forward_backward(coords, gt)
+            torch.stack([loss, step.psnr(pred, ref)])
+            step.update()
+            if i >= args.warmup:
+                times[name].append(time.perf_counter() - t0)
+    a, b = times["project"], times["project_chunked"]
+    print(json.dumps({"config": "chunked_ab", "size": args.size, "threads": args.threads, "chunk_rows": args.chunk_rows,
+                      "steps": args.steps, "ms_project": round(statistics.median(a) * 1e3, 1),
+                      "ms_project_chunked": round(statistics.median(b) * 1e3, 1),
+                      "ratio_of_medians": round(statistics.median(b) / statistics.median(a), 3),
+                      "median_pair_ratio": round(statistics.median(y / x for x, y in zip(a, b)), 3)}), flush=True)
+
+
 def _profile(one, args, device):
     """The kernels of `args.profile` more steps by total device (CPU: host) time, to standard error."""
     from torch.profiler import ProfilerActivity, profile
@@ -307,6 +347,14 @@ def main():
     args = ap.parse_args()
     if args.child:
         return child(args)
+    if args.configs == "chunked_ab":  # one process, the two steps alternating: its own line
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", "chunked_ab", "--size", str(args.size), "--device",
+               args.device, "--threads", str(args.threads), "--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--chunk_rows", str(args.chunk_rows)]
+        p = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS=str(args.threads)), capture_output=True,
+                           text=True, cwd=ROOT)
+        print(p.stdout.strip().splitlines()[-1] if p.returncode == 0 else json.dumps({"error": p.stderr[-500:]}))
+        return
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     runs = {}
     for _ in range(args.repeat):
