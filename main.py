@@ -77,7 +77,8 @@ def main(argv=None):
 
     return exit_code(body, interrupted=interrupted, failed=lambda reason: mark_failed(args, reason),
                      out_of_memory=f"error: out of memory on {args.device or 'the device'}: try a smaller "
-                                   f"--batch_size, a smaller input or fewer --hidden_features")
+                                   f"--chunk_rows or --memory_gb (rows per training pass), a smaller --batch_size, "
+                                   f"or fewer --hidden_features")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ derived from the data once it is read (trainer/run.py). args.json holds the reso
 Importing this module (run.py does, to check a task's options) loads no torch, which is why the
 names of --transform, --model_type and --signal_type are checked by `resolve`, against their tables.
 """
+import argparse
 import ast
 import math
 import os
@@ -115,7 +116,25 @@ def build_parser():
     a("--quiet", action="store_true", help="plain periodic progress lines instead of a bar")
     a("--eager", action="store_true", help="plain autograd training step (SIREN otherwise uses the fused step)")
     a("--tf32", action="store_true", help="GPU: TF32 matrix products (faster, less exact; off as in the reference)")
+    a("--chunk_rows", type=chunk_rows, default="auto", metavar="auto|R",
+      help="rows per forward + backward pass; the step (gradients, one Adam update) stays the full batch's. "
+           "auto: chunk only when the full batch would not fit the memory budget; 0: never chunk")
+    a("--memory_gb", type=float, default=None,
+      help="memory budget of --chunk_rows auto, in GB (default: the device's free memory, less a margin)")
     return p
+
+
+def chunk_rows(text):
+    """--chunk_rows: 'auto' or a row count >= 0."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be auto or a row count >= 0 (got {text!r})")
+    return value
 
 
 def defaults():
@@ -165,7 +184,7 @@ def option_kinds(parser=None):
         if a.const is True and a.nargs == 0:
             kind = "bool"
         else:
-            kind = {int: "int", float: "float"}.get(a.type, "str")
+            kind = {int: "int", float: "float", chunk_rows: "auto or int"}.get(a.type, "str")
         kinds[a.dest] = (kind, a.default is None, list(a.choices) if a.choices is not None else None)
     return kinds
 
@@ -209,6 +228,7 @@ RULES = {
     # a millisecond is 16 samples at the 16 kHz every clip is resampled to; a shorter clip has no waveform
     "audio_seconds": (_between(1e-3, 1e6), "in [0.001, 1e6] seconds (a shorter clip holds no waveform to fit)"),
     "snap_minutes": (lambda v: 0 < v <= 1e6, "positive and at most 1e6"),
+    "memory_gb": (lambda v: 0 < v <= 1e6, "positive and at most 1e6 (GB)"),
 }
 
 DEVICE = re.compile(r"cpu|cuda(:[0-9]{1,3})?")

@@ -4,12 +4,19 @@ what the published implementation does each step, and against the step's matrix 
     python benchmarks/bench_step.py --size 64 --threads 1
     python benchmarks/bench_step.py --size 512 --threads 2 --steps 10
     python benchmarks/bench_step.py --size 512 --device cuda --steps 200
+    python benchmarks/bench_step.py --size 512 --threads 2 --configs project,project_chunked --repeat 3
+    python benchmarks/bench_step.py --size 512 --threads 2 --configs chunked_ab --steps 20
 
-One JSON line per configuration (project, published, matmul; on a GPU also the experimental graph,
-compiled and compiled_max): median ms per step, the ratio to
+One JSON line per configuration (project, project_chunked, published, matmul; on a GPU also the experimental
+graph, compiled and compiled_max): median ms per step, the ratio to
 the products alone and to the published step, achieved GFLOP/s of the products, peak memory
 (resident set on CPU, allocator peak on GPU) and warm-up time. Each step configuration runs in a
-child process so its peak memory is its own.
+child process so its peak memory is its own. project_chunked is the project's step in chunks of
+--chunk_rows rows (main.py's --chunk_rows: the same full-batch step in bounded memory); with --repeat N
+the configurations run N times in turn (interleaved: A B A B ...), and each line gives the median over
+the repetitions' medians, with the ratio to project. chunked_ab runs both in one process, alternating
+step by step, and prints the ratio of the medians and the median of the per-pair ratios: the fairest
+comparison on a loaded machine.
 """
 import argparse
 import json
@@ -85,7 +92,7 @@ def child(args):
     writer = SummaryWriter(tempfile.mkdtemp(prefix="bench_tb_"))
     c, h, w = img.shape
 
-    if args.child == "project":
+    if args.child in ("project", "project_chunked"):
         from trainer import fast_step
         from trainer.base_trainer import make_adam, write_step_scalars
         from trainer.fast_step import Kernels, Step
@@ -97,7 +104,8 @@ def child(args):
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / (args.steps + args.warmup), 1))
         # A fit of COMPILE_MIN_EPOCHS or more (Table 1's are 5000) compiles its kernels; so does the benchmark.
         step = Step(model, optimizer, scheduler, lambda p: tf.inverse(p).clamp(0, 255), ref.max(),
-                    kernels=Kernels(True, log=lambda m: print(m, file=sys.stderr)))
+                    kernels=Kernels(True, log=lambda m: print(m, file=sys.stderr)),
+                    chunk=args.chunk_rows if args.child == "project_chunked" else None)
         scalars = []
 
         def one(i):  # the loop body of BaseTrainer.fit for a non-log epoch, scalar buffering included
@@ -106,6 +114,8 @@ def child(args):
             step.update()
             if len(scalars) == 100:
                 write_step_scalars(writer, "bench", scalars, i)
+    elif args.child == "chunked_ab":
+        return _chunked_ab(args, model, tf, coords, gt, ref, writer)
     elif args.child == "graph":
         # Experimental, GPU only: the project's step with its forward, backward and PSNR captured once in
         # a CUDA graph and replayed (Adam and the schedule stay outside). It measures what removing the
@@ -220,6 +230,41 @@ def child(args):
         _profile(one, args, device)
 
 
+def _chunked_ab(args, model, tf, coords, gt, ref, writer):
+    """The project's step, one pass (A) against chunks of --chunk_rows rows (B), on twin models in one
+    process, alternating step by step (A B A B ...) so that the machine's load falls on both alike."""
+    import copy
+
+    import torch
+
+    from trainer.base_trainer import make_adam
+    from trainer.fast_step import Kernels, Step
+
+    kernels = Kernels(True, log=lambda m: print(m, file=sys.stderr))
+    steps = {}
+    for name, chunk in (("project", None), ("project_chunked", args.chunk_rows)):
+        twin = copy.deepcopy(model)
+        optimizer = make_adam(twin, 1e-4, fused=True)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 1.0)
+        steps[name] = Step(twin, optimizer, scheduler, lambda p: tf.inverse(p).clamp(0, 255), ref.max(),
+                           kernels=kernels, chunk=chunk)
+    times = {name: [] for name in steps}
+    for i in range(args.warmup + args.steps):
+        for name, step in steps.items():
+            t0 = time.perf_counter()
+            pred, loss = step.forward_backward(coords, gt)
+            torch.stack([loss, step.psnr(pred, ref)])
+            step.update()
+            if i >= args.warmup:
+                times[name].append(time.perf_counter() - t0)
+    a, b = times["project"], times["project_chunked"]
+    print(json.dumps({"config": "chunked_ab", "size": args.size, "threads": args.threads, "chunk_rows": args.chunk_rows,
+                      "steps": args.steps, "ms_project": round(statistics.median(a) * 1e3, 1),
+                      "ms_project_chunked": round(statistics.median(b) * 1e3, 1),
+                      "ratio_of_medians": round(statistics.median(b) / statistics.median(a), 3),
+                      "median_pair_ratio": round(statistics.median(y / x for x, y in zip(a, b)), 3)}), flush=True)
+
+
 def _profile(one, args, device):
     """The kernels of `args.profile` more steps by total device (CPU: host) time, to standard error."""
     from torch.profiler import ProfilerActivity, profile
@@ -296,25 +341,41 @@ def main():
                     help="GPU: after timing, profile N more steps and print each configuration's top kernels")
     ap.add_argument("--split_rows", type=int, default=None,
                     help="project: rows per partial column sum of the bias gradients (0: one pass)")
+    ap.add_argument("--chunk_rows", type=int, default=65536, help="project_chunked: rows per forward + backward pass")
+    ap.add_argument("--repeat", type=int, default=1, help="run the configurations this many times, interleaved")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
         return child(args)
+    if args.configs == "chunked_ab":  # one process, the two steps alternating: its own line
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", "chunked_ab", "--size", str(args.size), "--device",
+               args.device, "--threads", str(args.threads), "--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--chunk_rows", str(args.chunk_rows)]
+        p = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS=str(args.threads)), capture_output=True,
+                           text=True, cwd=ROOT)
+        print(p.stdout.strip().splitlines()[-1] if p.returncode == 0 else json.dumps({"error": p.stderr[-500:]}))
+        return
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
-    res = {}
-    for cfg in args.configs.split(","):
-        cmd = [sys.executable, os.path.abspath(__file__), "--child", cfg, "--size", str(args.size), "--model", args.model,
-               "--transform", args.transform, "--device", args.device, "--threads", str(args.threads),
-               "--steps", str(args.steps), "--warmup", str(args.warmup), "--profile", str(args.profile)] + \
-            (["--split_rows", str(args.split_rows)] if args.split_rows is not None else []) + \
-            (["--tf32"] if args.tf32 else [])
-        p = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
-        if args.profile and p.stderr:
-            print(f"--- {cfg}\n{p.stderr}", file=sys.stderr)
-        if p.returncode != 0:
-            print(json.dumps({"config": cfg, "error": p.stderr.strip().splitlines()[-1:]}))
-            continue
-        res[cfg] = json.loads(p.stdout.strip().splitlines()[-1])
+    runs = {}
+    for _ in range(args.repeat):
+        for cfg in args.configs.split(","):
+            cmd = [sys.executable, os.path.abspath(__file__), "--child", cfg, "--size", str(args.size), "--model",
+                   args.model, "--transform", args.transform, "--device", args.device, "--threads", str(args.threads),
+                   "--steps", str(args.steps), "--warmup", str(args.warmup), "--profile", str(args.profile),
+                   "--chunk_rows", str(args.chunk_rows)] + \
+                (["--split_rows", str(args.split_rows)] if args.split_rows is not None else []) + \
+                (["--tf32"] if args.tf32 else [])
+            p = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=ROOT)
+            if args.profile and p.stderr:
+                print(f"--- {cfg}\n{p.stderr}", file=sys.stderr)
+            if p.returncode != 0:
+                print(json.dumps({"config": cfg, "error": p.stderr.strip().splitlines()[-1:]}))
+                continue
+            runs.setdefault(cfg, []).append(json.loads(p.stdout.strip().splitlines()[-1]))
+    res = {cfg: {"ms": statistics.median(r["ms"] for r in rs), "peak_mb": max(r["peak_mb"] for r in rs),
+                 "warmup_s": statistics.median(r["warmup_s"] for r in rs), "all_ms": [round(r["ms"], 1) for r in rs],
+                 **({"device_fp32_gflops": rs[0]["device_fp32_gflops"]} if "device_fp32_gflops" in rs[0] else {})}
+           for cfg, rs in runs.items()}
     widths = [(256, 2), (256, 256), (256, 256), (256, 256), (3, 256)]
     flops = matmul_flops(args.size * args.size, widths) if args.model == "siren" else None
     device_name = args.device
@@ -326,6 +387,12 @@ def main():
                 "tf32": args.tf32,
                 "ms_per_step": round(r["ms"], 3), "peak_mem_mb": round(r["peak_mb"], 1),
                 "warmup_s": round(r["warmup_s"], 3)}
+        if args.repeat > 1:
+            line["ms_each_repeat"] = r["all_ms"]
+        if cfg == "project_chunked":
+            line["chunk_rows"] = args.chunk_rows
+            if "project" in res:
+                line["ratio_to_project"] = round(r["ms"] / res["project"]["ms"], 3)
         if "matmul" in res:
             line["ratio_to_matmul"] = round(r["ms"] / res["matmul"]["ms"], 3)
         if "published" in res and cfg != "matmul":

@@ -52,7 +52,6 @@ def files_under(top):
 
 def make_base(base):
     import imageio.v2 as imageio
-    import numpy as np
 
     from tests.conftest import smooth_image
 

@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -60,18 +61,49 @@ def ssim_ref(pred, gt):
     return finite_or_none(ssim_map.mean())
 
 
+SSIM_BAND_PIXELS = 1 << 20  # larger images: SSIM band by band (bounded memory), smaller ones in one call
+SSIM_BAND_ROWS = 256
+SSIM_PAD = 5  # the 11 x 11 window's half width: the Gaussian's reach (truncate 3.5 x sigma 1.5) and the crop
+
+
 def ssim(pred, gt, data_range=255.0):
     """Textbook SSIM (scikit-image: Gaussian window sigma 1.5, population covariance).
 
     None where the image is smaller than the 11 x 11 window."""
     from skimage.metrics import structural_similarity
 
+    if min(gt.shape[1:]) < 11:
+        return None
+    if gt.shape[1] * gt.shape[2] > SSIM_BAND_PIXELS:
+        return finite_or_none(_ssim_in_bands(pred, gt, data_range))
     a = gt.detach().cpu().double().permute(1, 2, 0).numpy()
     b = pred.detach().cpu().double().permute(1, 2, 0).numpy()
-    if min(a.shape[:2]) < 11:
-        return None
     return finite_or_none(structural_similarity(a, b, channel_axis=2, data_range=data_range, gaussian_weights=True,
                                                 sigma=1.5, use_sample_covariance=False))
+
+
+def _ssim_in_bands(pred, gt, data_range):
+    """ssim() of a large image in bounded memory: scikit-image holds about 20 float64 copies of a channel
+    (and the caller's float64 copies of all channels), 55 bytes per value. Here one channel and
+    SSIM_BAND_ROWS rows at a time, each band with SSIM_PAD rows of context either side: the Gaussian
+    reaches SSIM_PAD rows, so the band's SSIM map equals the whole image's on its rows exactly; only the
+    summation order of the mean differs (last bits)."""
+    from skimage.metrics import structural_similarity
+
+    c, h, w = gt.shape
+    pad, means = SSIM_PAD, []
+    for ch in range(c):
+        total = 0.0
+        for r0 in range(pad, h - pad, SSIM_BAND_ROWS):
+            r1 = min(r0 + SSIM_BAND_ROWS, h - pad)
+            lo, hi = r0 - pad, min(r1 + pad, h)
+            a = gt[ch, lo:hi].detach().cpu().double().numpy()
+            b = pred[ch, lo:hi].detach().cpu().double().numpy()
+            _, band = structural_similarity(a, b, data_range=data_range, gaussian_weights=True, sigma=1.5,
+                                            use_sample_covariance=False, full=True)
+            total += float(band[r0 - lo:r1 - lo, pad:w - pad].sum(dtype=np.float64))
+        means.append(total / ((h - 2 * pad) * (w - 2 * pad)))
+    return float(np.mean(means))
 
 
 class Lpips:

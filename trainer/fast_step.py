@@ -161,10 +161,10 @@ class FusedSiren:
         self.k = kernels
         self.sine = [(layer.linear.weight, layer.linear.bias, float(layer.omega)) for layer in model.net[:-1]]
         self.final = model.net[-1]
-        self.rows = None
+        self.rows = 0  # the buffers' rows: the largest batch or chunk seen, allocated once
 
     def _buffers(self, n, like):
-        if self.rows != n:
+        if self.rows < n:
             # act[i] = sin(u_i) feeds the next layer's products; pre[i] = u_i is kept for backward,
             # except the first layer's, which is recomputed.
             width = [w.shape[0] for w, _, _ in self.sine]
@@ -172,39 +172,72 @@ class FusedSiren:
             self.pre = [None] + [torch.empty(n, h, device=like.device, dtype=like.dtype) for h in width[1:]]
             self.grad = torch.empty(n, max(width), device=like.device, dtype=like.dtype)
             self.rows = n
+        if self.rows == n:
+            return self.act, self.pre, self.grad
+        # a shorter chunk (the last one) uses the first n rows: contiguous views, no allocation
+        return [a[:n] for a in self.act], [None] + [u[:n] for u in self.pre[1:]], self.grad[:n]
 
     def __call__(self, coords, gt):
         """Prediction and loss; gradients land in p.grad."""
-        k, last = self.k, len(self.sine) - 1
-        self._buffers(coords.shape[0], gt)
         with torch.no_grad():
-            scaled = [(w * omega, b * omega) for w, b, omega in self.sine]
-            first_wt = scaled[0][0].t().contiguous()
-            k.first_sin(coords, first_wt, scaled[0][1], self.act[0])
-            for i in range(1, last + 1):
-                torch.addmm(scaled[i][1], self.act[i - 1], scaled[i][0].t(), out=self.pre[i])  # u = omega (W x + b)
-                k.sin_into(self.pre[i], self.act[i])
-            pred = torch.addmm(self.final.bias, self.act[last], self.final.weight.t())
-
-            resid = pred - gt
+            pred, resid, saved = self._forward(coords, gt, None)
             loss = resid.pow(2).mean()
-            g = resid.mul_(2.0 / resid.numel())  # d loss / d pred
-            self.final.weight.grad = g.t() @ self.act[last]
-            self.final.bias.grad = column_sum(g)
-            k.last_cos_mul(self.pre[last], g, self.final.weight)  # pre[last] <- d loss / d u_last
-            for i in range(last, 0, -1):
-                w, b, omega = self.sine[i]
-                if i < last:
-                    k.cos_mul(self.pre[i], upstream)  # pre[i] <- d loss / d u_i
-                w.grad = (self.pre[i].t() @ self.act[i - 1]).mul_(omega)
-                b.grad = column_sum(self.pre[i]).mul_(omega)
-                upstream = torch.mm(self.pre[i], scaled[i][0], out=self.grad[:, :scaled[i][0].shape[1]])
-            w, b, omega = self.sine[0]
-            k.first_cos_mul(coords, first_wt, scaled[0][1], upstream)  # upstream <- d loss / d u_0
-            # coords^T upstream, not upstream^T coords: the same numbers, ~9x faster on the CPU (MKL)
-            w.grad = (coords.t() @ upstream).t().contiguous().mul_(omega)
-            b.grad = column_sum(upstream).mul_(omega)
+            self._backward(coords, resid.mul_(2.0 / resid.numel()), saved, accumulate=False)  # d loss / d pred
         return pred, loss
+
+    def chunk(self, coords, gt, values, out, accumulate):
+        """One chunk of rows of a batch of `values` (rows x outputs) values: its prediction written into
+        `out`, the gradient of the batch's mean squared error over these rows added to p.grad (set when not
+        `accumulate`); returns the chunk's sum of squared errors."""
+        with torch.no_grad():
+            _, resid, saved = self._forward(coords, gt, out)
+            sq = resid.pow(2).sum()
+            self._backward(coords, resid.mul_(2.0 / values), saved, accumulate)
+        return sq
+
+    def _forward(self, coords, gt, out):
+        k, last = self.k, len(self.sine) - 1
+        act, pre, grad = self._buffers(coords.shape[0], gt)
+        scaled = [(w * omega, b * omega) for w, b, omega in self.sine]
+        first_wt = scaled[0][0].t().contiguous()
+        k.first_sin(coords, first_wt, scaled[0][1], act[0])
+        for i in range(1, last + 1):
+            torch.addmm(scaled[i][1], act[i - 1], scaled[i][0].t(), out=pre[i])  # u = omega (W x + b)
+            k.sin_into(pre[i], act[i])
+        if out is None:
+            pred = torch.addmm(self.final.bias, act[last], self.final.weight.t())
+        else:
+            pred = torch.addmm(self.final.bias, act[last], self.final.weight.t(), out=out)
+        return pred, pred - gt, (act, pre, grad, scaled, first_wt)
+
+    def _backward(self, coords, g, saved, accumulate):
+        """Parameter gradients from g = d loss / d pred (overwritten by the layers' buffers' use)."""
+        k, last = self.k, len(self.sine) - 1
+        act, pre, grad, scaled, first_wt = saved
+        put = _add_grad if accumulate else _set_grad
+        put(self.final.weight, g.t() @ act[last])
+        put(self.final.bias, column_sum(g))
+        k.last_cos_mul(pre[last], g, self.final.weight)  # pre[last] <- d loss / d u_last
+        for i in range(last, 0, -1):
+            w, b, omega = self.sine[i]
+            if i < last:
+                k.cos_mul(pre[i], upstream)  # pre[i] <- d loss / d u_i
+            put(w, (pre[i].t() @ act[i - 1]).mul_(omega))
+            put(b, column_sum(pre[i]).mul_(omega))
+            upstream = torch.mm(pre[i], scaled[i][0], out=grad[:, :scaled[i][0].shape[1]])
+        w, b, omega = self.sine[0]
+        k.first_cos_mul(coords, first_wt, scaled[0][1], upstream)  # upstream <- d loss / d u_0
+        # coords^T upstream, not upstream^T coords: the same numbers, ~9x faster on the CPU (MKL)
+        put(w, (coords.t() @ upstream).t().contiguous().mul_(omega))
+        put(b, column_sum(upstream).mul_(omega))
+
+
+def _set_grad(p, g):
+    p.grad = g
+
+
+def _add_grad(p, g):
+    p.grad.add_(g)
 
 
 def uses_fused_step(model, eager=False):
@@ -215,15 +248,24 @@ def uses_fused_step(model, eager=False):
 class Step:
     """One training step in the loop's order: forward_backward, then (at a log epoch) the caller's
     metrics on the prediction, then update. Nothing here waits for the host: the loss and the
-    per-step PSNR stay device tensors."""
+    per-step PSNR stay device tensors.
 
-    def __init__(self, model, optimizer, scheduler, decode_rows, peak, eager=False, kernels=None):
+    With `chunk` (rows per pass; None: the whole batch at once) a batch of more rows runs forward and
+    backward chunk by chunk: each chunk adds its part of the gradient of the batch's mean squared error
+    (its sum of squares over all the batch's values), so the one update that follows is the full-batch
+    step's, up to the order of float summation, in memory bounded by the chunk. Only the (rows, C)
+    prediction is kept whole: the loss, the PSNR and the log-epoch metrics are the whole batch's."""
+
+    def __init__(self, model, optimizer, scheduler, decode_rows, peak, eager=False, kernels=None, chunk=None):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
-        self.decode_rows, self.peak = decode_rows, peak
+        self.decode_rows, self.peak, self.chunk = decode_rows, peak, chunk
         self.fused = FusedSiren(model, kernels or Kernels(False)) if uses_fused_step(model, eager) else None
+        self.pred = None  # the chunked step's (rows, C) prediction, allocated once
 
     def forward_backward(self, coords, gt):
         """(prediction, loss) of the model before this step's update; gradients land in p.grad."""
+        if self.chunk is not None and coords.shape[0] > self.chunk:
+            return self._chunked(coords, gt)
         if self.fused is not None:
             return self.fused(coords, gt)
         pred = self.model(coords)
@@ -231,6 +273,26 @@ class Step:
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         return pred.detach(), loss.detach()
+
+    def _chunked(self, coords, gt):
+        if self.pred is None or self.pred.shape != gt.shape:
+            self.pred = torch.empty_like(gt)
+        values, sq = gt.numel(), None
+        if self.fused is None:
+            self.optimizer.zero_grad(set_to_none=True)
+        for start in range(0, coords.shape[0], self.chunk):
+            rows = slice(start, start + self.chunk)
+            if self.fused is not None:
+                part = self.fused.chunk(coords[rows], gt[rows], values, self.pred[rows], accumulate=start > 0)
+            else:
+                pred = self.model(coords[rows])
+                part = F.mse_loss(pred, gt[rows], reduction="sum")
+                (part / values).backward()  # adds this chunk's share of the mean's gradient to p.grad
+                with torch.no_grad():
+                    self.pred[rows] = pred
+                part = part.detach()
+            sq = part if sq is None else sq + part
+        return self.pred, sq / values
 
     def psnr(self, pred, ref):
         """The reference's per-step scalar: PSNR of the decoded prediction against the data rows."""

@@ -162,6 +162,7 @@ KIND_CHECK = {
     "float": is_number,
     "bool": lambda v: isinstance(v, bool),
     "str": lambda v: isinstance(v, str) and "\0" not in v,
+    "auto or int": lambda v: v == "auto" or (is_int(v) and v >= 0),  # --chunk_rows
 }
 
 
@@ -175,7 +176,7 @@ def check_options(values, kinds, where):
         if v is None and nullable:
             continue
         if not KIND_CHECK[kind](v):
-            raise InputError(f"{where}: option {name} must be {'a' if kind != 'int' else 'an'} {kind}"
+            raise InputError(f"{where}: option {name} must be {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
                              f"{' or null' if nullable else ''} (got {_type(v)} {str(v)[:40]!r})")
         if choices is not None and v not in choices:
             raise InputError(f"{where}: option {name} is {_show(v)!r}, not one of {', '.join(map(str, choices))}")
