@@ -407,8 +407,12 @@ def main(argv, default_exp="000"):
             return EXIT_INTERRUPTED
         rc = report(tasks)
         if any(t.rc == 0 for t in tasks):
-            print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir)),
-                  file=sys.stderr, flush=True)
+            from util.compare import COMPARE, write_comparison
+
+            pictures = write_comparison(log_dir, [(t.param_set, t.folder) for t in tasks if t.rc == 0])
+            print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir))
+                  + (f"\n  the sets' histograms overlaid: {os.path.join(log_dir, COMPARE)} ({len(pictures)} "
+                     f"picture(s), also TensorBoard's run {COMPARE})" if pictures else ""), file=sys.stderr, flush=True)
         if exp == "000" and not args.resume:
             from util.demo import demo_summary
             demo_summary(tasks[0])

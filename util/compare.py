@@ -1,0 +1,105 @@
+"""A sweep's transforms side by side: for each sample, the transformed data's histogram of every
+parameter set of the sweep overlaid in one picture, written when the sweep ends (run.py).
+
+TensorBoard draws each run's histogram in a card of its own (`<name>/data/after`, the same tag in
+every run, so the cards sit side by side), and cannot overlay runs in one card. This picture does:
+it goes into the sweep's own TensorBoard run, <log_dir>/_compare (an image per sample,
+`<name>/data/after, every set`), and beside it as <log_dir>/_compare/<name>_after.png. It is read from
+the runs' own event files, so it needs neither the data nor torch.
+"""
+import glob
+import io
+import os
+import time
+
+COMPARE = "_compare"  # the sweep's own TensorBoard run, beside its run folders (no args.json: not a run)
+AFTER = "/data/after"
+BINS = 100  # of the overlaid histograms, over the range of every set's transformed data
+
+
+def after_histograms(folder):
+    """{sample: (edges, counts)} of a run folder's `<sample>/data/after` histograms (the first step)."""
+    from tensorboard.backend.event_processing import event_accumulator as ea
+
+    acc = ea.EventAccumulator(folder, size_guidance={ea.HISTOGRAMS: 1, ea.IMAGES: 1, ea.SCALARS: 1, ea.TENSORS: 1})
+    acc.Reload()
+    out = {}
+    for tag in acc.Tags().get("histograms", []):
+        if tag.endswith(AFTER):
+            h = acc.Histograms(tag)[0].histogram_value
+            limits, counts = list(h.bucket_limit), list(h.bucket)
+            if counts:  # bucket limits are right edges; the first bin starts at the data's minimum
+                out[tag[:-len(AFTER)]] = ([min(h.min, limits[0])] + limits, counts)
+    return out
+
+
+def overlay_figure(sample, series):
+    """series: [(parameter set, edges, counts)]: one density curve each, on the transformed axis."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    # every set on one grid of BINS bins (mass moved by interpolating each one's cumulative counts), so
+    # the curves compare bin for bin and a transform's uneven level spacing draws no combs
+    lo = min(e[0] for _, e, _ in series)
+    hi = max(e[-1] for _, e, _ in series)
+    grid = np.linspace(lo, hi, BINS + 1) if hi > lo else np.array([lo - 0.5, lo + 0.5])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for label, edges, counts in series:
+        e, c = np.asarray(edges, dtype=float), np.asarray(counts, dtype=float)
+        cdf = np.interp(grid, e, np.concatenate([[0.0], np.cumsum(c)]))
+        ax.stairs(np.diff(cdf) / max(c.sum(), 1) / np.diff(grid), grid, label=label, linewidth=1.4)
+    ax.set_title(f"{sample}: the data after each transform")
+    ax.set_xlabel("transformed value (the network's target)")
+    ax.set_ylabel("density")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def write_comparison(log_dir, runs):
+    """runs: [(parameter set, run folder)] of a sweep's finished tasks (the first of each set: its seeds
+    fit the same data with the same transform). Returns the PNGs written; none for fewer than two sets."""
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    from util.io import atomic_write, safe_name
+
+    firsts = {}
+    for label, folder in runs:
+        firsts.setdefault(label, folder)
+    if len(firsts) < 2:
+        return []
+    by_sample = {}
+    for label, folder in firsts.items():
+        for sample, (edges, counts) in after_histograms(folder).items():
+            by_sample.setdefault(sample, []).append((label, edges, counts))
+    out_dir = os.path.join(log_dir, COMPARE)
+    os.makedirs(out_dir, exist_ok=True)
+    for old in glob.glob(os.path.join(glob.escape(out_dir), "events.out.tfevents.*")):
+        os.unlink(old)  # this folder is the sweep's own: one picture per sample, of the sweep as it is now
+    writer, written = EventFileWriter(out_dir), []
+    try:
+        for sample, series in sorted(by_sample.items()):
+            if len(series) < 2:
+                continue
+            fig = overlay_figure(sample, series)
+            buf = io.BytesIO()
+            fig.savefig(buf, format="png", dpi=100)
+            w, h = (int(round(v)) for v in fig.get_size_inches() * 100)
+            import matplotlib.pyplot as plt
+
+            plt.close(fig)
+            png = buf.getvalue()
+            path = os.path.join(out_dir, f"{safe_name(sample)}_after.png")
+            atomic_write(path, lambda f: f.write(png), mode="wb")
+            image = summary_pb2.Summary.Image(height=h, width=w, colorspace=4, encoded_image_string=png)
+            value = summary_pb2.Summary.Value(tag=f"{sample}{AFTER}, every set", image=image)
+            writer.add_event(event_pb2.Event(wall_time=time.time(), step=0, summary=summary_pb2.Summary(value=[value])))
+            written.append(path)
+    finally:
+        writer.close()
+    return written
