@@ -207,6 +207,15 @@ def write_png(path, arr):
     return path
 
 
+def image_folder(folder, names, size=16):
+    """A folder of smooth size x size PNGs, one per name (seeded by position): the folder."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, name in enumerate(names):
+        write_png(folder / f"{name}.png", smooth_image(size, size, seed=i))
+    return folder
+
+
 @pytest.fixture
 def tiny_png(tmp_path):
     p = tmp_path / "00.png"

@@ -11,7 +11,7 @@ import torch
 
 import main as main_py
 import run as run_py
-from tests.conftest import smooth_image, write_png
+from tests.conftest import image_folder, smooth_image, write_png
 from util import summarize
 
 TINY = ["--num_epochs", "6", "--log_epoch", "3", "--snap_epoch", "3", "--hidden_features", "8", "--hidden_layers", "1",
@@ -32,10 +32,7 @@ def refused(capsys, rc, *needles):
 def made(tmp_path_factory):
     """A real run of two 16 px images, as a run killed after sample 1's epoch-3 checkpoint leaves it."""
     base = tmp_path_factory.mktemp("made")
-    data = base / "data"
-    data.mkdir()
-    for i in range(2):
-        write_png(data / f"{i}.png", smooth_image(16, 16, seed=i))
+    data = image_folder(base / "data", ["0", "1"])
     assert main_py.main(["--input_path", str(data), "--save_dir", str(base / "log"), *TINY]) == 0
     (run,) = (base / "log" / "debug").iterdir()
     mid = next(p.name for p in (run / "ckpt").glob("ckpt_1_3_*.pth"))

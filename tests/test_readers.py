@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from opt import RULES, build_parser, check, check_values, option_kinds
-from tests.conftest import smooth_image, write_png
+from tests.conftest import image_folder, smooth_image
 from util import records
 from util.errors import InputError, OptionError, UserError
 
@@ -34,10 +34,7 @@ def run_dir(tmp_path_factory):
     import main
 
     base = tmp_path_factory.mktemp("run")
-    data = base / "data"
-    data.mkdir()
-    for i in range(2):
-        write_png(data / f"{i}.png", smooth_image(16, 16, seed=i))
+    data = image_folder(base / "data", ["0", "1"])
     rc = main.main(["--input_path", str(data), "--save_dir", str(base / "log"), "--num_epochs", "6", "--log_epoch", "3",
                     "--snap_epoch", "3", "--hidden_features", "8", "--hidden_layers", "1", "--quiet", "--device", "cpu",
                     "--no_images", "--eager"])
@@ -219,7 +216,6 @@ def test_options_that_pass_the_check_give_a_usable_target(values, transform, mod
     model builds with a positive width."""
     from components import transform as T
     from models import build_model
-    from util.io import Nominal
 
     argv = ["--input_path", "x.png", "--transform", transform, "--model_type", model]
     for k, v in values.items():

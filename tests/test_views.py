@@ -14,7 +14,7 @@ from tensorboard.plugins.hparams import backend_context, metadata
 import main
 from components import transform as T
 from opt import row_options
-from tests.conftest import run_py, smooth_image
+from tests.conftest import image_folder, run_py, smooth_image
 from util import summarize
 from util.plot import curves_figure, level_bins, transform_figure, transform_histograms
 from util.tensorboard import colormap, error_map, error_map_layout
@@ -28,10 +28,7 @@ SMALL = ["--num_epochs", str(EPOCHS), "--log_epoch", str(LOG), "--hidden_feature
 def sweep(tmp_path_factory):
     """Two images fitted by two parameter sets, as run.py --seeds names them: {set: run folder}."""
     root = tmp_path_factory.mktemp("views")
-    data = root / "imgs"
-    data.mkdir()
-    for i in range(2):
-        imageio.imwrite(data / f"0{i}.png", smooth_image(SIZE, SIZE, seed=i))
+    data = image_folder(root / "imgs", ["00", "01"], SIZE)
     folders = {}
     for row, transform in (("sym_power", "sym_power"), ("scale_1.0", "min_max")):
         folder = root / "log" / "001_trans" / f"{row}_seed5"
