@@ -30,7 +30,6 @@ from util.errors import InputError, OptionError
 from util.tensorboard import metric_tag
 
 
-
 def make_adam(model, lr, fused):
     """Adam with default betas. With `fused` (the fused SIREN step, which already rounds differently
     from autograd) the fused kernel where the device has one: same update, fewer passes. Otherwise the

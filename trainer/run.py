@@ -2,7 +2,7 @@
 device and resume state, in one object that the loop (trainer/base_trainer.py) is given.
 
     run = Run.start(args)             # a new run: its inputs read first, then its folder and args.json
-    run = Run.resume("log/.../RUN")   # an interrupted one, with its own args.json; None if it finished
+    run = Run.resume(args)            # args.resume, interrupted, with its own args.json; None if finished
     with run:                         # closes the writer
         for path, checkpoint in run.pending():
             trainer.fit(path, checkpoint)
@@ -30,8 +30,6 @@ from util.records import read_args
 from util.tensorboard import make_writer, write_hparams
 
 OLD_VIDEO_BATCH = 4096  # what args.json held for a derived video batch before options were resolved
-
-
 RESUME_OVERRIDES = ("quiet", "device")  # how a resumed run is shown and where it runs; nothing it computes
 NOT_SAVED = ("resume", "eval_ckpt", "run_folder")  # what a run was started with, not how it fits
 
