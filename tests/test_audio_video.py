@@ -1,7 +1,6 @@
 """Audio and video trainers end to end on small inputs; audio transforms; chunked evaluation."""
 import json
 
-import imageio.v2 as imageio
 import numpy as np
 import pytest
 import soundfile as sf
@@ -10,7 +9,7 @@ import torch
 from components import transform as T
 from config import AUDIO_ROWS
 from opt import row_options
-from tests.conftest import dataset, run_folder, run_in_process, smooth_image
+from tests.conftest import dataset, image_folder, run_folder, run_in_process
 from components.signals import chirp, read_audio
 from util.io import Nominal
 
@@ -70,11 +69,7 @@ def test_builtin_chirp_reads_without_files():
 
 def _frames(tmp_path, count, side):
     """A folder of `count` side x side frames, as a video for --signal_type video."""
-    frames = tmp_path / "clip"
-    frames.mkdir()
-    for i in range(count):
-        imageio.imwrite(frames / f"f{i}.png", smooth_image(side, side, seed=i))
-    return frames
+    return image_folder(tmp_path / "clip", [f"f{i}" for i in range(count)], side)
 
 
 def test_video_folder_of_frames(tmp_path):
@@ -131,12 +126,3 @@ def test_audio_trains_as_sirens_audio_template(tmp_path):
         loss.backward()
         optimizer.step()
         scheduler.step()
-
-
-def test_video_batch_is_a_sixteenth_of_the_pixels_at_least_4096(tmp_path):
-    """The default video batch (--batch_size left None: derived) is max(4096, N / 16) coordinates per step."""
-    frames = _frames(tmp_path, 8, 128)
-    run_in_process("main.py", "--signal_type", "video", "--input_path", frames, "--num_epochs", "2", "--log_epoch", "2",
-           "--save_dir", tmp_path / "log", "--no_images", *SMALL, check=True)
-    log = (run_folder(tmp_path / "log") / "log.txt").read_text()
-    assert "8192 of 131072 coordinates per step" in log  # 8 x 128 x 128 / 16

@@ -9,7 +9,7 @@ import torch
 
 import main
 from opt import build_parser, resolve
-from tests.conftest import run_folder, smooth_image
+from tests.conftest import image_folder, run_folder, smooth_image
 from util.errors import OptionError
 
 SMALL = ["--hidden_features", "16", "--hidden_layers", "1", "--quiet", "--device", "cpu", "--no_images"]
@@ -67,17 +67,14 @@ def test_audio_run_folder_says_what_ran(tmp_path, capsys):
     assert state["args"]["first_omega"] == 3000.0  # the checkpoint decodes with what trained
 
 
-def _frames(tmp_path, n, size):
-    folder = tmp_path / "frames"
-    folder.mkdir()
-    for i in range(n):
-        imageio.imwrite(folder / f"{i:03d}.png", smooth_image(size, size, seed=i))
-    return folder
+def _frames(tmp_path):
+    """8 frames of 128 x 128: 131072 coordinates."""
+    return image_folder(tmp_path / "frames", [f"{i:03d}" for i in range(8)], 128)
 
 
 @pytest.mark.parametrize("given,per_step", [(None, 8192), ("4096", 4096)])
 def test_video_batch_default_is_derived_and_an_explicit_4096_is_4096(tmp_path, capsys, given, per_step):
-    frames = _frames(tmp_path, 8, 128)  # 131072 coordinates: a sixteenth is 8192
+    frames = _frames(tmp_path)  # a sixteenth of 131072 coordinates: 8192
     err = _run(capsys, "--signal_type", "video", "--input_path", frames, "--num_epochs", "1", "--save_dir",
                tmp_path / "log", *SMALL, *(["--batch_size", given] if given else []))
     assert f"{per_step} of 131072 coordinates per step" in err
@@ -126,7 +123,7 @@ def test_a_checkpoint_with_null_options_decodes(tmp_path, capsys):
 def test_an_older_video_args_json_keeps_its_derived_batch_on_resume(tmp_path, capsys):
     """Before resolution args.json held the literal 4096 for a derived video batch; such a run resumes
     with the batch it trained with (a sixteenth of the pixels), not 4096."""
-    frames = _frames(tmp_path, 8, 128)
+    frames = _frames(tmp_path)
     _run(capsys, "--signal_type", "video", "--input_path", frames, "--num_epochs", "2", "--snap_epoch", "1",
          "--save_dir", tmp_path / "log", *SMALL)
     folder = run_folder(tmp_path / "log")

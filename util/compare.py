@@ -63,6 +63,7 @@ def overlay_figure(sample, series):
 def write_comparison(log_dir, runs):
     """runs: [(parameter set, run folder)] of a sweep's finished tasks (the first of each set: its seeds
     fit the same data with the same transform). Returns the PNGs written; none for fewer than two sets."""
+    import matplotlib.pyplot as plt
     from tensorboard.compat.proto import event_pb2, summary_pb2
     from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
@@ -90,8 +91,6 @@ def write_comparison(log_dir, runs):
             buf = io.BytesIO()
             fig.savefig(buf, format="png", dpi=100)
             w, h = (int(round(v)) for v in fig.get_size_inches() * 100)
-            import matplotlib.pyplot as plt
-
             plt.close(fig)
             png = buf.getvalue()
             path = os.path.join(out_dir, f"{safe_name(sample)}_after.png")

@@ -30,11 +30,6 @@ from util.records import EPOCH, check_options, md_cell, read_sweep
 from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
-# --data applies a published run's transform options to images: each must be of its type
-TRANSFORM_OPTION_KINDS = {"transform": ("str", False, None), "inverse": ("bool", False, None),
-                          "rpp": ("bool", False, None), **{k: ("float", False, None) for k in (
-                              "trans_shift", "trans_scale", "pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta",
-                              "gamma_boundary", "gamma_trans", "box_shift")}}
 PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table1.json")
 
 # Table 1's setting (protocol.md): a run's cells sit beside the paper's only with all of it, and with
@@ -46,6 +41,9 @@ TABLE1_IMAGES = [f"{i:02d}" for i in range(16)]  # DIV2K's test images, fitted a
 TABLE1_SHAPE = [3, 512, 512]
 TRANSFORM_OPTIONS = ("transform", "trans_shift", "trans_scale", "pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta",
                      "gamma_boundary", "gamma_trans", "box_shift", "inverse", "rpp")
+# --data applies a published run's transform options to images: each must be of its type
+TRANSFORM_OPTION_KINDS = {k: ({"transform": "str", "inverse": "bool", "rpp": "bool"}.get(k, "float"), False, None)
+                          for k in TRANSFORM_OPTIONS}
 
 
 def sweep_of(runs):
