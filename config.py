@@ -10,7 +10,7 @@ To add an experiment, add a line:
 
     "999": Experiment("my_idea", "data/div2k/test_data", "image", "rows", ("scale_1.0", "sym_power")),
 
-then `python run.py 999` runs it and `python -m util.summarize log/999_my_idea` tabulates it.
+then `python run.py 999` runs it and `python summarize.py log/999_my_idea` tabulates it.
 """
 from typing import NamedTuple
 

@@ -358,7 +358,7 @@ def next_steps(log_dir):
     10 per tag) and the summariser's table and curves."""
     d = shlex.quote(log_dir)
     return [f"tensorboard --logdir {d} --samples_per_plugin images=0",
-            f"python -m util.summarize {d} --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]
+            f"python summarize.py {d} --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]
 
 
 def main(argv, default_exp="000"):
@@ -366,7 +366,7 @@ def main(argv, default_exp="000"):
     try:
         check_args(args)
         if args.status:
-            from util.launch import print_status
+            from sweep.launch import print_status
             return print_status(args.status)
         if args.resume:
             exp, tasks, meta = resume_tasks(args.resume)
@@ -381,7 +381,7 @@ def main(argv, default_exp="000"):
             check_experiment(exp)
             extra = list(args.extra)
             if exp == "000" and not args.dry_run:
-                from util.demo import demo_profile
+                from sweep.demo import demo_profile
                 save_dir = task_opts(["--save_dir", args.save_dir, *extra, "--input_path", "-"], "options after --").save_dir
                 demo = demo_profile(args, visible_gpus(args.gpus), save_dir)  # the input goes where the runs go
                 extra = ["--input_path", demo["input_path"], *demo["options"], *extra]  # the user's come last
@@ -396,7 +396,7 @@ def main(argv, default_exp="000"):
             meta = {"experiment": exp, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
         os.makedirs(log_dir, exist_ok=True)
         if args.launcher != "queue":
-            from util.launch import submit
+            from sweep.launch import submit
             return submit(tasks, log_dir, meta, args)
         devices = visible_gpus(args.gpus)
         queue = Queue(tasks, devices, log_dir, meta, echo=len(devices) <= 1)
@@ -407,14 +407,14 @@ def main(argv, default_exp="000"):
             return EXIT_INTERRUPTED
         rc = report(tasks)
         if any(t.rc == 0 for t in tasks):
-            from util.compare import COMPARE, write_comparison
+            from sweep.compare import COMPARE, write_comparison
 
             pictures = write_comparison(log_dir, [(t.param_set, t.folder) for t in tasks if t.rc == 0])
             print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir))
                   + (f"\n  the sets' histograms overlaid: {os.path.join(log_dir, COMPARE)} ({len(pictures)} "
                      f"picture(s), also TensorBoard's run {COMPARE})" if pictures else ""), file=sys.stderr, flush=True)
         if exp == "000" and not args.resume:
-            from util.demo import demo_summary
+            from sweep.demo import demo_summary
             demo_summary(tasks[0])
         return rc
     except (UserError, OSError) as e:  # a bad option, a log folder that cannot be written ...

@@ -5,7 +5,7 @@
 It makes a small real run (two 16 px images, interrupted after a snapshot), a one-task sweep with a
 jobs.json, and a published-code log, then mutates one file per mutant (bytes, JSON values of the
 wrong type, paths that leave the folder, links, NaN / dtype / shape changes in a checkpoint) and
-runs main.py --resume / --eval_ckpt, run.py --resume / --status and `python -m util.summarize` on
+runs main.py --resume / --eval_ckpt, run.py --resume / --status and `python summarize.py` on
 it. A mutant is flagged for a traceback, an exit code other than 0 / 2 (run.py: 0 / 1 / 2), more
 than one "error:" line on exit 2, or a file created outside the folder the command was given.
 """
@@ -276,7 +276,7 @@ def commands(kind, info, base, out):
     run, sweep, data = os.path.join(base, info["run"]), os.path.join(base, info["sweep"]), info["data"]
     latest = os.path.join(run, "ckpt", json.load(open(os.path.join(info["base"], info["run"], "ckpt", "latest.json")))["file"])
     main, runpy = os.path.join(ROOT, "main.py"), os.path.join(ROOT, "run.py")
-    summ = ["-m", "util.summarize"]
+    summ = ["summarize.py"]
     allowed_run = [run]
     cmds = {
         "args": [([main, "--resume", run], allowed_run), (summ + [os.path.join(base, "log")], [])],

@@ -8,7 +8,7 @@ from --base_url, which is joined with each file's path, e.g. a mirror), through 
 verified against its SHA-256 and moved to its final name only once it matches, so a wrong or partial
 file never sits there; a present file with the right checksum is not fetched again.
 The released runs sit in a Google Drive folder (the published README's "Checkpoints" link), fetched
-with gdown; `python -m util.summarize log/authors` reads them, `python main.py --eval_ckpt log/authors
+with gdown; `python summarize.py log/authors` reads them, `python main.py --eval_ckpt log/authors
 --input_path data/div2k/test_data --trust_checkpoint` decodes their checkpoints.
 Exit status: 0 when everything requested is present (and verified), 1 otherwise.
 """

@@ -70,7 +70,7 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 
 
 def _entry_point(args):
-    """("main.py", *rest) or ("-m", "util.summarize", *rest) -> (its main function, rest)."""
+    """("main.py", *rest) or ("summarize.py", *rest) or ("-m", "pkg.module", *rest) -> (its main function, rest)."""
     if args[0] == "-m":
         module, rest = args[1], args[2:]
     else:
@@ -144,7 +144,7 @@ if _wanted():
 
 def run_in_process(*args, cwd=ROOT, env=None, check=False):
     """Call an entry point's main(argv) in this process, given run_py's arguments ("main.py", ... or
-    "-m", "util.summarize", ...): a CompletedProcess with the exit code and the captured standard output
+    "summarize.py", ...): a CompletedProcess with the exit code and the captured standard output
     and error (warnings included, each shown as a fresh process shows it). SystemExit (argparse) gives
     its code, as the interpreter would; any other exception is a bug and propagates."""
     fn, rest = _entry_point(args)

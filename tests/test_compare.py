@@ -1,10 +1,10 @@
-"""A sweep's transformed histograms overlaid in one picture per sample (util/compare.py), read back
+"""A sweep's transformed histograms overlaid in one picture per sample (sweep/compare.py), read back
 from the runs' own event files."""
 import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from util.compare import COMPARE, after_histograms, write_comparison
+from sweep.compare import COMPARE, after_histograms, write_comparison
 
 
 def _run(folder, samples, shift):

@@ -12,7 +12,7 @@ import torch
 import main as main_py
 import run as run_py
 from tests.conftest import image_folder, smooth_image, write_png
-from util import summarize
+import summarize
 
 TINY = ["--num_epochs", "6", "--log_epoch", "3", "--snap_epoch", "3", "--hidden_features", "8", "--hidden_layers", "1",
         "--quiet", "--device", "cpu", "--no_images", "--eager"]
@@ -183,7 +183,7 @@ def test_resume_on_a_folder_that_is_no_sweep_is_an_error(tmp_path, capsys):
 
 
 def test_the_demo_writes_its_input_under_the_save_dir_it_was_given(tmp_path, monkeypatch, capsys):
-    import util.demo
+    import sweep.demo
 
     seen = {}
 
@@ -191,7 +191,7 @@ def test_the_demo_writes_its_input_under_the_save_dir_it_was_given(tmp_path, mon
         seen["save_dir"] = save_dir
         raise run_py.UserError("stop here")  # the fit itself is another test's
 
-    monkeypatch.setattr(util.demo, "demo_profile", profile)
+    monkeypatch.setattr(sweep.demo, "demo_profile", profile)
     monkeypatch.chdir(tmp_path)
     run_py.main(["000", "--gpus", "", "--", "--save_dir", str(tmp_path / "out")])
     assert seen["save_dir"] == str(tmp_path / "out")

@@ -82,7 +82,7 @@ def test_sweep_survives_a_killed_task_and_summarises(tmp_path, tiny_folder):
     assert lines[1].startswith("sym_power") and " ok " in lines[1]
     folder = Path(lines[1].split()[-1])
     res = json.loads((folder / "results.json").read_text())
-    p = run_in_process("-m", "util.summarize", log / "001_trans", check=True)
+    p = run_in_process("summarize.py", log / "001_trans", check=True)
     rows = {line.split("|")[1].strip(): line for line in p.stdout.splitlines() if line.startswith("| ")}
     assert "incomplete" in rows["scale_1.0"] or "failed" in rows["scale_1.0"]
     cells = [c.strip() for c in rows["sym_power"].split("|")[1:-1]]
@@ -96,10 +96,10 @@ def test_summariser_prefers_newest_complete_run_and_adds_paper(tmp_path):
         run = table1_run(exp / f"sym_power_2026-01-0{i + 1}_abcd", "sym_power",  # in Table 1's setting
                          {"5000": {"psnr": psnr, "ssim_ref": 0.99, "ssim": 0.9}} if complete else {}, complete=complete)
         os.utime(run / "results.json", (1000 + i, 1000 + i))
-    p = run_in_process("-m", "util.summarize", exp, "--paper", check=True)
+    p = run_in_process("summarize.py", exp, "--paper", check=True)
     row = next(line for line in p.stdout.splitlines() if line.startswith("| sym_power"))
     assert "31.00 [36.75, -5.75]" in row and "newest complete of 3 runs" in row
-    one_line_error(run_in_process("-m", "util.summarize", tmp_path / "missing"), tmp_path / "missing")
+    one_line_error(run_in_process("summarize.py", tmp_path / "missing"), tmp_path / "missing")
 
 
 def test_demo_without_data_fits_the_astronaut(tmp_path):

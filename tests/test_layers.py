@@ -12,10 +12,6 @@ import pytest
 from tests.conftest import ROOT
 
 SKIP = {".git", "log", "__pycache__"}
-# util/summarize.py is an entry point that nothing imports (so it closes no cycle: checked below); its
-# --data option transforms images as a run does (components/transform.py) and --paper compares a run's
-# options with a Table 1 row's (opt.row_options)
-ENTRY_POINT_MAY_USE = {"util.summarize": {"components.transform", "components", "opt"}}
 
 
 def module_files(root=ROOT):
@@ -107,13 +103,16 @@ def _layer(module):
 @pytest.mark.parametrize("module", sorted(m for m in GRAPH if _layer(m) in ("util", "components")))
 def test_util_and_components_import_nothing_above_them(module):
     allowed = {"util"} if _layer(module) == "util" else {"util", "components"}
-    above = {m for m in GRAPH[module] if _layer(m) not in allowed} - ENTRY_POINT_MAY_USE.get(module, set())
+    above = {m for m in GRAPH[module] if _layer(m) not in allowed}
     assert not above, f"{module} imports {sorted(above)}"
 
 
-def test_the_entry_points_above_their_layer_are_imported_by_no_module():
-    for entry in ENTRY_POINT_MAY_USE:
+def test_the_entry_points_are_imported_by_no_module():
+    """The summariser and run.py's parts (sweep/) sit above the layers; only run.py (and tests) use sweep/."""
+    for entry in ("main", "run", "debug", "summarize"):
         assert not [m for m, imports in GRAPH.items() if entry in imports and not m.startswith("tests")], entry
+    assert {m for m, imports in GRAPH.items() if any(_layer(i) == "sweep" for i in imports)
+            and _layer(m) not in ("sweep", "tests")} == {"run"}
 
 
 def test_models_and_opt_know_no_trainer():

@@ -66,7 +66,7 @@ def test_local_submitit_sweep_summarises_like_a_queue_sweep(tmp_path):
     assert set(jobs) == {"scale_1.0", "sym_power"} and all(j["job_id"] and j["folder"] for j in jobs.values())
     status = run_in_process("run.py", "--status", tmp_path / "log" / "001_trans", check=True)
     assert status.stdout == p.stdout
-    table = run_in_process("-m", "util.summarize", tmp_path / "log" / "001_trans", check=True).stdout
+    table = run_in_process("summarize.py", tmp_path / "log" / "001_trans", check=True).stdout
     rows = [line for line in table.splitlines() if line.startswith("| s")]
     assert [r.split("|")[1].strip() for r in rows] == ["scale_1.0", "sym_power"] and all(" ok |" in r for r in rows)
 

@@ -1,4 +1,4 @@
-"""`util.summarize --paper` puts Table 1's numbers only beside runs made in Table 1's setting.
+"""`summarize.py --paper` puts Table 1's numbers only beside runs made in Table 1's setting.
 
 The run folders here are fabricated (args.json and results.json, or the published code's
 res_table.md): the summariser only reads them. `table1_run` writes one in Table 1's setting.
@@ -30,7 +30,7 @@ def table1_run(folder, tag, mean, seed=None, shape=(3, 512, 512), row=None, comp
 
 def tables(log):
     """{experiment folder: its table's text} of `summarize LOG --paper`."""
-    p = run_py("-m", "util.summarize", log, "--paper", check=True)
+    p = run_py("summarize.py", log, "--paper", check=True)
     return {part.split("\n", 1)[0]: part for part in p.stdout.split("## ")[1:]}
 
 

@@ -14,7 +14,7 @@ import time
 import imageio.v2 as imageio
 
 from tests.conftest import ROOT, one_line_error, run_folder, run_in_process, run_py, sitecustomize_env, smooth_image
-from util.launch import signal_delay_s
+from sweep.launch import signal_delay_s
 
 TINY = ["--hidden_features", "32", "--hidden_layers", "1", "--quiet", "--no_images", "--device", "cpu",
         "--eager"]  # no kernel compilation: most of a short attempt trains

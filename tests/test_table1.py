@@ -9,7 +9,7 @@ import torch
 
 from tests.conftest import VECTORS, dataset, load_json, one_line_error, run_folder, run_in_process
 from tests.test_paper_filter import table1_run
-from util import summarize
+import summarize
 
 PUBLISHED = VECTORS / "reference_log" / "001_trans"  # written by the published code
 

@@ -15,7 +15,7 @@ import main
 from components import transform as T
 from opt import row_options
 from tests.conftest import image_folder, run_py, smooth_image
-from util import summarize
+import summarize
 from util.plot import curves_figure, level_bins, transform_figure, transform_histograms
 from util.tensorboard import colormap, error_map, error_map_layout
 
@@ -179,4 +179,4 @@ def test_sweep_ends_with_the_commands_to_look_at_it(tmp_path):
                "--quiet", "--device", "cpu", "--no_images", check=True)
     log_dir = tmp_path / "log" / "001_trans"
     assert f"tensorboard --logdir {log_dir} --samples_per_plugin images=0" in p.stderr
-    assert f"python -m util.summarize {log_dir} --plot {log_dir / 'curves.png'}" in p.stderr
+    assert f"python summarize.py {log_dir} --plot {log_dir / 'curves.png'}" in p.stderr

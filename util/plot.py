@@ -1,6 +1,6 @@
 """Figures. The paper's key figure for a file: the data's histogram before and after the transform,
 and the transform curve itself (`python -m components.transform PATH --plot OUT.png`). Training
-curves: PSNR (or another metric) against epoch per parameter set (`python -m util.summarize LOG_DIR --plot OUT.png`)."""
+curves: PSNR (or another metric) against epoch per parameter set (`python summarize.py LOG_DIR --plot OUT.png`)."""
 import math
 
 import torch
@@ -142,7 +142,7 @@ def curves_figure(panels, ylabel="PSNR (dB), mean over images"):
 
 
 def plot_curves(panels, out_path, ylabel="PSNR (dB), mean over images"):
-    """curves_figure as a PNG (`python -m util.summarize LOG_DIR --plot OUT.png`)."""
+    """curves_figure as a PNG (`python summarize.py LOG_DIR --plot OUT.png`)."""
     import matplotlib.pyplot as plt
 
     fig = curves_figure(panels, ylabel)

@@ -6,7 +6,7 @@ What a run writes (per sample <name>; `mean/` once every sample has logged an ep
     mean/eval/<metric>                            the image mean at every log epoch (what HParams reads)
     <name>/abs_error, <name>/reconstruction, <name>/target, <name>/data/transform   images
     <name>/data/before, <name>/data/after         histograms (one stable tag for every transform)
-A sweep's own run <log_dir>/_compare overlays the sets' `after` histograms per sample (util/compare.py).
+A sweep's own run <log_dir>/_compare overlays the sets' `after` histograms per sample (sweep/compare.py).
 """
 import math
 import os

@@ -1,7 +1,7 @@
 """Turn run folders back into Table 1, with error bars over seeds, and into curves.
 
-    python -m util.summarize LOG_DIR [--epochs 500,1000,3000,5000] [--paper] [--ssim] [--lpips]
-                                     [--data DIR] [--plot curves.png [--metric psnr]]
+    python summarize.py LOG_DIR [--epochs 500,1000,3000,5000] [--paper] [--ssim] [--lpips]
+                              [--data DIR] [--plot curves.png [--metric psnr]]
 
 LOG_DIR is one experiment's folder (log/001_trans), a whole log/ (one table per experiment), the
 authors' released runs (log/authors/001_trans) or what `main.py --eval_ckpt` decoded from them.
@@ -30,7 +30,7 @@ from util.records import EPOCH, check_options, md_cell, read_sweep
 from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
-PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table1.json")
+PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "util", "paper_table1.json")
 
 # Table 1's setting (protocol.md): a run's cells sit beside the paper's only with all of it, and with
 # its row's transform options. The learning-rate schedule depends on num_epochs, so another length's
@@ -338,7 +338,7 @@ def data_attributes(runs, data_dir):
 
 
 def main(argv=None):
-    ap = Parser(prog="python -m util.summarize", description=__doc__.split("\n\n")[0])
+    ap = Parser(prog="python summarize.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("log_dir")
     ap.add_argument("--epochs", default=None, help="comma-separated epochs (default: Table 1's that were logged)")
     ap.add_argument("--paper", action="store_true",
