@@ -8,6 +8,7 @@ names of --transform, --model_type and --signal_type are checked by `resolve`, a
 """
 import argparse
 import ast
+import functools
 import math
 import os
 import re
@@ -26,6 +27,11 @@ def transform_defaults(path=TRANSFORM_SOURCE):
     components/transform.py (the paper's values; that file is the library researchers copy), read from
     its source rather than by importing it, because run.py checks a sweep's options with this parser and
     must not load torch. The same dict as transform.OPTION_DEFAULTS (tests/test_transform_library.py)."""
+    return dict(_transform_defaults(path))
+
+
+@functools.lru_cache(maxsize=None)  # the source of a running process's library does not change under it
+def _transform_defaults(path):
     with open(path, encoding="utf-8") as f:
         tree = ast.parse(f.read())
     names, kw = {}, {}
@@ -48,49 +54,66 @@ def transform_defaults(path=TRANSFORM_SOURCE):
             **{k: v for k, v in sym.items() if k.startswith(("pn_", "gamma_"))}, "box_shift": kw["BoxCox"]["box_shift"]}
 
 
+# main.py --help's sections, in order (build_parser puts every option in one)
+GROUPS = (("input", "the signal to fit"), ("model", "the INR backbone (the reference's options)"),
+          ("transform", "the data transform (the reference's options; the paper's defaults)"),
+          ("training", "the fit"), ("memory", "how a step is split into passes (trainer/memory.py)"),
+          ("output", "the run folder, what is logged and how often"), ("run", "where it runs, resuming, decoding"))
+
+# What each option is to a run: the one table that resume (trainer/run.py), checkpoints
+# (trainer/checkpoint.py), TensorBoard's HParams (Run.finish) and the decoder read. A new option is its
+# name added to one of these three lines (tests/test_options.py fails while an option has no role):
+#   fit      what a run fits: a resume keeps args.json's, a checkpoint's must equal it; HParams columns
+#   run      how it runs, not what it computes: a resume may give them (and logs that it uses them)
+#   display  what is recorded and shown, and where: fixed when the run starts; never compared
+ROLES = {
+    "fit": ("seed", "num_epochs", "lr", "batch_size", "input_path", "signal_type", "audio_seconds", "eval_lpips", "model_type", "hidden_layers", "hidden_features", "first_omega", "hidden_omega", "first_bias_scale", "scale_req_grad", "N_freqs", "scale", "transform", "trans_shift", "trans_scale", "pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta", "gamma_boundary", "gamma_trans", "box_shift", "inverse", "rpp"),  # noqa: E501
+    "run": ("device", "quiet", "eager", "tf32", "chunk_rows", "memory_gb"),
+    "display": ("save_dir", "up_folder_name", "tag", "run_folder", "log_epoch", "snap_epoch", "snap_minutes", "no_images", "resume", "eval_ckpt", "trust_checkpoint", "multi_data"),  # noqa: E501
+}
+ROLE = {name: role for role, names in ROLES.items() for name in names}
+
+
+class DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
+    """Each option's default after its help, except where it is derived (default: the help says from what)
+    or a flag's off."""
+
+    def _get_help_string(self, action):
+        return action.help if action.default in (None, False) else super()._get_help_string(action)
+
+
 def build_parser():
-    p = Parser(prog="main.py", description="Fit an INR to a signal passed through a data transform.")
-    a = p.add_argument
-    # base (reference)
-    a("--seed", type=int, default=3407)
-    a("--save_dir", default="./log", help="root of run folders")
-    a("--tag", default="exp", help="run name prefix: <save_dir>/<up_folder_name>/<tag>_<time>_<random>/")
-    a("--up_folder_name", default="debug", help="experiment folder under save_dir")
-    a("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when available, else cpu)")
-    a("--log_epoch", type=int, default=500, help="compute metrics every this many epochs (and at the last)")
-    a("--snap_epoch", type=int, default=5000, help="checkpoint every this many epochs (and at the last)")
-    a("--snap_minutes", type=float, default=10.0,
-      help="also checkpoint whenever this many minutes have passed since the last checkpoint (a kill loses at "
-           "most this much)")
-    a("--batch_size", type=int, default=None,
-      help="video: coordinates per step (default: 1/16 of all pixels, at least 4096; images and audio fit the "
-           "full batch)")
-    a("--num_epochs", type=int, default=5000)
-    a("--lr", type=float, default=None, help="learning rate (default: the backbone's: siren 1e-4, finer 5e-4, "
-                                             "pemlp 1e-3, gauss and wire 5e-3)")
-    a("--multi_data", action="store_true",
-      help="the reference's flag for a folder input, kept so its command lines (and run.py's, as protocol.md "
-           "writes them) work; a folder is always fitted whole, with or without it")
-    a("--input_path", default=None, help="a file, a folder, or builtin:chirp / builtin:astronaut_pan")
+    p = Parser(prog="main.py", description="Fit an INR to a signal passed through a data transform.",
+               formatter_class=DefaultsShown)
+    g = {name: p.add_argument_group(name, text) for name, text in GROUPS}
+    a = g["input"].add_argument
+    a("--input_path", default=None, help="a file, a folder (every sample in it is fitted), or builtin:chirp / "
+                                         "builtin:astronaut_pan")
     a("--signal_type", default="image", help="image, audio or video (components/signals.py's MODALITIES)")
-    a("--eval_lpips", action="store_true", help="also compute LPIPS at log epochs (needs AlexNet weights)")
-    # backbone (reference)
+    a("--multi_data", action="store_true",
+      help="the published code's flag for a folder input, accepted so that its command lines run; a folder is "
+           "always fitted whole, with or without it")
+    a("--audio_seconds", type=float, default=5.0, help="audio: use at most the first this many seconds")
+    a = g["model"].add_argument  # the reference's backbone options
     a("--model_type", default="siren", help="siren, finer, wire, gauss or pemlp (models.py's MODELS)")
-    a("--hidden_layers", type=int, default=3)
-    a("--hidden_features", type=int, default=256)
-    a("--first_omega", type=float, default=None, help="siren, finer, wire (default: 30; audio 3000)")
-    a("--hidden_omega", type=float, default=30.0, help="siren, finer, wire")
-    a("--first_bias_scale", type=float, default=None, help="finer: first-layer bias ~ U(-k, k)")
+    a("--hidden_layers", type=int, default=3, help="hidden layers between the first and the last")
+    a("--hidden_features", type=int, default=256, help="width of every hidden layer (WIRE: a complex width of "
+                                                       "this / sqrt(2))")
+    a("--first_omega", type=float, default=None, help="siren, finer, wire: first layer's frequency (default: 30; "
+                                                      "audio 3000)")
+    a("--hidden_omega", type=float, default=30.0, help="siren, finer, wire: the other layers' frequency")
+    a("--first_bias_scale", type=float, default=None, help="finer: first-layer bias ~ U(-k, k) (default: "
+                                                           "PyTorch's default init)")
     a("--scale_req_grad", action="store_true", help="finer: let the |z| + 1 factor carry gradient")
-    a("--N_freqs", type=int, default=10, help="pemlp")
-    a("--scale", type=float, default=30.0, help="gauss, wire")
-    # transform (reference)
+    a("--N_freqs", type=int, default=10, help="pemlp: positional-encoding frequencies")
+    a("--scale", type=float, default=30.0, help="gauss, wire: the Gaussian's scale")
+    a = g["transform"].add_argument  # the reference's; defaults: components/transform.py's constructors
     a("--transform", default="min_max",
       help="min_max, z_score, box_cox or sym_power (components/transform.py's TRANSFORMS; Table 1's rows: "
            "components/rows.py)")
     td = transform_defaults()  # the paper's values, written once: the transforms' keyword defaults
-    a("--trans_shift", type=float, default=td["trans_shift"])
-    a("--trans_scale", type=float, default=td["trans_scale"])
+    a("--trans_shift", type=float, default=td["trans_shift"], help="every transform ends in (x01 + shift) * scale")
+    a("--trans_scale", type=float, default=td["trans_scale"], help="... and this scale: [0, 1] -> [-1, 1]")
     a("--pn_cum", type=float, default=td["pn_cum"], help="sym_power: cdf level of median centring")
     a("--pn_buffer", type=float, default=td["pn_buffer"],
       help="sym_power: <0 adaptive soft boundary; >=0 fixed buffer x range")
@@ -103,24 +126,45 @@ def build_parser():
     a("--box_shift", type=float, default=td["box_shift"], help="box_cox: offset x 256 levels")
     a("--inverse", action="store_true", help="fit lo + hi - x (the inverse row)")
     a("--rpp", action="store_true", help="random pixel permutation (the rpp row)")
-    # this project
-    a("--audio_seconds", type=float, default=5.0, help="audio: use at most the first this many seconds")
-    a("--resume", default=None, metavar="RUN_DIR", help="continue an interrupted run in its own folder")
-    a("--run_folder", default=None, metavar="DIR",
-      help="the run folder to create, exactly (run.py chooses it); default <save_dir>/<up_folder_name>/<tag>_<time>_<rand>")
-    a("--eval_ckpt", default=None, metavar="PATH",
-      help="decode a checkpoint into a new run folder; a run folder or log tree: every run's last checkpoints")
-    a("--trust_checkpoint", action="store_true",
-      help="accept the reference's checkpoint format (its argparse.Namespace, nothing else)")
-    a("--no_images", action="store_true", help="no TensorBoard pictures (huge sweeps)")
-    a("--quiet", action="store_true", help="plain periodic progress lines instead of a bar")
+    a = g["training"].add_argument
+    a("--seed", type=int, default=3407, help="seeds python, numpy and torch once, as the reference does")
+    a("--num_epochs", type=int, default=5000, help="full-batch steps (video: batches of --batch_size)")
+    a("--lr", type=float, default=None, help="Adam's learning rate (default: the backbone's: siren 1e-4, finer "
+                                             "5e-4, pemlp 1e-3, gauss and wire 5e-3)")
+    a("--batch_size", type=int, default=None,
+      help="video: coordinates per step (default: 1/16 of all pixels, at least 4096); images and audio fit the "
+           "full batch")
     a("--eager", action="store_true", help="plain autograd training step (SIREN otherwise uses the fused step)")
     a("--tf32", action="store_true", help="GPU: TF32 matrix products (faster, less exact; off as in the reference)")
+    a = g["memory"].add_argument
     a("--chunk_rows", type=chunk_rows, default="auto", metavar="auto|R",
       help="rows per forward + backward pass; the step (gradients, one Adam update) stays the full batch's. "
            "auto: chunk only when the full batch would not fit the memory budget; 0: never chunk")
     a("--memory_gb", type=float, default=None,
       help="memory budget of --chunk_rows auto, in GB (default: the device's free memory, less a margin)")
+    a = g["output"].add_argument
+    a("--save_dir", default="./log", help="root of run folders")
+    a("--up_folder_name", default="debug", help="experiment folder under save_dir")
+    a("--tag", default="exp", help="run name prefix: <save_dir>/<up_folder_name>/<tag>_<time>_<random>/")
+    a("--run_folder", default=None, metavar="DIR",
+      help="the run folder to create, exactly (run.py chooses it); default: <save_dir>/<up_folder_name>/<tag>_<time>_<rand>")
+    a("--log_epoch", type=int, default=500, help="compute metrics every this many epochs (and at the last)")
+    a("--eval_lpips", action="store_true", help="also compute LPIPS at log epochs (needs AlexNet weights)")
+    a("--snap_epoch", type=int, default=5000, help="checkpoint every this many epochs (and at the last)")
+    a("--snap_minutes", type=float, default=10.0,
+      help="also checkpoint whenever this many minutes have passed since the last checkpoint (a kill loses at "
+           "most this much)")
+    a("--no_images", action="store_true", help="no TensorBoard pictures (huge sweeps)")
+    a("--quiet", action="store_true", help="plain periodic progress lines instead of a bar")
+    a = g["run"].add_argument
+    a("--device", default=None, help="cuda, cuda:N or cpu (default: cuda when available, else cpu)")
+    a("--resume", default=None, metavar="RUN_DIR",
+      help="continue an interrupted run in its own folder with its own options; only how it runs ("
+           + ", ".join(f"--{k}" for k in ROLES["run"]) + ") may be given with it")
+    a("--eval_ckpt", default=None, metavar="PATH",
+      help="decode a checkpoint into a new run folder; a run folder or log tree: every run's last checkpoints")
+    a("--trust_checkpoint", action="store_true",
+      help="accept the reference's checkpoint format (its argparse.Namespace, nothing else)")
     return p
 
 
@@ -251,6 +295,10 @@ def check_values(opts):
     for name, v in opts.items():
         if isinstance(v, str) and "\0" in v:
             raise OptionError(f"--{name} holds a NUL character")
+    memory_gb, rows = opts.get("memory_gb"), opts.get("chunk_rows")
+    if memory_gb is not None and isinstance(rows, int) and not isinstance(rows, bool):
+        raise OptionError(f"--memory_gb {memory_gb:g} is the budget of --chunk_rows auto; --chunk_rows {rows} "
+                          f"sets the rows itself: give one of them")
     if opts.get("model_type") == "wire" and int(opts.get("hidden_features", 2) / math.sqrt(2)) < 1:
         raise OptionError(f"--hidden_features {opts['hidden_features']}: WIRE's complex width is hidden_features / "
                           f"sqrt(2), 0 here; give at least 2")

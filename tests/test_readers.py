@@ -14,7 +14,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opt import RULES, build_parser, check, check_values, option_kinds
+from opt import RULES, build_parser, check, check_values, option_kinds, resolve
 from tests.conftest import image_folder, smooth_image
 from util import records
 from util.errors import InputError, OptionError, UserError
@@ -79,8 +79,9 @@ def _read_ok(fn, *args):
         return None
 
 
+KINDS = option_kinds()
 READERS = {  # file under a run / sweep folder -> the reader that reads it
-    "args.json": lambda folder: records.read_args(folder, option_kinds()),
+    "args.json": lambda folder: records.read_args(folder, KINDS),
     "results.json": lambda folder: records.read_results(os.path.join(folder, "results.json")),
     "ckpt/latest.json": records.read_latest,
     "sweep.json": records.read_sweep,
@@ -127,6 +128,59 @@ def test_wrong_json_values_end_in_a_record_or_an_input_error(tmp_path_factory, r
     if name == "sweep.json" and rec is not None:
         for t in rec.tasks:
             assert records.is_name(t.name) and (t.folder is None or records.within(folder, t.folder))
+
+
+# one value of every JSON type (and the edges of numbers), for the exhaustive tests below
+EVERY_TYPE = [None, True, False, 0, -1, 2 ** 70, 1.5, -1e308, "", "x", "../x", [], [1, "a"], [[]], {}, {"a": [1]}]
+
+
+@pytest.mark.parametrize("name", list(READERS))
+def test_every_field_takes_every_json_type(tmp_path, run_dir, name):
+    """Every field of every file a run or sweep folder holds (nested ones too), in turn, holding a value
+    of every JSON type: the reader gives a record or the project's InputError (`"signal_type": []` in an
+    args.json once ended in TypeError: unhashable type: 'list')."""
+    folder = _copy_run(run_dir, tmp_path)
+    docs = _sweep_docs(folder)
+    doc = docs[name] if name in docs else json.loads((folder / name).read_text())
+    paths = list(_paths(doc))
+    assert len(paths) > 3
+    for path in paths:
+        for value in EVERY_TYPE:
+            (folder / name).write_text(json.dumps(_replace(doc, path, value)))
+            _read_ok(READERS[name], str(folder))
+
+
+def test_every_option_of_a_checkpoint_takes_every_json_type(run_dir):
+    """A checkpoint's option dict, each option in turn holding a value of every JSON type: its options
+    resolve or are refused with the project's InputError, as an args.json's are."""
+    from opt import defaults
+    from trainer.decode import checkpoint_options
+
+    state = torch.load(_ckpt(run_dir), weights_only=True)
+    base = defaults()
+    for key in state["args"]:
+        for value in EVERY_TYPE:
+            try:
+                checkpoint_options("ckpt.pth", {**state, "args": {**state["args"], key: value}}, base)
+            except InputError as e:
+                assert "\n" not in str(e).strip()
+
+
+def test_the_signal_dimensions_are_what_the_readers_give(tmp_path):
+    """util/records.py's SIGNAL_DIMS (torch-free, for the checkpoint check) against a signal of each
+    modality as components/signals.py reads it."""
+    import imageio.v2 as imageio
+
+    from components.signals import MODALITIES
+
+    imageio.imwrite(tmp_path / "a.png", smooth_image(8, 8))
+    frames = image_folder(tmp_path / "frames", ["0", "1"], 8)
+    inputs = {"image": tmp_path / "a.png", "audio": "builtin:chirp", "video": frames}
+    assert set(records.SIGNAL_DIMS) == set(MODALITIES) == set(inputs)
+    opts = {"audio_seconds": 0.01}
+    for name, m in MODALITIES.items():
+        (path,) = m.io.list_samples(str(inputs[name]))
+        assert m.io.read(path, opts).data.dim() == records.SIGNAL_DIMS[name], name
 
 
 @FAST
@@ -213,7 +267,7 @@ INT_OPTIONS = {k for k, (kind, _, _) in option_kinds().items() if kind == "int"}
 def test_options_that_pass_the_check_give_a_usable_target(values, transform, model):
     """Random option values through the parser and the check: an OptionError (or the parser's one-line
     exit 2), or options whose transform maps a textured image to finite, non-constant targets and whose
-    model builds with a positive width."""
+    model builds with no empty parameter (on the meta device: any width, no memory)."""
     from components import transform as T
     from models import build_model
 
@@ -235,11 +289,9 @@ def test_options_that_pass_the_check_give_a_usable_target(values, transform, mod
         return  # e.g. box_cox with --box_shift 0 on data reaching 0: a one-line refusal
     target = tf.forward(data)
     assert torch.isfinite(target).all() and float(target.max()) > float(target.min()), (values, tf.params)
-    if o["hidden_features"] <= 64 and o["hidden_layers"] <= 3 and (model != "pemlp" or o["N_freqs"] <= 24):
-        from trainer.base_trainer import model_options
-
-        net = build_model(model_options(o, {"first_omega": 30.0}), 2, 3)
-        assert all(p.numel() > 0 for p in net.parameters())
+    with torch.device("meta"):
+        net = build_model(vars(resolve(opts)), 2, 3)
+    assert all(p.numel() > 0 for p in net.parameters()), (values, model)
 
 
 @FAST

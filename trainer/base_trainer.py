@@ -240,8 +240,9 @@ class BaseTrainer:
         plan = memory.chunk_plan(a.chunk_rows, batch, sample.gt.numel(), sample.gt.shape[1], sample.coords.shape[1],
                                  a.model_type, uses_fused_step(model, a.eager), a.hidden_features, a.hidden_layers,
                                  self.device, a.memory_gb)
-        if plan.chunk is not None:
-            self.log(f"[{sample.signal.name}] " + plan.line(batch))
+        for line in (plan.note, plan.line(batch) if plan.chunk is not None else None):
+            if line:
+                self.log(f"[{sample.signal.name}] {line}")
         return plan.chunk
 
     def epoch_metrics(self, sample, model, pred, epoch):

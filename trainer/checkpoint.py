@@ -14,6 +14,7 @@ import os
 
 import torch
 
+from opt import ROLE
 from util.errors import InputError
 from util.io import torch_save, write_json
 from util.misc import cur_time, rng_state, set_rng_state
@@ -123,10 +124,16 @@ def check_optimizer(path, opt_state, params):
             raise InputError(f"{path}: optimizer step count of parameter {i} is not a number")
 
 
-# Options that say how a run is shown, where it runs or where it is written, not what it fits: they may
-# differ between a checkpoint and the run that resumes from it.
-NOT_FIT = ("quiet", "device", "resume", "run_folder", "eval_ckpt", "trust_checkpoint", "save_dir", "up_folder_name",
-           "tag", "no_images", "snap_minutes", "snap_epoch", "log_epoch", "tf32", "eager", "input_path")
+def check_data(source, signal, state):
+    """A signal read from `source` against the one this project's checkpoint `state` was fitted on: the
+    same shape (channels first) and nominal range, or InputError (resume and decode on the same data)."""
+    shape, nominal = state["signal"]["shape"], state["signal"]["nominal"]
+    if list(signal.data.shape) != shape:
+        raise InputError(f"{source}: shape {list(signal.data.shape)} (channels first) differs from the {shape} "
+                         f"the checkpoint was fitted on; give the same data")
+    if signal.nominal.as_dict() != nominal:
+        raise InputError(f"{source}: value range {signal.nominal.as_dict()} differs from the {nominal} the "
+                         f"checkpoint was fitted on; give the same data")
 
 
 def check_resume(run_dir, state, args, signals, samples):
@@ -146,21 +153,16 @@ def check_resume(run_dir, state, args, signals, samples):
     if state["signal"]["type"] != args.signal_type or state["args"].get("model_type") != args.model_type:
         raise InputError(f"{where} is a {state['signal']['type']} {state['args'].get('model_type')} fit; the run is "
                          f"a {args.signal_type} {args.model_type} fit")
-    differ = [k for k, v in state["args"].items() if k not in NOT_FIT and k in vars(args) and v is not None
-              and getattr(args, k) is not None and getattr(args, k) != v]
+    # what it fits (opt.ROLES); the data by content below, not by path: a moved data folder still resumes
+    differ = [k for k, v in state["args"].items() if ROLE.get(k) == "fit" and k != "input_path" and k in vars(args)
+              and v is not None and getattr(args, k) is not None and getattr(args, k) != v]
     if differ:
         raise InputError(f"{where} was fitted with --{differ[0]} {state['args'][differ[0]]}, but args.json says "
                          f"{getattr(args, differ[0])}; a run resumes with the options it was fitted with")
     if bool(args.rpp) != (state["prepare"]["perm"] is not None):
         raise InputError(f"{where}: its permutation does not match the run's --rpp")
-    signal = signals.read(names[state["sample"]], vars(args))
+    check_data(names[state["sample"]], signals.read(names[state["sample"]], vars(args)), state)
     shape = state["signal"]["shape"]
-    if list(signal.data.shape) != shape:
-        raise InputError(f"{names[state['sample']]}: shape {list(signal.data.shape)} (channels first) differs from "
-                         f"the {shape} the run was fitted on; resume on the same data")
-    if signal.nominal.as_dict() != state["signal"]["nominal"]:
-        raise InputError(f"{names[state['sample']]}: value range {signal.nominal.as_dict()} differs from the "
-                         f"{state['signal']['nominal']} the run was fitted on; resume on the same data")
     before = rng_state()
     try:  # the generator states, tried and put back: a hand-made one is refused here, not mid-run
         set_rng_state(state["rng"])

@@ -25,9 +25,10 @@ from tqdm import tqdm
 
 from components import transform as T
 from components.signals import Signal, modality
+from models import build_model
 from opt import check_values, option_kinds, resolve
 from trainer import checkpoint
-from trainer.base_trainer import Sample, grid_coords, make_sample, new_model, predict
+from trainer.base_trainer import grid_coords, make_sample, predict
 from util.errors import EXIT_USAGE, InputError, OptionError, UserError
 from util.io import Nominal, safe_name, write_json, write_text
 from util.logger import Logger
@@ -44,8 +45,8 @@ class Decoded:
     epoch: int
     opts: dict
     signals: object  # the modality's io (components/signals.py)
-    signal: Signal  # data None when decoded without --input_path
-    recon: object  # the reconstruction in the signal's own units (permutation and inversion undone)
+    signal: Signal  # the decoded signal: its name, range and meta, its data the reconstruction
+    recon: torch.Tensor  # the reconstruction in the signal's own units (permutation and inversion undone)
     metrics: dict  # None without --input_path
     attributes: dict  # of the transformed data; None without --input_path
 
@@ -70,73 +71,97 @@ def resolved(opts, path):
         raise InputError(f"{path}: {e}") from None
 
 
+def checkpoint_options(path, state, defaults):
+    """The options a checkpoint was fitted with (this project's dict, the published code's Namespace)
+    over `defaults`, checked as main.py checks the command line's, then resolved."""
+    saved = state["args"]
+    saved = vars(saved) if isinstance(saved, argparse.Namespace) else saved
+    if not isinstance(saved, dict):
+        raise InputError(f"{path}: its 'args' entry is not an option set")
+    opts = {**defaults, **saved}
+    try:
+        check_values(check_options(opts, option_kinds(), path))
+    except OptionError as e:
+        raise InputError(f"{path}: its options: {e}") from None
+    return resolved(opts, path)
+
+
+@dataclass
+class Stored:
+    """What decoding needs of a fit: its transform, the data's shape (C, *grid), range and meta, and rpp's
+    permutation (None without)."""
+    tf: T.Transform
+    shape: list
+    nominal: Nominal
+    meta: dict
+    perm: torch.Tensor
+
+
+def stored_fit(path, state):
+    """This project's checkpoint's fit, its transform rebuilt by its own class."""
+    try:
+        tf = T.restore(state["transform"])
+    except T.TransformError as e:
+        raise InputError(f"{path}: {e}") from None
+    info = state["signal"]
+    return Stored(tf, info["shape"], Nominal.from_dict(info["nominal"]), info.get("meta", {}), state["prepare"]["perm"])
+
+
+def measured_fit(path, state, opts, signal, source, device):
+    """With the data: (the fit, the Sample that measures its reconstruction, the transformed data). This
+    project's checkpoint brings its transform and permutation (the data must be the checkpoint's); the
+    published code's stores neither: the transform is refitted (as that code would), rpp cannot be."""
+    if state.get("format") == checkpoint.FORMAT:
+        fit = stored_fit(path, state)
+        checkpoint.check_data(source, signal, state)
+        sample, target = make_sample(Signal(signal.name, signal.data, fit.nominal, fit.meta), opts, device,
+                                     tf=fit.tf, perm=fit.perm)
+        return fit, sample, target
+    if opts.get("rpp"):
+        raise InputError(f"{path}: a reference rpp checkpoint does not store its permutation")
+    sample, target = make_sample(signal, opts, device)
+    return Stored(sample.tf, list(signal.data.shape), signal.nominal, signal.meta, None), sample, target
+
+
+def reconstruct(path, state, opts, fit, device):
+    """The checkpoint's model on the fit's grid: its prediction rows (finite) and the reconstruction
+    (C, *grid) in the prepared data's units."""
+    model = build_model(opts, len(fit.shape) - 1, fit.shape[0]).to(device)
+    checkpoint.check_model(path, state["model"], model)
+    model.load_state_dict(state["model"])
+    model.eval()
+    pred = predict(model, grid_coords(fit.shape[1:]).to(device))
+    if not bool(pred.isfinite().all()):
+        raise InputError(f"{path}: the model's prediction is not finite (its weights overflow)")
+    return pred, fit.tf.inverse(pred).clamp(fit.nominal.lo, fit.nominal.hi).T.reshape(*fit.shape).cpu()
+
+
 def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, name_hint=None):
     """Decode one checkpoint: the reconstruction, and with input_path its metrics and Attributes.
     The sample's name: the checkpoint's own, else name_hint (from the file name), else its input_path's."""
     state = checkpoint.load(path, trust=trust)
-    ours = state.get("format") == checkpoint.FORMAT
-    saved = state["args"] if ours else vars(state["args"]) if isinstance(state["args"], argparse.Namespace) else None
-    if not isinstance(saved, dict):
-        raise InputError(f"{path}: its 'args' entry is not an option set")
-    opts = {**defaults, **saved}
-    try:  # the checkpoint's own options, checked as main.py checks the command line's
-        check_values(check_options(opts, option_kinds(), path))
-    except OptionError as e:
-        raise InputError(f"{path}: its options: {e}") from None
-    opts = resolved(opts, path)
+    opts = checkpoint_options(path, state, defaults)
     m = modality(opts["signal_type"])
-    signals = m.io
     # names inside a downloaded checkpoint are data: reduced to a file name before any path is made of them
     name = safe_name(state.get("sample") or name_hint
                      or os.path.splitext(os.path.basename(str(opts.get("input_path") or "")))[0])
-
-    signal = perm = None
-    if input_path:
-        signal = signals.read(_pick_sample(signals, input_path, name, by_name), opts)
-        name = signal.name
-    if ours:
-        try:
-            tf = T.restore(state["transform"])
-        except T.TransformError as e:
-            raise InputError(f"{path}: {e}") from None
-        perm = state["prepare"]["perm"]
-        nominal = Nominal.from_dict(state["signal"]["nominal"])
-        shape = state["signal"]["shape"]
-        meta = state["signal"].get("meta", {})
-        if signal is None:  # no data: only its shape is known, which a meta tensor (no storage) carries
-            sample = Sample(Signal(name, None, nominal, meta), torch.empty(shape, device="meta"), perm, tf,
-                            grid_coords(shape[1:]).to(device), None, None)
-        else:
-            if list(signal.data.shape) != list(shape):
-                raise InputError(f"{input_path}: shape {list(signal.data.shape)} differs from the checkpoint's {shape}")
-            if signal.nominal.as_dict() != nominal.as_dict():
-                raise InputError(f"{input_path}: value range {signal.nominal.as_dict()} differs from the checkpoint's "
-                                 f"{nominal.as_dict()}")
-            sample, target = make_sample(Signal(name, signal.data, nominal, meta), opts, device, tf=tf, perm=perm)
-    else:
-        if signal is None:
-            raise InputError(f"{path}: reference-format checkpoints store no transform parameters; "
-                             f"pass --input_path (the data it was fitted on) to refit them")
-        if opts.get("rpp"):
-            raise InputError(f"{path}: a reference rpp checkpoint does not store its permutation")
-        nominal = signal.nominal
-        sample, target = make_sample(signal, opts, device)  # the transform refitted, as the reference would
-
-    model = new_model(opts, sample, device)
-    checkpoint.check_model(path, state["model"], model)
-    model.load_state_dict(state["model"])
-    model.eval()
-    pred = predict(model, sample.coords)
-    if not bool(pred.isfinite().all()):
-        raise InputError(f"{path}: the model's prediction is not finite (its weights overflow)")
-    recon = sample.to_grid(sample.decode_rows(pred)).cpu()
-    sig = sample.signal
     metrics = attributes = None
-    if signal is not None:
-        metrics = m.evaluate(recon, sample.data.cpu(), sig)
+    if input_path:
+        source = _pick_sample(m.io, input_path, name, by_name)
+        signal = m.io.read(source, opts)
+        fit, sample, target = measured_fit(path, state, opts, signal, source, device)
+        pred, recon = reconstruct(path, state, opts, fit, device)
+        metrics = m.evaluate(recon, sample.data.cpu(), sample.signal)
         metrics["mse"] = float(F.mse_loss(pred.cpu(), sample.gt.cpu()))
-        attributes = T.attributes(target)
-    return Decoded(name, state.get("epoch"), opts, signals, sig, T.restore_data(recon, opts, nominal, perm),
+        attributes, name = T.attributes(target), signal.name
+    elif state.get("format") == checkpoint.FORMAT:
+        fit = stored_fit(path, state)
+        _, recon = reconstruct(path, state, opts, fit, device)
+    else:
+        raise InputError(f"{path}: reference-format checkpoints store no transform parameters; "
+                         f"pass --input_path (the data it was fitted on) to refit them")
+    restored = T.restore_data(recon, opts, fit.nominal, fit.perm)
+    return Decoded(name, state.get("epoch"), opts, m.io, Signal(name, restored, fit.nominal, fit.meta), restored,
                    metrics, attributes)
 
 

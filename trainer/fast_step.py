@@ -241,8 +241,9 @@ def _add_grad(p, g):
 
 
 def uses_fused_step(model, eager=False):
-    """Whether Step trains this model with the hand-written SIREN step (else plain autograd)."""
-    return isinstance(model, Siren) and len(model.net) > 2 and not eager
+    """Whether Step trains this model with the hand-written SIREN step (else plain autograd): SIREN's own
+    class only, since a class derived from it may compute something else."""
+    return type(model) is Siren and len(model.net) > 2 and not eager
 
 
 class Step:

@@ -40,6 +40,9 @@ EVAL_CHUNK = 1 << 16  # rows per evaluation pass (trainer.base_trainer.predict)
 # Peak bytes per row per (width x (hidden_layers + 1)) of one training step, measured at width 256,
 # 3 hidden layers, 2 inputs, 3 outputs by `python benchmarks/calibrate_memory.py --calibrate` (see above).
 STEP_BYTES = {"siren_fused": 9.08, "siren": 10.07, "finer": 14.09, "gauss": 11.13, "pemlp": 6.55, "wire": 18.44}
+# A backbone registered in models.MODELS but not measured: planned as the measured one its class derives
+# from, else as the most memory-hungry measured one (an overestimate chunks early, never runs out).
+FALLBACK = max(STEP_BYTES, key=STEP_BYTES.get)
 # Peak bytes per value (pixel x channel) of an image's log-epoch metrics and media (PSNR, both SSIMs,
 # the TensorBoard reconstruction and error map) above what the process held, measured likewise at 2048 x 2048 x 3.
 EVAL_BYTES = 30.51
@@ -57,6 +60,7 @@ class Plan:
     budget: float  # bytes; None: --chunk_rows given
     full: float  # estimated peak bytes with the whole batch in one pass
     source: str  # where the budget comes from
+    note: str = None  # how an unmeasured backbone was planned (logged)
 
     def line(self, batch):
         chunks = f"{self.chunk} rows per chunk, {self.chunks} chunks per step, estimated peak {self.peak / GB:.1f} GB"
@@ -67,8 +71,22 @@ class Plan:
                 f"{self.budget / GB:.1f} GB budget ({self.source}): {chunks}{over}")
 
 
+def family(model_type):
+    """(the STEP_BYTES entry that plans `model_type`'s step, a note saying so or None): its own, else the
+    nearest measured class its class derives from (models.MODELS), else FALLBACK."""
+    if model_type in STEP_BYTES:
+        return model_type, None
+    from models import MODELS
+
+    measured = {MODELS[k].cls: k for k in STEP_BYTES if k in MODELS}
+    base = next((measured[c] for c in MODELS[model_type].cls.__mro__[1:] if c in measured), None)
+    why = f"its base class's, {base}" if base else f"the most memory-hungry measured backbone's, {FALLBACK}"
+    return base or FALLBACK, (f"memory: backbone {model_type} has no measured bytes per row (trainer/memory.py's "
+                              f"STEP_BYTES); planned with {why}")
+
+
 def step_key(model_type, fused):
-    return "siren_fused" if fused else model_type
+    return "siren_fused" if fused else family(model_type)[0]
 
 
 def step_bytes_per_row(model_type, fused, width, hidden_layers):
@@ -142,13 +160,14 @@ def plan(batch, values, channels, in_features, model_type, fused, width, hidden_
 def chunk_plan(chunk_rows, batch, values, channels, in_features, model_type, fused, width, hidden_layers, device,
                memory_gb=None):
     """--chunk_rows as given: 'auto' (the budget decides), 0 (never chunk) or a row count."""
+    note = None if fused else family(model_type)[1]
     if chunk_rows == "auto":
-        return plan(batch, values, channels, in_features, model_type, fused, width, hidden_layers, device, memory_gb)
-    if chunk_rows == 0 or chunk_rows >= batch:
-        return Plan(None, 1, 0.0, None, 0.0, f"--chunk_rows {chunk_rows}")
-    args = (values, channels, in_features, model_type, fused, width, hidden_layers, resident_bytes(device))
-    return Plan(chunk_rows, -(-batch // chunk_rows), estimate(chunk_rows, batch, *args), None,
-                estimate(batch, batch, *args), f"--chunk_rows {chunk_rows}")
-
-
-# ---- calibration ------------------------------------------------------------------------------------
+        p = plan(batch, values, channels, in_features, model_type, fused, width, hidden_layers, device, memory_gb)
+    elif chunk_rows == 0 or chunk_rows >= batch:
+        p = Plan(None, 1, 0.0, None, 0.0, f"--chunk_rows {chunk_rows}")
+    else:
+        args = (values, channels, in_features, model_type, fused, width, hidden_layers, resident_bytes(device))
+        p = Plan(chunk_rows, -(-batch // chunk_rows), estimate(chunk_rows, batch, *args), None,
+                 estimate(batch, batch, *args), f"--chunk_rows {chunk_rows}")
+    p.note = note
+    return p

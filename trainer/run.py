@@ -19,7 +19,7 @@ import sys
 import torch
 
 from components.signals import modality
-from opt import build_parser, check, option_kinds, resolve
+from opt import ROLE, ROLES, build_parser, check, check_values, option_kinds, resolve
 from trainer import checkpoint
 from util.errors import InputError, OptionError
 from util.io import write_json
@@ -30,14 +30,17 @@ from util.records import read_args
 from util.tensorboard import make_writer, write_hparams
 
 OLD_VIDEO_BATCH = 4096  # what args.json held for a derived video batch before options were resolved
-RESUME_OVERRIDES = ("quiet", "device")  # how a resumed run is shown and where it runs; nothing it computes
 NOT_SAVED = ("resume", "eval_ckpt", "run_folder")  # what a run was started with, not how it fits
+# --chunk_rows and --memory_gb plan a step together: one given with --resume replaces both (the other
+# at its default), so that a budget given for a run saved with a row count is not a conflict
+MEMORY = ("chunk_rows", "memory_gb")
 
 
-def resume_args(given):
+def resume_args(given, notes):
     """The interrupted run's own options (its args.json, checked by util/records.py) over today's
-    defaults, resolved, with the resume target kept. Options that would change the fit cannot be given
-    with --resume (`given`: the command line's): the run continues as it started."""
+    defaults, resolved, with the resume target kept. Of the command line's options (`given`) only
+    those of how it runs (opt.ROLES["run"]) may be given with --resume, each said in `notes`: the run
+    continues fitting what it started to."""
     run_dir = given.resume
     if not os.path.isdir(run_dir):
         raise InputError(f"--resume {run_dir}: no such folder")
@@ -47,12 +50,17 @@ def resume_args(given):
         saved["batch_size"] = None  # written before resolution, when the literal 4096 meant "derived"
     args = parser.parse_args([])
     base = dict(vars(args))
-    other = [k for k, v in vars(given).items() if k not in ("resume", *RESUME_OVERRIDES) and v != base[k]]
+    changed = [k for k, v in vars(given).items() if k != "resume" and v != base[k]]
+    other = [k for k in changed if ROLE.get(k) != "run"]
     if other:
         raise OptionError(f"--resume continues {run_dir} with its own options (args.json): --{other[0]} cannot "
-                          f"be given with it")
+                          f"be given with it (only how it runs: {', '.join('--' + k for k in ROLES['run'])})")
+    check_values(vars(given))  # the command line's own (a --memory_gb with a --chunk_rows R) before args.json's
     vars(args).update({k: v for k, v in saved.items() if k in vars(args) and k not in NOT_SAVED})
-    vars(args).update({k: getattr(given, k) for k in RESUME_OVERRIDES if getattr(given, k) != base[k]})
+    taken = changed + [k for k in MEMORY if k not in changed and any(m in changed for m in MEMORY)]
+    vars(args).update({k: getattr(given, k) for k in taken})
+    notes.extend(f"resume: --{k} {getattr(given, k)} (how it runs; args.json says {saved.get(k, base[k])})"
+                 for k in taken if getattr(given, k) != saved.get(k, base[k]))
     args.resume = run_dir
     try:
         return resolve(check(args))
@@ -101,18 +109,18 @@ class Run:
 
     @classmethod
     def resume(cls, given):
-        """The interrupted run `given.resume` (the command line's options: only RESUME_OVERRIDES may be
-        added), or None (said on standard error) if it had finished. Its latest checkpoint is checked
+        """The interrupted run `given.resume` (the command line's options: only how it runs may be
+        added, opt.ROLES["run"]), or None (said on standard error) if it had finished. Its latest checkpoint is checked
         against the data and the model before anything is written; then `given.save_folder` names the
         folder (main.py marks it failed if the run stops on an error)."""
-        args = resume_args(given)
+        notes = []
+        args = resume_args(given, notes)
         run_dir = args.resume
         device = resolve_device(args.device)
         if run_complete(run_dir):
             print(f"{run_dir}: run already finished; nothing to resume", file=sys.stderr)
             return None
         state = checkpoint.latest(run_dir)  # an unsafe checkpoint is refused before anything runs
-        notes = []
         io = modality(args.signal_type).io
         samples = io.list_samples(args.input_path, notes.append)
         if state is not None:
@@ -146,7 +154,7 @@ class Run:
         self.recorder.save(self.folder, complete=True)
         means = self.recorder.mean()  # the image means are known once every sample has logged
         mean = means.get(str(self.args.num_epochs), {})
-        write_hparams(self.writer, vars(self.args), means, hparam_domains())
+        write_hparams(self.writer, vars(self.args), means, hparam_domains(), ROLES["fit"])
         self.log(f"done: {self.folder} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items() if isinstance(v, float)))
 
 

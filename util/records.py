@@ -21,13 +21,10 @@ MAX_JSON_BYTES = 256 << 20  # a run file far beyond this is not one the project 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=,-]{0,199}")  # a task or sample name used as a file name
 EPOCH = re.compile(r"(0|[1-9][0-9]{0,11})")  # a logged epoch as results.json and res_table.md spell it
 NOMINALS = ((0, 255, 256), (0, 65535, 65536), (-1, 1, 2))  # (lo, hi, levels): util.io.Nominal's ranges
-SIGNAL_DIMS = {"image": 3, "audio": 2, "video": 4}  # (C, *grid) per signal type
-TRANSFORM_PARAMS = {  # the fitted parameters each transform's inverse needs
-    "min_max": ("shift", "scale", "min", "max"),
-    "z_score": ("mean", "std"),
-    "box_cox": ("offset", "shift", "scale", "lmbda", "min", "max"),
-    "sym_power": ("shift", "scale", "min", "max", "gamma", "left", "right"),
-}
+# (C, *grid) per signal type: what components/signals.py's readers give (tests/test_readers.py reads one
+# of each and fails when they differ). A checkpoint's transform is checked for its form here and by the
+# transform's own class when decoded (components/transform.py's restore), so a new transform needs no entry.
+SIGNAL_DIMS = {"image": 3, "audio": 2, "video": 4}
 
 
 # ---- paths and plain values ------------------------------------------------------------------------
@@ -154,7 +151,7 @@ COMMON_ARGS = {
     "seed": (lambda v: v is None or is_int(v, 0, 2 ** 32 - 1), "an integer in [0, 2**32 - 1]"),
     "num_epochs": (lambda v: v is None or is_int(v, 1), "a positive integer"),
     "eval_ckpt": (lambda v: v is None or isinstance(v, str), "a path or null"),
-    "signal_type": (lambda v: v in SIGNAL_DIMS, f"one of {', '.join(SIGNAL_DIMS)}"),
+    "signal_type": (lambda v: isinstance(v, str) and v in SIGNAL_DIMS, f"one of {', '.join(SIGNAL_DIMS)}"),
 }
 
 KIND_CHECK = {
@@ -542,6 +539,15 @@ def _check_ours(path, state, torch):
     args = _entry(state, "args", path)
     if not all(isinstance(k, str) for k in args):
         raise InputError(f"{path}: its 'args' entry is not an option set")
+    _check_schedule(path, state)
+    _check_transform(path, _entry(state, "transform", path))
+    shape = _check_signal(path, _entry(state, "signal", path), args)
+    _check_prepare(path, _entry(state, "prepare", path), shape, torch)
+    _check_rng(path, _entry(state, "rng", path), torch)
+    _check_recorder(path, _entry(state, "recorder", path))
+
+
+def _check_schedule(path, state):
     opt = _entry(state, "optimizer", path)
     if not isinstance(opt.get("state"), dict) or not isinstance(opt.get("param_groups"), list):
         raise InputError(f"{path}: 'optimizer' is not an optimizer state")
@@ -550,21 +556,27 @@ def _check_ours(path, state, torch):
             isinstance(sched.get(k, []), list) and all(is_number(x) for x in sched.get(k, []))
             for k in ("base_lrs", "_last_lr")) or any(f is not None for f in sched.get("lr_lambdas") or []):
         raise InputError(f"{path}: 'scheduler' is not a schedule state")
-    tf = _entry(state, "transform", path)
+
+
+def _check_transform(path, tf):
+    """A transform's name and fitted parameters (finite numbers): which names it needs, its class says
+    when the checkpoint is decoded. The ranges that no transform's inverse survives are refused here."""
     name, params = tf.get("name"), tf.get("params")
-    if name not in TRANSFORM_PARAMS or not isinstance(params, dict):
-        raise InputError(f"{path}: unknown transform {str(name)[:40]!r} or no parameters")
-    for k in TRANSFORM_PARAMS[name]:
-        if not is_number(params.get(k)):
-            raise InputError(f"{path}: transform parameter {k} must be a finite number (got {_type(params.get(k))})")
-    if "scale" in params and params["scale"] == 0 or params.get("max", 0) < params.get("min", 0) \
-            or params.get("std", 0) < 0 or params.get("gamma", 1) <= 0 \
-            or params.get("left", 0) < 0 or params.get("right", 0) < 0:
-        raise InputError(f"{path}: transform parameters out of range ({', '.join(TRANSFORM_PARAMS[name])})")
-    sig = _entry(state, "signal", path)
+    if not is_name(name) or not isinstance(params, dict) or not params:
+        raise InputError(f"{path}: its transform is not a name with parameters (got {_show(name, 40)!r})")
+    for k, v in params.items():
+        if not isinstance(k, str) or not is_number(v):
+            raise InputError(f"{path}: transform parameter {_show(k, 40)} must be a finite number (got {_type(v)})")
+    if params.get("scale", 1) == 0 or params.get("max", 0) < params.get("min", 0) or params.get("std", 0) < 0 \
+            or params.get("gamma", 1) <= 0 or params.get("left", 0) < 0 or params.get("right", 0) < 0:
+        raise InputError(f"{path}: transform parameters out of range ({', '.join(params)})")
+
+
+def _check_signal(path, sig, args):
+    """The signal's type, shape and nominal range; returns the shape."""
     stype, shape, nominal = sig.get("type"), sig.get("shape"), sig.get("nominal")
-    if stype not in SIGNAL_DIMS:
-        raise InputError(f"{path}: signal type {str(stype)[:40]!r} is not one of {', '.join(SIGNAL_DIMS)}")
+    if not isinstance(stype, str) or stype not in SIGNAL_DIMS:
+        raise InputError(f"{path}: signal type {_show(stype, 40)!r} is not one of {', '.join(SIGNAL_DIMS)}")
     if args.get("signal_type", stype) != stype:
         raise InputError(f"{path}: its options say {_show(args.get('signal_type'))!r} but its signal is {stype!r}")
     if not isinstance(shape, list) or len(shape) != SIGNAL_DIMS[stype] or not all(is_int(n, 1, 1 << 31) for n in shape):
@@ -576,7 +588,10 @@ def _check_ours(path, state, torch):
                          f"[-1, 1])")
     if not isinstance(sig.get("meta", {}), dict):
         raise InputError(f"{path}: signal meta must be a dict")
-    prep = _entry(state, "prepare", path)
+    return shape
+
+
+def _check_prepare(path, prep, shape, torch):
     perm = prep.get("perm")
     if not isinstance(prep.get("inverse", False), bool):
         raise InputError(f"{path}: prepare.inverse must be true or false")
@@ -585,16 +600,19 @@ def _check_ours(path, state, torch):
         if not isinstance(perm, torch.Tensor) or perm.dtype != torch.int64 or perm.shape != (n,) \
                 or not torch.equal(perm.sort().values, torch.arange(n)):
             raise InputError(f"{path}: the stored permutation is not one of the signal's {n} positions")
-    rng = _entry(state, "rng", path)
-    np_state = rng.get("numpy")
-    py_state = rng.get("python")
+
+
+def _check_rng(path, rng, torch):
+    np_state, py_state = rng.get("numpy"), rng.get("python")
     if not isinstance(rng.get("torch"), torch.Tensor) or rng["torch"].dtype != torch.uint8 \
             or not isinstance(rng.get("cuda", []), list) \
             or not (isinstance(np_state, (list, tuple)) and len(np_state) == 5 and isinstance(np_state[1], torch.Tensor)
                     and np_state[1].shape == (624,)) \
             or not (isinstance(py_state, (list, tuple)) and len(py_state) == 3 and isinstance(py_state[1], (list, tuple))):
         raise InputError(f"{path}: 'rng' is not the generator states this project saves")
-    rec = _entry(state, "recorder", path)
+
+
+def _check_recorder(path, rec):
     samples = rec.get("samples")
     if not isinstance(samples, dict) or not isinstance(rec.get("attributes"), dict) \
             or not isinstance(rec.get("finished"), list) or not all(isinstance(n, str) for n in rec["finished"]) \

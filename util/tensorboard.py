@@ -101,9 +101,6 @@ def write_means(writer, means):
     return [f"mean/eval/{metric_tag(k)}" for k in _ordered_metrics(tags)]
 
 
-# Free-form strings that differ from run to run (a path, a device): a discrete domain cannot list them,
-# TensorBoard warns about a string column without one, and the run's name already says where it is.
-HPARAM_SKIP = {"save_dir", "tag", "up_folder_name", "device", "input_path", "run_folder", "resume", "eval_ckpt"}
 # The columns a sweep differs in, first (TensorBoard shows the first five): (option, column name).
 HPARAM_FIRST = (("set", "parameter set"), ("transform", "transform"), ("seed", "seed"), ("model_type", "backbone"),
                 ("hidden_features", "width"), ("hidden_layers", "depth"), ("lr", "lr"), ("num_epochs", "epochs"),
@@ -111,9 +108,11 @@ HPARAM_FIRST = (("set", "parameter set"), ("transform", "transform"), ("seed", "
                 ("pn_beta", "pn_beta"), ("gamma_boundary", "gamma_boundary"), ("gamma_trans", "gamma_trans"))
 
 
-def hparam_columns(args, domains):
-    """[(option, column name, value, discrete domain or None)] in HParams order: HPARAM_FIRST, then the
-    other options alphabetically. `set` is the parameter set without its seed (run.py --seeds tags a
+def hparam_columns(args, domains, shown):
+    """[(option, column name, value, discrete domain or None)] in HParams order: of the options in
+    `shown` (the caller's: those that change what a run fits, opt.ROLES), HPARAM_FIRST's, then the
+    others alphabetically. A free string (a path) has no discrete domain and no column: TensorBoard warns
+    about a string column without one, and the run's name already says where it is. `set` is the parameter set without its seed (run.py --seeds tags a
     run <set>_seed<N>), so the seeds of one set group. `domains`: {option: the names it can take} for
     the options whose values come from the project's tables (the caller's: this layer knows none);
     `set` gets every parameter set named there and this run's own."""
@@ -123,20 +122,20 @@ def hparam_columns(args, domains):
     the_set = seed_free_tag(str(args.get("tag")), args.get("seed"))
     choices["set"] = list(dict.fromkeys([*choices.get("set", []), the_set]))
     values = {**args, "set": the_set}  # resolved options (opt.resolve): lr is the one the run used
-    first = [k for k, _ in HPARAM_FIRST]
+    first = [k for k, _ in HPARAM_FIRST if k == "set" or k in shown]
     names = dict(HPARAM_FIRST)
-    rest = sorted((k for k in values if k not in first and k not in HPARAM_SKIP), key=str.lower)
+    rest = sorted((k for k in values if k in shown and k not in first), key=str.lower)
     out = []
     for k in first + rest:
         v = values.get(k)
         if isinstance(v, str) and k not in choices:
-            continue  # a free string: see HPARAM_SKIP
+            continue  # a free string
         domain = [False, True] if isinstance(v, bool) else choices.get(k)
         out.append((k, names.get(k, k), v, domain))
     return out
 
 
-def write_hparams(writer, args, means, domains):
+def write_hparams(writer, args, means, domains, shown):
     """The run's options and image-mean metrics in TensorBoard's HParams tab (a whole sweep compares
     there), written into the run's own events file so that every run is one row.
 
@@ -150,7 +149,7 @@ def write_hparams(writer, args, means, domains):
     tags = write_means(writer, means)
     run_name = os.path.basename(os.path.normpath(writer.get_logdir()))  # the table's Trial ID
     infos, start = [], plugin_data_pb2.SessionStartInfo(group_name=run_name)
-    for i, (k, label, v, domain) in enumerate(hparam_columns(args, domains)):
+    for i, (k, label, v, domain) in enumerate(hparam_columns(args, domains, shown)):
         name = f"{i:02d} {k}"
         info = api_pb2.HParamInfo(name=name, display_name=label)
         if domain is not None:
