@@ -1,10 +1,9 @@
 """From (experiment id, parameter-set name) to main.py options: an explicit registry, no eval.
 
 Every task runs with --up_folder_name <id>_<name> and --tag <parameter set>, so
-log/<id>_<name>/<set>_<time>_<random>/ identifies each run.
+log/<id>_<name>/<set>_<time>_<random>/ identifies each run. A folder input is fitted whole (main.py
+needs no --multi_data, which it accepts only for the published code's command lines).
 """
-import os
-
 from config import ABLATIONS, EXPERIMENTS, ROWS
 from util.errors import OptionError
 
@@ -48,14 +47,12 @@ def task_options(exp, param_set):
         # none: there it would only move the draws.
         opts["eval_lpips"] = True
     opts.update(BUILDERS[e.kind](param_set))
-    if e.signal_type != "video" and not os.path.splitext(e.input_path)[1] and not e.input_path.startswith("builtin:"):
-        opts["multi_data"] = True  # a folder: fit every sample in it
     opts.update({"up_folder_name": f"{exp}_{e.name}", "tag": param_set})
     return opts
 
 
 def to_argv(opts):
-    """['--name', 'value', ...]; store_true options bare (--inverse, --rpp, --multi_data)."""
+    """['--name', 'value', ...]; store_true options bare (--inverse, --rpp)."""
     argv = []
     for k, v in opts.items():
         if v is True:

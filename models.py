@@ -197,10 +197,6 @@ def backbone_defaults(model_type):
     return dict(MODELS[model_type].defaults)
 
 
-def default_lr(model_type):
-    return backbone_defaults(model_type)["lr"]
-
-
 def build_model(opts, in_features, out_features):
     """A backbone from a resolved option dict (opt.resolve) with the reference's option names."""
     check_model(opts["model_type"])

@@ -81,126 +81,154 @@ def _setup(args, device):
     return img.to(device), tf, coords, gt, ref, model, optimizer, scheduler
 
 
-def child(args):
+def _schedule(optimizer, args):
     import torch
-    from torch.utils.tensorboard import SummaryWriter
 
-    torch.set_num_threads(args.threads)
-    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32  # fp32 unless --tf32
-    device = torch.device(args.device)
-    img, tf, coords, gt, ref, model, optimizer, scheduler = _setup(args, device)
-    writer = SummaryWriter(tempfile.mkdtemp(prefix="bench_tb_"))
-    c, h, w = img.shape
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / (args.steps + args.warmup), 1))
 
-    if args.child in ("project", "project_chunked"):
-        from trainer import fast_step
-        from trainer.base_trainer import make_adam, write_step_scalars
-        from trainer.fast_step import Kernels, Step
 
-        if args.split_rows is not None:  # 0: ATen's one-pass x.sum(0) for the bias gradients
-            fast_step.SPLIT_ROWS = args.split_rows if args.split_rows > 0 else 1 << 62
+def _buffered(writer, one_step):
+    """A step function that buffers [loss, psnr] and writes them every 100 steps, as the training loop does."""
+    import torch
 
-        optimizer = make_adam(model, 1e-4, fused=True)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / (args.steps + args.warmup), 1))
-        # A fit of COMPILE_MIN_EPOCHS or more (Table 1's are 5000) compiles its kernels; so does the benchmark.
-        step = Step(model, optimizer, scheduler, lambda p: tf.inverse(p).clamp(0, 255), ref.max(),
-                    kernels=Kernels(True, log=lambda m: print(m, file=sys.stderr)),
-                    chunk=args.chunk_rows if args.child == "project_chunked" else None)
-        scalars = []
+    from trainer.base_trainer import write_step_scalars
 
-        def one(i):  # the loop body of BaseTrainer.fit for a non-log epoch, scalar buffering included
-            pred, loss = step.forward_backward(coords, gt)
-            scalars.append(torch.stack([loss, step.psnr(pred, ref)]))
-            step.update()
-            if len(scalars) == 100:
-                write_step_scalars(writer, "bench", scalars, i)
-    elif args.child == "chunked_ab":
-        return _chunked_ab(args, model, tf, coords, gt, ref, writer)
-    elif args.child == "graph":
-        # Experimental, GPU only: the project's step with its forward, backward and PSNR captured once in
-        # a CUDA graph and replayed (Adam and the schedule stay outside). It measures what removing the
-        # launches and their host work would give; main.py does not use it.
-        import torch.nn.functional as F
+    scalars = []
 
-        from trainer.base_trainer import make_adam, write_step_scalars
-        from trainer.fast_step import FusedSiren, Kernels
+    def one(i):
+        scalars.append(torch.stack(one_step()))
+        if len(scalars) == 100:
+            write_step_scalars(writer, "bench", scalars, i)
 
-        peak = ref.max()
-        optimizer = make_adam(model, 1e-4, fused=True)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / (args.steps + args.warmup), 1))
-        fused = FusedSiren(model, Kernels(True, log=lambda m: print(m, file=sys.stderr)))
+    return one
 
-        def forward_backward():
-            pred, loss = fused(coords, gt)
-            return loss, 20 * torch.log10(peak / torch.sqrt(F.mse_loss(tf.inverse(pred).clamp(0, 255), ref)))
 
-        side = torch.cuda.Stream()
-        side.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(side):  # compile the kernels and settle allocations before capture
-            for _ in range(3):
-                forward_backward()
-        torch.cuda.current_stream().wait_stream(side)
-        graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(graph):
-            static_loss, static_psnr = forward_backward()
-        scalars = []
+def _project_one(args, s):
+    """The loop body of BaseTrainer.fit for a non-log epoch, scalar buffering included."""
+    from trainer import fast_step
+    from trainer.base_trainer import make_adam
+    from trainer.fast_step import Kernels, Step
 
-        def one(i):
-            graph.replay()
-            optimizer.step()
-            scheduler.step()
-            scalars.append(torch.stack([static_loss, static_psnr]))
-            if len(scalars) == 100:
-                write_step_scalars(writer, "bench", scalars, i)
-    elif args.child in ("compiled", "compiled_max"):
-        # Experimental, GPU: the plain autograd step with its forward, loss, PSNR and backward compiled by
-        # TorchInductor (default mode, or max-autotune, which tries Triton matrix products with the sine and
-        # cosine passes fused into their epilogues against cuBLAS). Fused Adam outside. main.py does not use it.
-        import torch.nn.functional as F
+    if args.split_rows is not None:  # 0: ATen's one-pass x.sum(0) for the bias gradients
+        fast_step.SPLIT_ROWS = args.split_rows if args.split_rows > 0 else 1 << 62
+    optimizer = make_adam(s.model, 1e-4, fused=True)
+    # A fit of COMPILE_MIN_EPOCHS or more (Table 1's are 5000) compiles its kernels; so does the benchmark.
+    step = Step(s.model, optimizer, _schedule(optimizer, args), lambda p: s.tf.inverse(p).clamp(0, 255), s.ref.max(),
+                kernels=Kernels(True, log=lambda m: print(m, file=sys.stderr)),
+                chunk=args.chunk_rows if args.child == "project_chunked" else None)
 
-        from trainer.base_trainer import make_adam, write_step_scalars
+    def one_step():
+        pred, loss = step.forward_backward(s.coords, s.gt)
+        psnr = step.psnr(pred, s.ref)
+        step.update()
+        return [loss, psnr]
 
-        optimizer = make_adam(model, 1e-4, fused=True)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / (args.steps + args.warmup), 1))
-        peak = ref.max()
+    return _buffered(s.writer, one_step)
 
-        def forward_loss():  # AOTAutograd compiles the backward of this graph too
-            pred = model(coords)
-            psnr = 20 * torch.log10(peak / torch.sqrt(F.mse_loss(tf.inverse(pred.detach()).clamp(0, 255), ref)))
-            return F.mse_loss(pred, gt), psnr
 
-        mode = "max-autotune-no-cudagraphs" if args.child == "compiled_max" else None
-        compiled = torch.compile(forward_loss, mode=mode, fullgraph=True)
-        scalars = []
+def _graph_one(args, s):
+    """Experimental, GPU only: the project's step with its forward, backward and PSNR captured once in
+    a CUDA graph and replayed (Adam and the schedule stay outside). It measures what removing the
+    launches and their host work would give; main.py does not use it."""
+    import torch
+    import torch.nn.functional as F
 
-        def one(i):
-            optimizer.zero_grad(set_to_none=True)
-            loss, psnr = compiled()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            scalars.append(torch.stack([loss.detach(), psnr]))
-            if len(scalars) == 100:
-                write_step_scalars(writer, "bench", scalars, i)
-    elif args.child == "published":
-        import torch.nn.functional as F
+    from trainer.base_trainer import make_adam
+    from trainer.fast_step import FusedSiren, Kernels
 
-        def one(i):  # what the published implementation does every step
-            pred = model(coords)
-            recon = tf.inverse(pred.reshape(h, w, c).permute(2, 0, 1)).clamp(0, 255)
-            mse = F.mse_loss(pred, gt)
-            psnr = 20.0 * torch.log10(img.max() / torch.sqrt(F.mse_loss(recon, img)))
-            loss = F.mse_loss(pred, gt)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            writer.add_scalar("bench/train/total_loss", loss.detach().item(), global_step=i)
-            writer.add_scalar("bench/train/psnr", psnr.detach().item(), global_step=i)
-            writer.add_scalar("bench/train/mse", mse.detach().item(), global_step=i)
-    else:
-        one = _matmul_step(model, coords, device)
-        peak_rate = _device_rate(device)
+    peak = s.ref.max()
+    optimizer = make_adam(s.model, 1e-4, fused=True)
+    scheduler = _schedule(optimizer, args)
+    fused = FusedSiren(s.model, Kernels(True, log=lambda m: print(m, file=sys.stderr)))
+
+    def forward_backward():
+        pred, loss = fused(s.coords, s.gt)
+        return loss, 20 * torch.log10(peak / torch.sqrt(F.mse_loss(s.tf.inverse(pred).clamp(0, 255), s.ref)))
+
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):  # compile the kernels and settle allocations before capture
+        for _ in range(3):
+            forward_backward()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        static_loss, static_psnr = forward_backward()
+
+    def one_step():
+        graph.replay()
+        optimizer.step()
+        scheduler.step()
+        return [static_loss, static_psnr]
+
+    return _buffered(s.writer, one_step)
+
+
+def _compiled_one(args, s):
+    """Experimental, GPU: the plain autograd step with its forward, loss, PSNR and backward compiled by
+    TorchInductor (default mode, or max-autotune, which tries Triton matrix products with the sine and
+    cosine passes fused into their epilogues against cuBLAS). Fused Adam outside. main.py does not use it."""
+    import torch
+    import torch.nn.functional as F
+
+    from trainer.base_trainer import make_adam
+
+    optimizer = make_adam(s.model, 1e-4, fused=True)
+    scheduler = _schedule(optimizer, args)
+    peak = s.ref.max()
+
+    def forward_loss():  # AOTAutograd compiles the backward of this graph too
+        pred = s.model(s.coords)
+        psnr = 20 * torch.log10(peak / torch.sqrt(F.mse_loss(s.tf.inverse(pred.detach()).clamp(0, 255), s.ref)))
+        return F.mse_loss(pred, s.gt), psnr
+
+    mode = "max-autotune-no-cudagraphs" if args.child == "compiled_max" else None
+    compiled = torch.compile(forward_loss, mode=mode, fullgraph=True)
+
+    def one_step():
+        optimizer.zero_grad(set_to_none=True)
+        loss, psnr = compiled()
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        return [loss.detach(), psnr]
+
+    return _buffered(s.writer, one_step)
+
+
+def _published_one(args, s):
+    """What the published implementation does every step."""
+    import torch
+    import torch.nn.functional as F
+
+    c, h, w = s.img.shape
+
+    def one(i):
+        pred = s.model(s.coords)
+        recon = s.tf.inverse(pred.reshape(h, w, c).permute(2, 0, 1)).clamp(0, 255)
+        mse = F.mse_loss(pred, s.gt)
+        psnr = 20.0 * torch.log10(s.img.max() / torch.sqrt(F.mse_loss(recon, s.img)))
+        loss = F.mse_loss(pred, s.gt)
+        s.optimizer.zero_grad()
+        loss.backward()
+        s.optimizer.step()
+        s.scheduler.step()
+        s.writer.add_scalar("bench/train/total_loss", loss.detach().item(), global_step=i)
+        s.writer.add_scalar("bench/train/psnr", psnr.detach().item(), global_step=i)
+        s.writer.add_scalar("bench/train/mse", mse.detach().item(), global_step=i)
+
+    return one
+
+
+STEPS = {"project": _project_one, "project_chunked": _project_one, "graph": _graph_one, "compiled": _compiled_one,
+         "compiled_max": _compiled_one, "published": _published_one}
+
+
+def _time(one, args, device):
+    """(median seconds per step, warm-up seconds) of `one` after args.warmup steps. On a GPU, steps are
+    timed in blocks with one synchronisation each, as the training loop runs them (it never waits for
+    the device between steps); on a CPU every step is timed alone."""
+    import torch
 
     t0 = time.perf_counter()
     for i in range(args.warmup):
@@ -209,8 +237,6 @@ def child(args):
     warmup = time.perf_counter() - t0
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats()
-    # On a GPU, steps are timed in blocks with one synchronisation each, as the training loop runs
-    # them (it never waits for the device between steps); on a CPU every step is timed alone.
     block = 10 if device.type == "cuda" else 1
     times = []
     for i in range(0, args.steps, block):
@@ -219,11 +245,32 @@ def child(args):
             one(args.warmup + i + j)
         _sync(device)
         times.append((time.perf_counter() - t0) / block)
+    return statistics.median(times), warmup
+
+
+def child(args):
+    import types
+
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+
+    torch.set_num_threads(args.threads)
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = args.tf32  # fp32 unless --tf32
+    device = torch.device(args.device)
+    img, tf, coords, gt, ref, model, optimizer, scheduler = _setup(args, device)
+    writer = SummaryWriter(tempfile.mkdtemp(prefix="bench_tb_"))
+    if args.child == "chunked_ab":
+        return _chunked_ab(args, model, tf, coords, gt, ref, writer)
+    s = types.SimpleNamespace(img=img, tf=tf, coords=coords, gt=gt, ref=ref, model=model, optimizer=optimizer,
+                              scheduler=scheduler, writer=writer)
+    one = STEPS[args.child](args, s) if args.child in STEPS else _matmul_step(model, coords, device)
+    peak_rate = _device_rate(device) if args.child == "matmul" else None
+    ms, warmup = _time(one, args, device)
     writer.close()
     peak_mb = (torch.cuda.max_memory_allocated() / 2 ** 20 if device.type == "cuda"
                else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    out = {"ms": statistics.median(times) * 1e3, "warmup_s": warmup, "peak_mb": peak_mb}
-    if args.child == "matmul":
+    out = {"ms": ms * 1e3, "warmup_s": warmup, "peak_mb": peak_mb}
+    if peak_rate is not None:
         out["device_fp32_gflops"] = peak_rate
     print(json.dumps(out), flush=True)
     if args.profile:
@@ -326,7 +373,7 @@ def matmul_flops(n, model_widths):
     return flops
 
 
-def main():
+def parse(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--size", type=int, default=64, help="image side (square)")
     ap.add_argument("--model", default="siren")
@@ -344,17 +391,11 @@ def main():
     ap.add_argument("--chunk_rows", type=int, default=65536, help="project_chunked: rows per forward + backward pass")
     ap.add_argument("--repeat", type=int, default=1, help="run the configurations this many times, interleaved")
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.child:
-        return child(args)
-    if args.configs == "chunked_ab":  # one process, the two steps alternating: its own line
-        cmd = [sys.executable, os.path.abspath(__file__), "--child", "chunked_ab", "--size", str(args.size), "--device",
-               args.device, "--threads", str(args.threads), "--steps", str(args.steps), "--warmup", str(args.warmup),
-               "--chunk_rows", str(args.chunk_rows)]
-        p = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS=str(args.threads)), capture_output=True,
-                           text=True, cwd=ROOT)
-        print(p.stdout.strip().splitlines()[-1] if p.returncode == 0 else json.dumps({"error": p.stderr[-500:]}))
-        return
+    return ap.parse_args(argv)
+
+
+def run_configs(args):
+    """{config: its children's JSON lines}, each configuration in a child process, args.repeat times in turn."""
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     runs = {}
     for _ in range(args.repeat):
@@ -372,10 +413,14 @@ def main():
                 print(json.dumps({"config": cfg, "error": p.stderr.strip().splitlines()[-1:]}))
                 continue
             runs.setdefault(cfg, []).append(json.loads(p.stdout.strip().splitlines()[-1]))
-    res = {cfg: {"ms": statistics.median(r["ms"] for r in rs), "peak_mb": max(r["peak_mb"] for r in rs),
-                 "warmup_s": statistics.median(r["warmup_s"] for r in rs), "all_ms": [round(r["ms"], 1) for r in rs],
-                 **({"device_fp32_gflops": rs[0]["device_fp32_gflops"]} if "device_fp32_gflops" in rs[0] else {})}
-           for cfg, rs in runs.items()}
+    return {cfg: {"ms": statistics.median(r["ms"] for r in rs), "peak_mb": max(r["peak_mb"] for r in rs),
+                  "warmup_s": statistics.median(r["warmup_s"] for r in rs), "all_ms": [round(r["ms"], 1) for r in rs],
+                  **({"device_fp32_gflops": rs[0]["device_fp32_gflops"]} if "device_fp32_gflops" in rs[0] else {})}
+            for cfg, rs in runs.items()}
+
+
+def report(args, res):
+    """One JSON line per configuration, with its ratios to the others."""
     widths = [(256, 2), (256, 256), (256, 256), (256, 256), (3, 256)]
     flops = matmul_flops(args.size * args.size, widths) if args.model == "siren" else None
     device_name = args.device
@@ -404,6 +449,21 @@ def main():
                 line["device_fp32_gflops"] = round(rate, 1)
                 line["fraction_of_device_rate"] = round(line["matmul_gflops"] / rate, 3)
         print(json.dumps(line), flush=True)
+
+
+def main():
+    args = parse()
+    if args.child:
+        return child(args)
+    if args.configs == "chunked_ab":  # one process, the two steps alternating: its own line
+        cmd = [sys.executable, os.path.abspath(__file__), "--child", "chunked_ab", "--size", str(args.size), "--device",
+               args.device, "--threads", str(args.threads), "--steps", str(args.steps), "--warmup", str(args.warmup),
+               "--chunk_rows", str(args.chunk_rows)]
+        p = subprocess.run(cmd, env=dict(os.environ, OMP_NUM_THREADS=str(args.threads)), capture_output=True,
+                           text=True, cwd=ROOT)
+        print(p.stdout.strip().splitlines()[-1] if p.returncode == 0 else json.dumps({"error": p.stderr[-500:]}))
+        return
+    report(args, run_configs(args))
 
 
 if __name__ == "__main__":

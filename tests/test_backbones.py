@@ -39,7 +39,7 @@ def published_loop(path, model_type, num_epochs, seed=3407):
     try:
         torch.manual_seed(seed)
         model = models.build_model({**MODEL_OPTS, "model_type": model_type}, 2, c)
-        optimizer = torch.optim.Adam(lr=models.default_lr(model_type), params=model.parameters())
+        optimizer = torch.optim.Adam(lr=models.backbone_defaults(model_type)["lr"], params=model.parameters())
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / num_epochs, 1))
         psnr = {}
         for epoch in range(1, num_epochs + 1):

@@ -39,7 +39,7 @@ def test_dry_run_lists_table1_rows_with_protocol_options():
     assert "main.py" not in p.stderr
     for line, row in zip(lines, PARAM_SETS["001"]):
         opts = _parse_line(line)
-        assert opts["tag"] == row and opts["up_folder_name"] == "001_trans" and opts["multi_data"] is True
+        assert opts["tag"] == row and opts["up_folder_name"] == "001_trans" and "multi_data" not in opts
         assert opts["input_path"] == "data/div2k/test_data"
         for k, v in ROWS[row].items():
             assert opts[k] == (True if v is True else str(v)), (row, k)
@@ -157,4 +157,4 @@ def test_one_config_line_adds_an_experiment(monkeypatch):
     monkeypatch.setitem(config.EXPERIMENTS, "999", config.Experiment("my_idea", "data/div2k/test_data", "image",
                                                                      "rows", ("scale_1.0", "sym_power")))
     opts = manager.task_options("999", "sym_power")
-    assert opts["transform"] == "sym_power" and opts["up_folder_name"] == "999_my_idea" and opts["multi_data"]
+    assert opts["transform"] == "sym_power" and opts["up_folder_name"] == "999_my_idea"

@@ -46,7 +46,7 @@ def test_every_backbone_builds_and_runs(name):
 
 
 def test_defaults():
-    assert [models.default_lr(k) for k in ("siren", "finer", "pemlp", "gauss", "wire")] == [1e-4, 5e-4, 1e-3, 5e-3, 5e-3]
+    assert [models.backbone_defaults(k)["lr"] for k in ("siren", "finer", "pemlp", "gauss", "wire")] == [1e-4, 5e-4, 1e-3, 5e-3, 5e-3]
     wire = models.build_model({**OPTS, "model_type": "wire"}, 2, 3)
     assert wire.net[1].linear.in_features == 181
     pe = models.build_model({**OPTS, "model_type": "pemlp"}, 2, 3)

@@ -135,3 +135,64 @@ def test_an_older_video_args_json_keeps_its_derived_batch_on_resume(tmp_path, ca
     (folder / "results.json").write_text(json.dumps({**results, "complete": False}))
     err = _run(capsys, "--resume", folder)
     assert "resuming after frames epoch 1" in err and "8192 of 131072 coordinates per step" in err
+
+
+# ---- the parser: help, groups, roles ----------------------------------------------------------------
+
+def test_every_option_has_help_in_its_group_and_one_role():
+    from opt import GROUPS, ROLE, ROLES
+
+    parser = build_parser()
+    options = [a for a in parser._actions if a.dest != "help"]
+    assert all(a.help and a.help.strip() for a in options), [a.dest for a in options if not a.help]
+    groups = {g.title: [a.dest for a in g._group_actions] for g in parser._action_groups}
+    assert [name for name, _ in GROUPS] == [t for t in groups if t not in ("positional arguments", "options")]
+    assert sorted(d for name, _ in GROUPS for d in groups[name]) == sorted(a.dest for a in options)
+    text = parser.format_help()
+    assert all(f"\n{name}:\n" in text for name, _ in GROUPS) and "(default: 3407)" in text
+    assert "protocol.md" not in text
+    # every option has exactly one role (a new option fails here until it is added to opt.ROLES)
+    assert sorted(ROLE) == sorted(a.dest for a in options) and sum(map(len, ROLES.values())) == len(ROLE)
+
+
+def test_the_help_names_only_files_that_exist():
+    import re
+
+    from tests.conftest import ROOT
+
+    for path in re.findall(r"[\w/]+\.(?:py|md|json)\b", build_parser().format_help()):
+        assert (ROOT / path).exists(), path
+
+
+def test_memory_gb_with_a_row_count_is_one_line(tmp_path, capsys):
+    image = tmp_path / "00.png"
+    imageio.imwrite(image, smooth_image(16, 16))
+    rc = main.main(["--input_path", str(image), "--chunk_rows", "64", "--memory_gb", "2", "--save_dir",
+                    str(tmp_path / "log")])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "--memory_gb 2" in err and "--chunk_rows 64" in err
+    assert not (tmp_path / "log").exists()
+
+
+def test_a_resume_takes_how_it_runs_and_says_so(tmp_path, capsys):
+    """A run stopped at epoch 10 (out of memory, say) resumes with --chunk_rows or --memory_gb, which
+    change how a step is computed, not what; an option that changes the fit is still refused."""
+    image = tmp_path / "00.png"
+    imageio.imwrite(image, smooth_image(16, 16))
+    _run(capsys, "--input_path", image, "--num_epochs", "20", "--log_epoch", "5", "--snap_epoch", "10",
+         "--chunk_rows", "64", "--save_dir", tmp_path / "log", *SMALL)
+    folder = run_folder(tmp_path / "log")
+    straight = json.loads((folder / "results.json").read_text())
+    (snap,) = (folder / "ckpt").glob("ckpt_00_10_*.pth")
+    (folder / "ckpt" / "latest.json").write_text(json.dumps({"file": snap.name, "sample": "00", "epoch": 10}))
+    (folder / "results.json").write_text(json.dumps({**straight, "complete": False}))
+    for argv, needle in ((["--lr", "0.1"], "--lr cannot be given"),
+                         (["--memory_gb", "1", "--chunk_rows", "32"], "--memory_gb 1 is the budget")):
+        assert main.main(["--resume", str(folder), *argv]) == 2
+        assert needle in capsys.readouterr().err
+    err = _run(capsys, "--resume", folder, "--memory_gb", "1")  # a budget given: the saved row count goes
+    assert "resume: --memory_gb 1.0 (how it runs; args.json says None)" in err
+    assert "resume: --chunk_rows auto (how it runs; args.json says 64)" in err
+    resumed = json.loads((folder / "results.json").read_text())
+    assert resumed["complete"]
+    assert resumed["samples"]["00"]["20"]["psnr"] == pytest.approx(straight["samples"]["00"]["20"]["psnr"], abs=1e-3)
