@@ -168,6 +168,12 @@ def build_parser():
     return p
 
 
+def group_options(name, parser=None):
+    """The options of one of main.py's help sections (GROUPS), in order: e.g. "transform"."""
+    (group,) = [g for g in (parser or build_parser())._action_groups if g.title == name]
+    return [a.dest for a in group._group_actions]
+
+
 def chunk_rows(text):
     """--chunk_rows: 'auto' or a row count >= 0."""
     if text == "auto":

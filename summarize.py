@@ -24,6 +24,7 @@ import math
 import os
 import sys
 
+from opt import group_options, option_kinds
 from util.cli import Parser
 from util.errors import EXIT_USAGE, InputError, UserError, exit_code_for
 from util.records import EPOCH, check_options, md_cell, read_sweep
@@ -39,11 +40,9 @@ TABLE1_SETTING = {"signal_type": "image", "model_type": "siren", "hidden_layers"
                   "lr": 1e-4, "first_omega": 30, "hidden_omega": 30, "num_epochs": 5000}
 TABLE1_IMAGES = [f"{i:02d}" for i in range(16)]  # DIV2K's test images, fitted at their 512 x 512
 TABLE1_SHAPE = [3, 512, 512]
-TRANSFORM_OPTIONS = ("transform", "trans_shift", "trans_scale", "pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta",
-                     "gamma_boundary", "gamma_trans", "box_shift", "inverse", "rpp")
+TRANSFORM_OPTIONS = tuple(group_options("transform"))  # main.py's transform options (opt.py)
 # --data applies a published run's transform options to images: each must be of its type
-TRANSFORM_OPTION_KINDS = {k: ({"transform": "str", "inverse": "bool", "rpp": "bool"}.get(k, "float"), False, None)
-                          for k in TRANSFORM_OPTIONS}
+TRANSFORM_OPTION_KINDS = {k: v for k, v in option_kinds().items() if k in TRANSFORM_OPTIONS}
 
 
 def sweep_of(runs):
