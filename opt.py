@@ -61,15 +61,24 @@ GROUPS = (("input", "the signal to fit"), ("model", "the INR backbone (the refer
           ("output", "the run folder, what is logged and how often"), ("run", "where it runs, resuming, decoding"))
 
 # What each option is to a run: the one table that resume (trainer/run.py), checkpoints
-# (trainer/checkpoint.py), TensorBoard's HParams (Run.finish) and the decoder read. A new option is its
-# name added to one of these three lines (tests/test_options.py fails while an option has no role):
+# (trainer/checkpoint.py), TensorBoard's HParams (Run.finish) and the decoder read.
 #   fit      what a run fits: a resume keeps args.json's, a checkpoint's must equal it; HParams columns
 #   run      how it runs, not what it computes: a resume may give them (and logs that it uses them)
 #   display  what is recorded and shown, and where: fixed when the run starts; never compared
+# A new option is one line: its name added to its role's tuple here (a learning-rate schedule, say, to
+# "fit"); tests/test_options.py fails while an option of build_parser has no role.
 ROLES = {
-    "fit": ("seed", "num_epochs", "lr", "batch_size", "input_path", "signal_type", "audio_seconds", "eval_lpips", "model_type", "hidden_layers", "hidden_features", "first_omega", "hidden_omega", "first_bias_scale", "scale_req_grad", "N_freqs", "scale", "transform", "trans_shift", "trans_scale", "pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta", "gamma_boundary", "gamma_trans", "box_shift", "inverse", "rpp"),  # noqa: E501
+    "fit": ("input_path", "signal_type", "audio_seconds",
+            "model_type", "hidden_layers", "hidden_features", "first_omega", "hidden_omega", "first_bias_scale",
+            "scale_req_grad", "N_freqs", "scale",
+            "transform", "trans_shift", "trans_scale", "pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta",
+            "gamma_boundary", "gamma_trans", "box_shift", "inverse", "rpp",
+            "seed", "num_epochs", "lr", "batch_size",
+            "eval_lpips"),  # LPIPS's network is drawn before the model (protocol.md): it moves the draws
     "run": ("device", "quiet", "eager", "tf32", "chunk_rows", "memory_gb"),
-    "display": ("save_dir", "up_folder_name", "tag", "run_folder", "log_epoch", "snap_epoch", "snap_minutes", "no_images", "resume", "eval_ckpt", "trust_checkpoint", "multi_data"),  # noqa: E501
+    "display": ("save_dir", "up_folder_name", "tag", "run_folder", "log_epoch", "snap_epoch", "snap_minutes",
+                "no_images", "resume", "eval_ckpt", "trust_checkpoint",
+                "multi_data"),  # accepted for the published code's command lines; a folder is always fitted whole
 }
 ROLE = {name: role for role, names in ROLES.items() for name in names}
 
