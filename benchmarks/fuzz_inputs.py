@@ -276,7 +276,7 @@ def commands(kind, info, base, out):
     run, sweep, data = os.path.join(base, info["run"]), os.path.join(base, info["sweep"]), info["data"]
     latest = os.path.join(run, "ckpt", json.load(open(os.path.join(info["base"], info["run"], "ckpt", "latest.json")))["file"])
     main, runpy = os.path.join(ROOT, "main.py"), os.path.join(ROOT, "run.py")
-    summ = ["summarize.py"]
+    summ = [os.path.join(ROOT, "summarize.py")]
     allowed_run = [run]
     cmds = {
         "args": [([main, "--resume", run], allowed_run), (summ + [os.path.join(base, "log")], [])],
