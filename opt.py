@@ -19,7 +19,8 @@ from util.errors import OptionError
 from util.records import within
 
 
-TRANSFORM_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "components", "transform.py")
+HERE = os.path.dirname(os.path.abspath(__file__))
+TRANSFORM_SOURCE = os.path.join(HERE, "components", "transform.py")
 
 
 def transform_defaults(path=TRANSFORM_SOURCE):
@@ -91,6 +92,27 @@ class DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
         return action.help if action.default in (None, False) else super()._get_help_string(action)
 
 
+@functools.lru_cache(maxsize=None)
+def table_names(path, table):
+    """The names a table of the project's registers, read from its source (without importing torch, as
+    transform_defaults): the keys of the dict literal `table` (models.py's MODELS, components/signals.py's
+    MODALITIES), or for "TRANSFORMS" the `name` of every class that sets one (components/transform.py).
+    The --help names them; resolve checks a name against the table itself."""
+    with open(os.path.join(HERE, path), encoding="utf-8") as f:
+        tree = ast.parse(f.read())
+    if table == "TRANSFORMS":
+        return tuple(a.value.value for c in tree.body if isinstance(c, ast.ClassDef) for a in c.body
+                     if isinstance(a, ast.Assign) and [getattr(t, "id", None) for t in a.targets] == ["name"]
+                     and isinstance(a.value, ast.Constant) and a.value.value)
+    (value,) = [n.value for n in tree.body if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", None) == table]
+    return tuple(k.value for k in value.keys)
+
+
+def _names(path, table):
+    names = table_names(path, table)
+    return f"{', '.join(names[:-1])} or {names[-1]} ({path}'s {table})"
+
+
 def build_parser():
     p = Parser(prog="main.py", description="Fit an INR to a signal passed through a data transform.",
                formatter_class=DefaultsShown)
@@ -98,13 +120,13 @@ def build_parser():
     a = g["input"].add_argument
     a("--input_path", default=None, help="a file, a folder (every sample in it is fitted), or builtin:chirp / "
                                          "builtin:astronaut_pan")
-    a("--signal_type", default="image", help="image, audio or video (components/signals.py's MODALITIES)")
+    a("--signal_type", default="image", help=_names("components/signals.py", "MODALITIES"))
     a("--multi_data", action="store_true",
       help="the published code's flag for a folder input, accepted so that its command lines run; a folder is "
            "always fitted whole, with or without it")
     a("--audio_seconds", type=float, default=5.0, help="audio: use at most the first this many seconds")
     a = g["model"].add_argument  # the reference's backbone options
-    a("--model_type", default="siren", help="siren, finer, wire, gauss or pemlp (models.py's MODELS)")
+    a("--model_type", default="siren", help=_names("models.py", "MODELS"))
     a("--hidden_layers", type=int, default=3, help="hidden layers between the first and the last")
     a("--hidden_features", type=int, default=256, help="width of every hidden layer (WIRE: a complex width of "
                                                        "this / sqrt(2))")
@@ -118,8 +140,7 @@ def build_parser():
     a("--scale", type=float, default=30.0, help="gauss, wire: the Gaussian's scale")
     a = g["transform"].add_argument  # the reference's; defaults: components/transform.py's constructors
     a("--transform", default="min_max",
-      help="min_max, z_score, box_cox or sym_power (components/transform.py's TRANSFORMS; Table 1's rows: "
-           "components/rows.py)")
+      help=_names("components/transform.py", "TRANSFORMS") + "; Table 1's rows: components/rows.py")
     td = transform_defaults()  # the paper's values, written once: the transforms' keyword defaults
     a("--trans_shift", type=float, default=td["trans_shift"], help="every transform ends in (x01 + shift) * scale")
     a("--trans_scale", type=float, default=td["trans_scale"], help="... and this scale: [0, 1] -> [-1, 1]")
@@ -138,8 +159,8 @@ def build_parser():
     a = g["training"].add_argument
     a("--seed", type=int, default=3407, help="seeds python, numpy and torch once, as the reference does")
     a("--num_epochs", type=int, default=5000, help="full-batch steps (video: batches of --batch_size)")
-    a("--lr", type=float, default=None, help="Adam's learning rate (default: the backbone's: siren 1e-4, finer "
-                                             "5e-4, pemlp 1e-3, gauss and wire 5e-3)")
+    a("--lr", type=float, default=None, help="Adam's learning rate (default: the backbone's, models.py's MODELS: "
+                                             "SIREN's 1e-4)")
     a("--batch_size", type=int, default=None,
       help="video: coordinates per step (default: 1/16 of all pixels, at least 4096); images and audio fit the "
            "full batch")
