@@ -341,6 +341,11 @@ def check_values(opts):
     return opts
 
 
+def check_device(device):
+    if device is not None and not DEVICE.fullmatch(device):
+        raise OptionError(f"--device {device!r}: expected cpu, cuda or cuda:N")
+
+
 def check(args):
     """Reject option values that cannot work, each with a one-line reason that names the option."""
     if args.eval_ckpt is None and args.resume is None and not args.input_path:
@@ -348,8 +353,7 @@ def check(args):
     if args.eval_ckpt is not None and args.resume is not None:
         raise OptionError("--eval_ckpt decodes a checkpoint and --resume continues a run: give one of them")
     check_values(vars(args))
-    if args.device is not None and not DEVICE.fullmatch(args.device):
-        raise OptionError(f"--device {args.device!r}: expected cpu, cuda or cuda:N")
+    check_device(args.device)
     # the run folder <save_dir>/<up_folder_name>/<tag>_<time>_<rand> stays under --save_dir
     if not _plain_name(args.tag):
         raise OptionError(f"--tag {args.tag!r} must be a plain name (no '/', not '.' or '..')")

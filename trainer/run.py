@@ -19,7 +19,7 @@ import sys
 import torch
 
 from components.signals import modality
-from opt import ROLE, ROLES, build_parser, check, check_values, option_kinds, resolve
+from opt import ROLE, ROLES, build_parser, check, check_device, check_values, option_kinds, resolve
 from trainer import checkpoint
 from util.errors import InputError, OptionError
 from util.io import write_json
@@ -56,6 +56,7 @@ def resume_args(given, notes):
         raise OptionError(f"--resume continues {run_dir} with its own options (args.json): --{other[0]} cannot "
                           f"be given with it (only how it runs: {', '.join('--' + k for k in ROLES['run'])})")
     check_values(vars(given))  # the command line's own (a --memory_gb with a --chunk_rows R) before args.json's
+    check_device(given.device)
     vars(args).update({k: v for k, v in saved.items() if k in vars(args) and k not in NOT_SAVED})
     taken = changed + [k for k in MEMORY if k not in changed and any(m in changed for m in MEMORY)]
     vars(args).update({k: getattr(given, k) for k in taken})
