@@ -130,6 +130,20 @@ def test_wrong_json_values_end_in_a_record_or_an_input_error(tmp_path_factory, r
             assert records.is_name(t.name) and (t.folder is None or records.within(folder, t.folder))
 
 
+@pytest.mark.parametrize("name", list(READERS))
+@FAST
+@given(data=st.data())
+def test_any_json_value_in_any_top_level_field(tmp_path_factory, run_dir, name, data):
+    """A field the file has (or a new one) set to any JSON value, nested at any depth: a record or the
+    project's InputError."""
+    folder = _copy_run(run_dir, tmp_path_factory.mktemp("f"))
+    docs = _sweep_docs(folder)
+    doc = docs[name] if name in docs else json.loads((folder / name).read_text())
+    key = data.draw(st.sampled_from(sorted(doc)) | st.text(max_size=8))
+    (folder / name).write_text(json.dumps({**doc, key: data.draw(json_values)}))
+    _read_ok(READERS[name], str(folder))
+
+
 # one value of every JSON type (and the edges of numbers), for the exhaustive tests below
 EVERY_TYPE = [None, True, False, 0, -1, 2 ** 70, 1.5, -1e308, "", "x", "../x", [], [1, "a"], [[]], {}, {"a": [1]}]
 
