@@ -18,12 +18,12 @@ from util.errors import OptionError
 from util.records import within
 
 
-TRANSFORM_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "components", "transform.py")
+TRANSFORM_SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "components", "sympower.py")
 
 
 def transform_defaults(path=TRANSFORM_SOURCE):
     """The transform options' defaults: the keyword defaults of the constructors in
-    components/transform.py (the paper's values; that file is the library researchers copy), read from
+    components/sympower.py (the paper's values; that file is the library researchers install or copy), read from
     its source rather than by importing it, because run.py checks a sweep's options with this parser and
     must not load torch. The same dict as transform.OPTION_DEFAULTS (tests/test_transform_library.py)."""
     with open(path, encoding="utf-8") as f:
