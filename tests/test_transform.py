@@ -141,9 +141,9 @@ def test_lengths_scale_with_the_nominal_range():
     wave = torch.sin(torch.linspace(0, 60, 8000)) * torch.linspace(0.1, 0.9, 8000)
     pw = T.build(row_options("sym_power"), 2).fit(wave[None]).params
     assert pw["left"] <= 2.0 and pw["right"] <= 2.0
-    bc = T.build(row_options("box_cox"), 2, -1.0)
+    bc = T.build(row_options("box_cox"), 2, -1.0).fit(wave[None])
     assert abs(bc.params["offset"] - (0.1 * 2 + 1)) < 1e-12  # from the bottom of [-1, 1], scaled by 2 / 256
-    assert T.build(row_options("box_cox")).params["offset"] == pytest.approx(25.6)
+    assert T.build(row_options("box_cox")).fit(data8).params["offset"] == pytest.approx(25.6)
 
 
 def test_ablations():
