@@ -265,7 +265,9 @@ class Transform:
             raise TransformError(f"{type(self).__name__}: no option {k!r} (options: {', '.join(self.OPTIONS)})")
         if v is None and k in ("levels", "lo"):
             return
-        check_number(type(self).__name__, k, v, **self.OPTIONS[k])
+        if check_number(type(self).__name__, k, v, **self.OPTIONS[k]) == 0 and k == "scale":  # one target for all
+            raise TransformError(f"{type(self).__name__}: scale must be a finite number in (-inf, inf), nonzero "
+                                 f"(got {v!r})")
 
     def get_params(self, deep=True):
         """The constructor's options as given (scikit-learn's estimator interface)."""
@@ -383,7 +385,7 @@ class Transform:
         return _module_class()(self)
 
 
-AFFINE = {"shift": {}, "scale": {"note": ", nonzero"}}  # scale 0 is refused by _check_option
+AFFINE = {"shift": {}, "scale": {"note": ", nonzero"}}  # scale 0: refused by _check_option
 
 
 class MinMax(Transform):
@@ -458,6 +460,10 @@ class BoxCox(Transform):
             lam, y = 1.0, v - 1.0  # constant data: any lambda fits; take the identity's
         else:
             y, lam = stats.boxcox(v)
+            if y.max() == y.min():  # distinct data, one target: their spread is lost beside the offset
+                raise TransformError(f"box_cox: these data all map to one value (lambda {lam:g}): their spread "
+                                     f"({v.max() - v.min():g}) is tiny beside the offset {offset:g}; say their "
+                                     f"units with levels= and lo=")
         return {"offset": offset, "shift": float(self.shift), "scale": float(self.scale), "lmbda": float(lam),
                 "min": float(y.min()), "max": float(y.max())}
 
@@ -619,6 +625,6 @@ def _module_class():
             return self._transform()._inverse(y, ops)
 
         def extra_repr(self):
-            return ", ".join(f"{k}={float(b):.6g}" for k, b in self.named_buffers(recurse=False))
+            return self.kind.name + ": " + ", ".join(f"{k}={float(b):.6g}" for k, b in self.named_buffers(recurse=False))
 
     return TransformModule
