@@ -63,17 +63,26 @@ class TransformError(ValueError):
 
 # ---- arguments and data: checked at the door ----
 
-def check_number(who, name, v, lo=-math.inf, hi=math.inf, *, lo_open=False, hi_open=False, note=""):
-    """`v` as a float if it is a real number in the interval, else TransformError naming `name`."""
+def check_number(who, name, v, lo=-math.inf, hi=math.inf, *, lo_open=False, hi_open=False, off=None,
+                 magnitude=False, note=""):
+    """`v` as a float if it is a real number in the interval [lo, hi] (open ends as told), else
+    TransformError naming `name` and the range. `off`: "< 0" or "<= 0", values that turn the option off
+    (pn_beta <= 0: no calibration); `magnitude`: the interval holds |v| (a scale of either sign)."""
     rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-    what = f"{who}: {name} must be a finite number in {rng}{note} (got {v!r})"
+    rng = (f"{off} (off) or in {rng}" if off else f"in {rng}") if not magnitude else f"of magnitude in {rng}"
+    what = f"{who}: {name} must be a finite number {rng}{note} (got {v!r})"
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TransformError(what)
     try:
         f = float(v)
     except (OverflowError, ValueError):
         raise TransformError(what) from None
-    if not math.isfinite(f) or f < lo or f > hi or (lo_open and f == lo) or (hi_open and f == hi):
+    if not math.isfinite(f):
+        raise TransformError(what)
+    if (off == "< 0" and f < 0) or (off == "<= 0" and f <= 0):
+        return f
+    m = abs(f) if magnitude else f
+    if m < lo or m > hi or (lo_open and m == lo) or (hi_open and m == hi):
         raise TransformError(what)
     return f
 
@@ -265,9 +274,7 @@ class Transform:
             raise TransformError(f"{type(self).__name__}: no option {k!r} (options: {', '.join(self.OPTIONS)})")
         if v is None and k in ("levels", "lo"):
             return
-        if check_number(type(self).__name__, k, v, **self.OPTIONS[k]) == 0 and k == "scale":  # one target for all
-            raise TransformError(f"{type(self).__name__}: scale must be a finite number in (-inf, inf), nonzero "
-                                 f"(got {v!r})")
+        check_number(type(self).__name__, k, v, **self.OPTIONS[k])
 
     def get_params(self, deep=True):
         """The constructor's options as given (scikit-learn's estimator interface)."""
@@ -385,7 +392,10 @@ class Transform:
         return _module_class()(self)
 
 
-AFFINE = {"shift": {}, "scale": {"note": ", nonzero"}}  # scale 0: refused by _check_option
+# The options' ranges are main.py's (opt.RULES; tests/test_sympower.py holds them equal), where the
+# method stops making sense: a shift beyond 100 drowns the data's levels in float32, a scale under 1e-6
+# underflows the loss (0 cannot be inverted), and so on.
+AFFINE = {"shift": {"lo": -100.0, "hi": 100.0}, "scale": {"lo": 1e-6, "hi": 1e6, "magnitude": True}}
 
 
 class MinMax(Transform):
@@ -431,8 +441,8 @@ class ZScore(Transform):
         return y * spread + mean
 
 
-UNITS = {"levels": {"lo": 0.0, "lo_open": True, "note": " or None (from the dtype)"},
-         "lo": {"note": " or None (from the dtype)"}}
+UNITS = {"levels": {"lo": 0.0, "hi": 2.0 ** 64, "lo_open": True, "note": " or None (from the dtype)"},
+         "lo": {"lo": -2.0 ** 64, "hi": 2.0 ** 64, "note": " or None (from the dtype)"}}
 
 
 class BoxCox(Transform):
@@ -444,7 +454,7 @@ class BoxCox(Transform):
     """
     name = "box_cox"
     KEYS = ("offset", "shift", "scale", "lmbda", "min", "max")
-    OPTIONS = {"box_shift": {"lo": 0.0}, **AFFINE, **UNITS}
+    OPTIONS = {"box_shift": {"lo": 0.0, "hi": 100.0, "note": " (times 256 levels)"}, **AFFINE, **UNITS}
 
     def __init__(self, *, box_shift=0.1, shift=SHIFT, scale=SCALE, levels=None, lo=None):
         self._init(box_shift=box_shift, shift=shift, scale=scale, levels=levels, lo=lo)
@@ -499,12 +509,15 @@ class SymPower(Transform):
     name = "sym_power"
     KEYS = ("shift", "scale", "min", "max", "gamma", "left", "right")
     OPTIONAL = ("gamma_half",)
-    OPTIONS = {"pn_cum": {"lo": 0.0, "hi": 1.0, "lo_open": True, "hi_open": True},
-               "pn_buffer": {"hi": 1e6, "note": " (negative: the adaptive boundary)"},
-               "pn_alpha": {"lo": 0.0, "hi": 0.5}, "pn_k": {"lo": 0.0, "hi": 1e6},
-               "pn_beta": {"hi": 1.0, "note": " (<= 0: no calibration)"},
-               "gamma_boundary": {"lo": 1.0, "hi": 1e6},
-               "gamma_trans": {"hi": 1e6, "note": ", not 0 (negative: gamma is fitted)"},
+    # pn_alpha may be 0 here (no soft boundary, as protocol.md defines it); main.py asks for a bin or more
+    OPTIONS = {"pn_cum": {"lo": 0.01, "hi": 0.99, "note": " (a cdf level)"},
+               "pn_buffer": {"lo": 0.0, "hi": 10.0, "off": "< 0", "note": " (times the data range)"},
+               "pn_alpha": {"lo": 0.0, "hi": 0.5, "note": " (a fraction of the 256 bins)"},
+               "pn_k": {"lo": 0.0, "hi": 4096.0, "note": " (levels per unit tail mass)"},
+               "pn_beta": {"lo": 1 / 256, "hi": 1.0, "off": "<= 0", "note": " (a fraction of the 256 bins)"},
+               "gamma_boundary": {"lo": 1.0, "hi": 20.0},
+               # 0 or 1e-30 would make every target one value
+               "gamma_trans": {"lo": 0.05, "hi": 20.0, "off": "< 0", "note": " (a forced gamma)"},
                **AFFINE, "levels": UNITS["levels"]}
     PARAMS = {"gamma": {"lo": 0.0, "lo_open": True}, "left": {"lo": 0.0}, "right": {"lo": 0.0}}
 
@@ -512,11 +525,6 @@ class SymPower(Transform):
                  gamma_trans=-1.0, shift=SHIFT, scale=SCALE, levels=None):
         self._init(pn_cum=pn_cum, pn_buffer=pn_buffer, pn_alpha=pn_alpha, pn_k=pn_k, pn_beta=pn_beta,
                    gamma_boundary=gamma_boundary, gamma_trans=gamma_trans, shift=shift, scale=scale, levels=levels)
-
-    def _check_option(self, k, v):
-        super()._check_option(k, v)
-        if k == "gamma_trans" and v == 0:  # x ** 0 is 1: every value would map to one target
-            check_number("SymPower", k, v, lo=0.0, lo_open=True, note=" to force gamma, or negative (fitted)")
 
     def _gamma_half(self, pdf, ops):
         """Median centring: the first bin whose cdf reaches pn_cum, as a fraction m of the range."""

@@ -396,3 +396,36 @@ def test_any_float_data_fit_soundly_or_are_refused(xs, cls):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _sound(lambda: cls().fit_transform(x))
+
+
+# main.py's option -> (the library's class, its argument); the probes straddle every bound of opt.RULES
+AS_MAIN = {"trans_shift": (S.MinMax, "shift"), "trans_scale": (S.SymPower, "scale"), "box_shift": (S.BoxCox, "box_shift"),
+           **{k: (S.SymPower, k) for k in ("pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta", "gamma_boundary",
+                                           "gamma_trans")}}
+PROBES = [-1e7, -4097, -101, -20, -1, -1e-7, 0, 1e-7, 1 / 512, 1 / 256, 0.005, 0.01, 0.04, 0.05, 0.5, 0.51, 0.99, 0.995,
+          1, 1.01, 10, 10.5, 20, 20.5, 100, 100.5, 4096, 4097, 1e6, 1.1e6]
+
+
+@pytest.mark.parametrize("option", list(AS_MAIN))
+def test_the_library_checks_its_options_as_main_py_does(option):
+    """The same values accepted and refused as opt.RULES does, but pn_alpha under 1/256 (0 bins: no soft
+    boundary, which the library allows and main.py's Table 1 never needs)."""
+    from opt import check_values
+    from util.errors import OptionError
+
+    cls, name = AS_MAIN[option]
+    for v in PROBES:
+        try:
+            check_values({option: v})
+            main_ok = True
+        except OptionError:
+            main_ok = False
+        try:
+            cls(**{name: v})
+            lib_ok = True
+        except S.TransformError:
+            lib_ok = False
+        if option == "pn_alpha" and 0 <= v < 1 / 256:
+            assert lib_ok and not main_ok
+        else:
+            assert lib_ok == main_ok, (option, v, main_ok, lib_ok)
