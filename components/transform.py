@@ -25,6 +25,7 @@ from components.sympower import (BINS, SCALE, SHIFT, TRANSFORMS, BoxCox, MinMax,
                                  Transform, TransformError, ZScore)
 
 LEVELS = 256.0  # the nominal full-scale range a run assumes unless its data say otherwise: 8-bit
+SEEDS = (0, 2 ** 32 - 1)  # the inspector's --seed, as main.py's (opt.RULES: what numpy's generator takes)
 
 
 def _keyword_defaults(cls):
@@ -144,7 +145,7 @@ def _main(argv=None):
     from util.cli import Parser
     from util.errors import EXIT_USAGE, UserError
     from util.io import IMAGE_EXTS, list_samples, read_image, sample_name
-    from util.plot import MAX_ROWS as PLOT_ROWS
+    from util.plot import MAX_ROWS as PLOT_ROWS, plot_format
 
     ap = Parser(prog="python -m components.transform",
                 description="Fit a Table 1 transform to images; print its parameters and the "
@@ -153,10 +154,18 @@ def _main(argv=None):
     ap.add_argument("--transform", default="sym_power", help=f"Table 1 row: {', '.join(ROWS)}")
     ap.add_argument("--seed", type=int, default=3407, help="seed of the rpp permutation")
     ap.add_argument("--plot", default=None, metavar="OUT.png",
-                    help="histograms before / after and the transform curve (a folder: its first few files)")
+                    help="histograms before / after and the transform curve (a folder: its first few files), in "
+                         "the format the suffix names (.png, .pdf, .svg, .jpg, ...)")
     args = ap.parse_args(argv)
     if args.transform not in ROWS:
         ap.exit(EXIT_USAGE, f"error: unknown transform row '{args.transform}' (valid: {', '.join(ROWS)})\n")
+    if not SEEDS[0] <= args.seed <= SEEDS[1]:
+        ap.exit(EXIT_USAGE, f"error: --seed must be in [0, 2**32 - 1] (got {args.seed})\n")
+    if args.plot:
+        try:
+            plot_format(args.plot)  # before the work, not after it
+        except UserError as e:
+            ap.exit(EXIT_USAGE, f"error: {e}\n")
     opts = {**OPTION_DEFAULTS, **ROWS[args.transform]}
     try:
         files = list_samples(args.path, IMAGE_EXTS)

@@ -1,5 +1,6 @@
 """Transforms against the reference's vectors (sym_power_div2k_test.json, attributes_div2k_test.json)."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -110,6 +111,36 @@ def test_inspector_cli_forced_gamma_row_and_bad_row():
     assert obj["params"]["gamma"] == 2.0 and obj["params"]["gamma_half"] is None
     assert obj["params"]["left"] == 0 and obj["params"]["right"] == 0
     one_line_error(run_in_process("-m", "components.transform", img, "--transform", "gamma_3"), "gamma_3")
+
+
+def test_inspector_checks_its_seed_as_main_py_does(tmp_path, tiny_png):
+    """--seed within main.py's range (opt.RULES), one line otherwise, before anything is read."""
+    from opt import check_values
+    from util.errors import OptionError
+
+    for seed in (-1, 0, 2 ** 32 - 1, 2 ** 32, 2 ** 70):
+        p = run_in_process("-m", "components.transform", tiny_png, "--transform", "rpp", "--seed", seed)
+        try:
+            check_values({"seed": seed})
+            assert p.returncode == 0, p.stderr
+        except OptionError:
+            one_line_error(p, "--seed", seed)
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF"), (".jpg", b"\xff\xd8\xff"),
+                                           (".svg", b"<?xml"), (".tiff", b"II*\x00")])
+def test_inspector_plot_writes_the_format_its_suffix_names(tmp_path, tiny_png, suffix, magic):
+    out = tmp_path / f"x{suffix}"
+    run_in_process("-m", "components.transform", tiny_png, "--plot", out, check=True)
+    assert out.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("name", ["x.foo", "x", "x.raw"])
+def test_inspector_plot_refuses_a_format_it_cannot_write_before_the_work(tmp_path, tiny_png, name):
+    (tmp_path / "out").mkdir()
+    p = run_in_process("-m", "components.transform", tiny_png, "--plot", tmp_path / "out" / name)
+    one_line_error(p, "--plot", name)
+    assert p.stdout == "" and os.listdir(tmp_path / "out") == []  # refused before fitting: nothing printed or written
 
 
 @pytest.mark.parametrize("row", list(ROWS))
