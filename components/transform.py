@@ -64,9 +64,9 @@ def build(opts, levels=LEVELS, lo=0.0):
 
 def restore(state):
     """Rebuild a fitted transform from {"name": ..., "params": {...}} (as stored in a checkpoint)."""
-    if not isinstance(state, dict) or state.get("name") not in TRANSFORMS:
-        name = state.get("name") if isinstance(state, dict) else state
-        raise TransformError(f"unknown transform '{name}' in checkpoint")
+    name = state.get("name") if isinstance(state, dict) else state
+    if not isinstance(name, str) or name not in TRANSFORMS:
+        raise TransformError(f"unknown transform {str(name)[:40]!r} in checkpoint")
     if not isinstance(state.get("params"), dict):
         raise TransformError(f"transform '{state['name']}' in checkpoint has no parameters")
     return TRANSFORMS[state["name"]].from_params(state["params"])

@@ -552,7 +552,7 @@ def _check_ours(path, state, torch):
         raise InputError(f"{path}: 'scheduler' is not a schedule state")
     tf = _entry(state, "transform", path)
     name, params = tf.get("name"), tf.get("params")
-    if name not in TRANSFORM_PARAMS or not isinstance(params, dict):
+    if not isinstance(name, str) or name not in TRANSFORM_PARAMS or not isinstance(params, dict):
         raise InputError(f"{path}: unknown transform {str(name)[:40]!r} or no parameters")
     for k in TRANSFORM_PARAMS[name]:
         if not is_number(params.get(k)):
