@@ -134,10 +134,6 @@ class _NumpyOps:
         return bool(np.isfinite(x).all())
 
     @staticmethod
-    def float32(x):
-        return np.asarray(x, dtype=np.float32)
-
-    @staticmethod
     def double(x):
         return np.asarray(x, dtype=np.float64)
 
@@ -201,7 +197,7 @@ class _TorchOps:
     log, exp = staticmethod(lambda x: x.log()), staticmethod(lambda x: x.exp())
     reciprocal = staticmethod(lambda x: x.reciprocal())
     full_like = staticmethod(lambda x, v: _TorchOps.torch().full_like(x, v))
-    float32, double = staticmethod(lambda x: x.float()), staticmethod(lambda x: x.double())
+    double = staticmethod(lambda x: x.double())
     like = staticmethod(lambda x, ref: x.to(ref.dtype))
     clamp = staticmethod(lambda x, lo=None, hi=None: x.clamp(lo, hi))
 
