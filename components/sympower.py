@@ -631,4 +631,12 @@ def _module_class():
         def extra_repr(self):
             return self.kind.name + ": " + ", ".join(f"{k}={float(b):.6g}" for k, b in self.named_buffers(recurse=False))
 
+    TransformModule.__qualname__, TransformModule.__module__ = "TransformModule", __name__  # pickled by name
     return TransformModule
+
+
+def __getattr__(name):
+    # sympower.TransformModule exists once asked for (torch.save of a whole module finds it by name)
+    if name == "TransformModule":
+        return _module_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,9 +2,11 @@
 in-process: importing it without torch, scikit-learn's conventions, units from the dtype, the inverse's
 contract, as_module(), the soft boundary's pn_alpha = 0, and TransformError for every bad argument or
 datum (tables of the families, then hypothesis through the public API)."""
+import io
 import json
 import math
 import os
+import pickle
 import subprocess
 import sys
 import warnings
@@ -208,6 +210,11 @@ def test_as_module_carries_the_fit(cls, u8):
     out.sum().backward()
     assert out.dtype == torch.float64 and torch.isfinite(z.grad).all() and (z.grad > 0).all()
     assert torch.equal(m.double()(x.double()), tf.transform(x.double()))
+    buf = io.BytesIO()
+    torch.save(m, buf)  # the whole module, found by name (sympower.TransformModule)
+    buf.seek(0)
+    assert torch.equal(torch.load(buf, weights_only=False)(x), y)
+    assert pickle.loads(pickle.dumps(tf)).params == tf.params
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
