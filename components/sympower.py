@@ -375,7 +375,7 @@ class Transform:
         if fitted.get("scale", 1.0) == 0:
             raise TransformError(f"{cls.name}: parameter scale must be a nonzero finite number (got 0)")
         t = cls(**{k: fitted[k] for k in ("shift", "scale") if k in inspect.signature(cls).parameters})
-        t._params = {**fitted, **{k: params[k] for k in cls.OPTIONAL if k in params}}
+        t._params = {k: fitted.get(k, params[k]) for k in params if k in fitted or k in cls.OPTIONAL}  # in its order
         return t
 
     OPTIONAL = ()  # fitted values kept by from_params but not needed to transform (sym-power's gamma_half)
@@ -450,7 +450,7 @@ class BoxCox(Transform):
     """
     name = "box_cox"
     KEYS = ("offset", "shift", "scale", "lmbda", "min", "max")
-    OPTIONS = {"box_shift": {"lo": 0.0, "hi": 100.0, "note": " (times 256 levels)"}, **AFFINE, **UNITS}
+    OPTIONS = {"box_shift": {"lo": 0.0, "hi": 100.0, "note": " (times the full-scale range)"}, **AFFINE, **UNITS}
 
     def __init__(self, *, box_shift=0.1, shift=SHIFT, scale=SCALE, levels=None, lo=None):
         self._init(box_shift=box_shift, shift=shift, scale=scale, levels=levels, lo=lo)
