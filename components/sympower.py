@@ -21,7 +21,7 @@ boundary, pn_k x tail mass, and the Box-Cox offset, box_shift x 256); here they 
 full-scale range `levels` (N), so the transforms behave alike on data of any bit depth. With
 levels=None (the default) N follows the dtype: uint8 / int8 256, uint16 / int16 65536, bool 2, and
 floats the range [0, 1] (N = 1): float data outside [0, 1] are refused, since their units are unknown;
-say them with `levels` (256 for 8-bit values stored as floats, 2 with lo=-1 for audio in [-1, 1]).
+say them with `levels` (256 for 8-bit values stored as floats, 2 for audio in [-1, 1] with BoxCox's lo=-1).
 Wider integers are refused the same way. A given `levels` is taken as stated. The project's trainer
 passes levels and lo explicitly (its default N = 256, the reference's).
 
@@ -346,10 +346,11 @@ class Transform:
             lo_d, levels_d = FLOAT_RANGE[0], FLOAT_RANGE[1] - FLOAT_RANGE[0]
             mn, mx = float(x.min()), float(x.max())
             if mn < FLOAT_RANGE[0] or mx > FLOAT_RANGE[1]:
+                audio = "levels=2, lo=-1" if "lo" in self.OPTIONS else "levels=2"
                 raise TransformError(
                     f"{self.name}: float data span [{mn:g}, {mx:g}], outside [0, 1], the range assumed for "
                     f"float data: say their units with levels= (the full-scale range: 256 for 8-bit values "
-                    f"stored as floats, 65536 for 16-bit, 2 with lo=-1 for [-1, 1])")
+                    f"stored as floats, 65536 for 16-bit; {audio} for [-1, 1])")
         else:
             raise TransformError(f"{self.name}: {source} data: their full-scale range is not in the dtype; "
                                  f"say it with levels= (256 for 8-bit values, 65536 for 16-bit)")
