@@ -20,12 +20,12 @@ from util.records import within
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TRANSFORM_SOURCE = os.path.join(HERE, "components", "transform.py")
+TRANSFORM_SOURCE = os.path.join(HERE, "components", "sympower.py")
 
 
 def transform_defaults(path=TRANSFORM_SOURCE):
     """The transform options' defaults: the keyword defaults of the constructors in
-    components/transform.py (the paper's values; that file is the library researchers copy), read from
+    components/sympower.py (the paper's values; that file is the library researchers install or copy), read from
     its source rather than by importing it, because run.py checks a sweep's options with this parser and
     must not load torch. The same dict as transform.OPTION_DEFAULTS (tests/test_transform_library.py)."""
     return dict(_transform_defaults(path))
@@ -96,7 +96,7 @@ class DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
 def table_names(path, table):
     """The names a table of the project's registers, read from its source (without importing torch, as
     transform_defaults): the keys of the dict literal `table` (models.py's MODELS, components/signals.py's
-    MODALITIES), or for "TRANSFORMS" the `name` of every class that sets one (components/transform.py).
+    MODALITIES), or for "TRANSFORMS" the `name` of every class that sets one (components/sympower.py).
     The --help names them; resolve checks a name against the table itself."""
     with open(os.path.join(HERE, path), encoding="utf-8") as f:
         tree = ast.parse(f.read())
@@ -138,9 +138,9 @@ def build_parser():
     a("--scale_req_grad", action="store_true", help="finer: let the |z| + 1 factor carry gradient")
     a("--N_freqs", type=int, default=10, help="pemlp: positional-encoding frequencies")
     a("--scale", type=float, default=30.0, help="gauss, wire: the Gaussian's scale")
-    a = g["transform"].add_argument  # the reference's; defaults: components/transform.py's constructors
+    a = g["transform"].add_argument  # the reference's; defaults: components/sympower.py's constructors
     a("--transform", default="min_max",
-      help=_names("components/transform.py", "TRANSFORMS") + "; Table 1's rows: components/rows.py")
+      help=_names("components/sympower.py", "TRANSFORMS") + "; Table 1's rows: components/rows.py")
     td = transform_defaults()  # the paper's values, written once: the transforms' keyword defaults
     a("--trans_shift", type=float, default=td["trans_shift"], help="every transform ends in (x01 + shift) * scale")
     a("--trans_scale", type=float, default=td["trans_scale"], help="... and this scale: [0, 1] -> [-1, 1]")

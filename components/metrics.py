@@ -5,6 +5,10 @@ A metric that cannot be computed (a perfect reconstruction's PSNR, SSIM of an im
 its window, LPIPS without weights) is None, written as null: never inf or NaN.
 
     python -m components.metrics REF TEST [--lpips]   # one JSON line {"psnr", "ssim", "ssim_ref", "lpips"}
+
+The tool says why a PSNR is null ("psnr_null": "identical" when the images are equal, "no signal"
+when the reference is 0 everywhere: the reference's PSNR divides by its maximum), and compares images
+of two bit depths in the reference's units (each normalised by its own dtype's range), with a note.
 """
 import json
 import math
@@ -28,6 +32,12 @@ def psnr(pred, gt):
     """The reference's PSNR: 20 log10(max(gt) / rmse); the peak is the target's own maximum."""
     mse = torch.mean((pred.double() - gt.double()) ** 2)
     return finite_or_none(20 * torch.log10(gt.double().max() / torch.sqrt(mse)))
+
+
+def psnr_null_reason(pred, gt):
+    """Why psnr(pred, gt) is None: "identical" (no error: infinite), else "no signal" (the peak, the
+    reference's maximum, is 0 or below: no ratio to take)."""
+    return "identical" if torch.equal(pred.double(), gt.double()) else "no signal"
 
 
 def _gaussian_window(size=11, sigma=1.5):
@@ -229,11 +239,20 @@ def _main(argv=None):
     ap.add_argument("test", help="test image")
     ap.add_argument("--lpips", action="store_true", help="also compute LPIPS (needs torchvision's AlexNet weights)")
     args = ap.parse_args(argv)
-    (ref, nominal), (test, _) = read_image(args.ref), read_image(args.test)
+    (ref, nominal), (test, test_nominal) = read_image(args.ref), read_image(args.test)
     if ref.shape != test.shape:
         raise InputError(f"{args.test}: shape {tuple(test.shape)} differs from {args.ref}: {tuple(ref.shape)}")
+    if test_nominal.levels != nominal.levels:  # e.g. the same picture stored 8- and 16-bit: one unit scale
+        test = (test.double() - test_nominal.lo) * (nominal.span / test_nominal.span) + nominal.lo
+        print(f"note: {args.test} holds {test_nominal.levels:.0f} levels and {args.ref} {nominal.levels:.0f}: "
+              f"compared in the reference's units (test x {nominal.span:g} / {test_nominal.span:g})", file=sys.stderr)
     lp = Lpips() if args.lpips else None
-    print(json.dumps(image_metrics(test, ref, nominal.span, lp)))
+    out = image_metrics(test, ref, nominal.span, lp)
+    if out["psnr"] is None:
+        out["psnr_null"] = psnr_null_reason(test, ref)
+        print(f"note: psnr is null: " + ("the images are identical" if out["psnr_null"] == "identical" else
+              f"no signal: {args.ref} is 0 everywhere (the peak this PSNR divides by)"), file=sys.stderr)
+    print(json.dumps(out))
     return 0
 
 

@@ -84,7 +84,11 @@ def chirp(seconds=5.0, rate=RATE, seed=0):
 
 
 def read_audio(path, seconds, log=None):
-    """(channels, samples) float32 in [-1, 1] at 16 kHz, at most `seconds` long, and a name."""
+    """(channels, samples) float32 in [-1, 1] at 16 kHz, at most `seconds` long, and a name.
+
+    [-1, 1] is the nominal range everything downstream assumes (the transforms' levels, the metrics'
+    peak, the WAV written back), so a float file whose samples go beyond it is refused, not clipped
+    (clipping would fit a different signal without a word); integer PCM files cannot go beyond it."""
     import soundfile as sf
 
     if path.startswith("builtin:"):
@@ -101,6 +105,10 @@ def read_audio(path, seconds, log=None):
         raise InputError(f"{path}: holds no samples")
     if not np.isfinite(wav).all():
         raise InputError(f"{path}: holds NaN or infinite samples")
+    peak = float(np.abs(wav).max())
+    if peak > 1.0:
+        raise InputError(f"{path}: its samples reach {peak:g}, beyond [-1, 1], the range audio is fitted in; "
+                         f"scale the file into [-1, 1] (divide it by {peak:g})")
     if rate != RATE:
         from scipy.signal import resample_poly
 
@@ -108,6 +116,7 @@ def read_audio(path, seconds, log=None):
         wav = resample_poly(wav, ratio.numerator, ratio.denominator, axis=0)
         if log:
             log(f"{path}: resampled from {rate} Hz to {RATE} Hz")
+    # only resampling's ringing (a few thousandths past full scale) is clipped here: the file is in [-1, 1]
     wav = np.clip(wav[: int(round(seconds * RATE))], -1.0, 1.0)
     if wav.shape[0] < 2:
         raise InputError(f"{path}: {wav.shape[0]} sample(s) at {RATE} Hz; a signal to fit needs at least 2")

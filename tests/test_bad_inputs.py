@@ -104,6 +104,21 @@ def test_audio_with_nan_or_inf(tmp_path, bad):
     assert "NaN" in one_line_error(main_py(tmp_path, "--signal_type", "audio", "--input_path", path), path)
 
 
+def test_float_audio_beyond_full_scale_is_refused_not_clipped(tmp_path):
+    """Samples up to +-100 would be clipped to a square wave; the file is refused, naming the peak. A
+    full-scale file (and resampling's ringing past it) reads."""
+    from components.signals import read_audio
+
+    wav = 100 * np.sin(np.linspace(0, 50, 800))
+    path = tmp_path / "loud.wav"
+    sf.write(path, wav, 16000, subtype="FLOAT")
+    line = one_line_error(main_py(tmp_path, "--signal_type", "audio", "--input_path", path), path, "[-1, 1]")
+    assert "reach 99.99" in line
+    sf.write(path, wav / 100, 22050, subtype="FLOAT")
+    data, _ = read_audio(str(path), 1.0)
+    assert data.abs().max() <= 1 and data.abs().max() > 0.99
+
+
 # ---- options ----------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("opt,value", [("--transform", "gauss"), ("--model_type", "mlp"), ("--signal_type", "mesh")])

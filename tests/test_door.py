@@ -103,7 +103,8 @@ def test_resume_onto_other_data_is_refused_before_anything_is_written(work, caps
     assert sorted(p.name for p in run.rglob("*")) == listing and (run / "results.json").read_text() == before
 
 
-@pytest.mark.parametrize("edit", ["nan", "complex", "shape", "perm", "video", "nominal", "optimizer", "rng"])
+@pytest.mark.parametrize("edit", ["nan", "complex", "shape", "perm", "video", "nominal", "optimizer", "rng",
+                                  "transform name"])
 def test_a_tampered_checkpoint_is_refused_on_resume_and_decode(work, capsys, edit):
     run, data = work
     path = run / "ckpt" / json.loads((run / "ckpt" / "latest.json").read_text())["file"]
@@ -123,6 +124,8 @@ def test_a_tampered_checkpoint_is_refused_on_resume_and_decode(work, capsys, edi
         state["signal"]["nominal"]["hi"] = float("nan")
     elif edit == "optimizer":
         state["optimizer"]["state"][0]["exp_avg"] = torch.zeros(3)
+    elif edit == "transform name":  # any JSON type where a name stands: one line, not "unhashable type"
+        state["transform"]["name"] = [state["transform"]["name"]]
     else:
         state["rng"]["torch"] = torch.zeros(4, dtype=torch.uint8)
     torch.save(state, path)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from components import metrics as M
-from tests.conftest import VECTORS, dataset, load_json, run_in_process
+from tests.conftest import VECTORS, dataset, load_json, run_in_process, write_png
 
 
 def _perturbed(gt):
@@ -74,3 +74,37 @@ def test_audio_metrics_textbook_si_snr():
     # scale invariance: SI-SNR of 3 * estimate equals that of the estimate
     assert M.audio_metrics(3 * (s + noise), s)["si_snr"] == pytest.approx(m["si_snr"], rel=1e-6)
     assert M.audio_metrics(s, s)["snr"] is None
+
+
+def test_null_psnr_tells_identical_from_no_signal(tmp_path):
+    """A black reference against a white test has no peak to take a ratio of: "no signal", not "identical"."""
+    black = write_png(tmp_path / "black.png", np.zeros((16, 16, 3), np.uint8))
+    white = write_png(tmp_path / "white.png", np.full((16, 16, 3), 255, np.uint8))
+    p = run_in_process("-m", "components.metrics", black, white, check=True)
+    out = json.loads(p.stdout)
+    assert out["psnr"] is None and out["psnr_null"] == "no signal" and "no signal" in p.stderr
+    out = json.loads(run_in_process("-m", "components.metrics", black, black, check=True).stdout)
+    assert out["psnr"] is None and out["psnr_null"] == "identical"
+    out = json.loads(run_in_process("-m", "components.metrics", white, black, check=True).stdout)
+    assert out["psnr"] == 0.0 and "psnr_null" not in out
+
+
+def test_two_bit_depths_are_compared_in_the_references_units(tmp_path):
+    """The same picture stored 8- and 16-bit is identical; a 16-bit test scores as its 8-bit copy does."""
+    a = (np.random.default_rng(0).random((24, 24, 3)) * 255).astype(np.uint8)
+    b = np.clip(a.astype(int) + 3, 0, 255).astype(np.uint8)
+    files = {n: write_png(tmp_path / f"{n}.png", arr) for n, arr in
+             (("a8", a), ("a16", a.astype(np.uint16) * 257), ("b8", b), ("b16", b.astype(np.uint16) * 257))}
+
+    def metrics(ref, test):
+        p = run_in_process("-m", "components.metrics", files[ref], files[test], check=True)
+        return json.loads(p.stdout), p.stderr
+
+    for ref, test in (("a8", "a16"), ("a16", "a8")):
+        out, err = metrics(ref, test)
+        assert out["psnr_null"] == "identical" and out["ssim"] == pytest.approx(1.0)
+        assert "compared in the reference's units" in err
+    same, _ = metrics("a8", "b8")
+    for ref, test in (("a8", "b16"), ("a16", "b16"), ("a16", "b8")):
+        out, _ = metrics(ref, test)
+        assert out["psnr"] == pytest.approx(same["psnr"], abs=1e-9) and out["ssim"] == pytest.approx(same["ssim"], abs=1e-9)

@@ -1,5 +1,6 @@
 """Transforms against the reference's vectors (sym_power_div2k_test.json, attributes_div2k_test.json)."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -112,6 +113,36 @@ def test_inspector_cli_forced_gamma_row_and_bad_row():
     one_line_error(run_in_process("-m", "components.transform", img, "--transform", "gamma_3"), "gamma_3")
 
 
+def test_inspector_checks_its_seed_as_main_py_does(tmp_path, tiny_png):
+    """--seed within main.py's range (opt.RULES), one line otherwise, before anything is read."""
+    from opt import check_values
+    from util.errors import OptionError
+
+    for seed in (-1, 0, 2 ** 32 - 1, 2 ** 32, 2 ** 70):
+        p = run_in_process("-m", "components.transform", tiny_png, "--transform", "rpp", "--seed", seed)
+        try:
+            check_values({"seed": seed})
+            assert p.returncode == 0, p.stderr
+        except OptionError:
+            one_line_error(p, "--seed", seed)
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".pdf", b"%PDF"), (".jpg", b"\xff\xd8\xff"),
+                                           (".svg", b"<?xml"), (".tiff", b"II*\x00")])
+def test_inspector_plot_writes_the_format_its_suffix_names(tmp_path, tiny_png, suffix, magic):
+    out = tmp_path / f"x{suffix}"
+    run_in_process("-m", "components.transform", tiny_png, "--plot", out, check=True)
+    assert out.read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("name", ["x.foo", "x", "x.raw"])
+def test_inspector_plot_refuses_a_format_it_cannot_write_before_the_work(tmp_path, tiny_png, name):
+    (tmp_path / "out").mkdir()
+    p = run_in_process("-m", "components.transform", tiny_png, "--plot", tmp_path / "out" / name)
+    one_line_error(p, "--plot", name)
+    assert p.stdout == "" and os.listdir(tmp_path / "out") == []  # refused before fitting: nothing printed or written
+
+
 @pytest.mark.parametrize("row", list(ROWS))
 def test_constant_data_maps_to_centre_without_nan(row):
     data = torch.full((3, 8, 8), 77.0)
@@ -141,9 +172,9 @@ def test_lengths_scale_with_the_nominal_range():
     wave = torch.sin(torch.linspace(0, 60, 8000)) * torch.linspace(0.1, 0.9, 8000)
     pw = T.build(row_options("sym_power"), 2).fit(wave[None]).params
     assert pw["left"] <= 2.0 and pw["right"] <= 2.0
-    bc = T.build(row_options("box_cox"), 2, -1.0)
+    bc = T.build(row_options("box_cox"), 2, -1.0).fit(wave[None])
     assert abs(bc.params["offset"] - (0.1 * 2 + 1)) < 1e-12  # from the bottom of [-1, 1], scaled by 2 / 256
-    assert T.build(row_options("box_cox")).params["offset"] == pytest.approx(25.6)
+    assert T.build(row_options("box_cox")).fit(data8).params["offset"] == pytest.approx(25.6)
 
 
 def test_ablations():

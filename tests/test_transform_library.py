@@ -1,5 +1,6 @@
-"""components/transform.py as a library: copied alone, keyword defaults, numpy or torch in any dtype,
-params through JSON, its own error type. The reference's numbers are tests/test_transform.py's."""
+"""components/sympower.py as a library: copied alone, keyword defaults, numpy or torch in any dtype,
+params through JSON, its own error type. The reference's numbers are tests/test_transform.py's; the
+installed package's API (scikit-learn's names, units, as_module, argument checks) tests/test_sympower.py's."""
 import ast
 import inspect
 import json
@@ -17,7 +18,7 @@ from components import transform as T
 from opt import defaults, row_options, transform_defaults
 from tests.conftest import ROOT, one_line_error, run_in_process, smooth_image
 
-LIBRARY_IMPORTS = {"functools", "inspect", "json", "math", "sys", "numpy", "torch", "scipy"}
+LIBRARY_IMPORTS = {"functools", "inspect", "math", "numbers", "sys", "numpy", "scipy"}
 
 
 def readme_block(heading):
@@ -28,37 +29,53 @@ def readme_block(heading):
     return m.group(2)
 
 
-def test_readme_snippet_runs_with_transform_py_alone(tmp_path):
-    """The README's snippet, as written, in a fresh interpreter whose only project file is a copy of
-    components/transform.py (no util/, no opt.py: -E drops PYTHONPATH, the folder is outside the repo)."""
-    shutil.copy(ROOT / "components" / "transform.py", tmp_path / "transform.py")
-    (tmp_path / "snippet.py").write_text(readme_block("Use sym-power in your own code"))
+IMAGES = {"8-bit": None,  # the README's own line
+          "16-bit": "(np.random.default_rng(0).integers(0, 256, (64, 64, 3)) * 257).astype(np.uint16)",
+          "float": "np.random.default_rng(0).random((64, 64, 3))"}
+
+
+@pytest.mark.parametrize("kind", list(IMAGES))
+def test_readme_snippet_runs_with_sympower_py_alone(tmp_path, kind):
+    """The README's snippet, as written (its image line swapped for a 16-bit or a float image), in a fresh
+    interpreter whose only project file is a copy of components/sympower.py named sympower.py (the
+    copy-one-file way; `pip install .` installs the same file as the same module; no util/, no opt.py:
+    -E drops PYTHONPATH, the folder is outside the repo)."""
+    shutil.copy(ROOT / "components" / "sympower.py", tmp_path / "sympower.py")
+    snippet = readme_block("Use sym-power in your own code")
+    assert re.search(r"^image = .*uint8", snippet, re.M)
+    if IMAGES[kind]:
+        snippet = re.sub(r"^image = [^#\n]*", lambda m: f"image = {IMAGES[kind]}  ", snippet, count=1, flags=re.M)
+    (tmp_path / "snippet.py").write_text(snippet)
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
     p = subprocess.run([sys.executable, "-E", "snippet.py"], cwd=tmp_path, env=env, capture_output=True,
                        text=True)
     assert p.returncode == 0, p.stderr
-    assert sorted(os.listdir(tmp_path)) in (["snippet.py", "transform.py"],
-                                           ["__pycache__", "snippet.py", "transform.py"])
+    assert sorted(os.listdir(tmp_path)) in (["snippet.py", "sympower.py"],
+                                           ["__pycache__", "snippet.py", "sympower.py"])
 
 
-def test_library_imports_only_numpy_torch_scipy_and_the_standard_library():
-    """Module level and every function but the command-line tool's _main, which may use the project."""
-    tree = ast.parse((ROOT / "components" / "transform.py").read_text())
-    nodes = [n for n in tree.body if not (isinstance(n, ast.FunctionDef) and n.name == "_main")]
-    names = set()
-    for node in (sub for n in nodes for sub in ast.walk(n)):
+def test_library_imports_only_numpy_scipy_and_the_standard_library_at_module_level():
+    """torch only inside the functions that a tensor reaches (tests/test_sympower.py imports it with
+    torch blocked); nothing of the project anywhere."""
+    tree = ast.parse((ROOT / "components" / "sympower.py").read_text())
+    names, lazy = set(), set()
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names |= {a.name.split(".")[0] for a in node.names} if isinstance(node, ast.Import) else {node.module.split(".")[0]}
+    assert names <= LIBRARY_IMPORTS, names - LIBRARY_IMPORTS
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names |= {a.name.split(".")[0] for a in node.names}
+            lazy |= {a.name.split(".")[0] for a in node.names}
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, "a relative import ties the file to its package"
-            names.add(node.module.split(".")[0])
-    assert names <= LIBRARY_IMPORTS, names - LIBRARY_IMPORTS
+            lazy.add(node.module.split(".")[0])
+    assert lazy <= LIBRARY_IMPORTS | {"torch"}, lazy - LIBRARY_IMPORTS
 
 
 def test_keyword_defaults_are_the_papers_and_opt_reads_them():
     sig = {k: p.default for k, p in inspect.signature(T.SymPower).parameters.items()}
     assert sig == dict(pn_cum=0.5, pn_buffer=-1, pn_alpha=0.01, pn_k=256, pn_beta=0.05, gamma_boundary=5,
-                       gamma_trans=-1, shift=-0.5, scale=2, levels=256)  # protocol.md, "Options of the reference"
+                       gamma_trans=-1, shift=-0.5, scale=2, levels=None)  # protocol.md; levels: the dtype's, "Options of the reference"
     assert all(p.kind is p.KEYWORD_ONLY for p in inspect.signature(T.SymPower).parameters.values())
     opts = defaults()
     for k, v in T.OPTION_DEFAULTS.items():
@@ -67,9 +84,11 @@ def test_keyword_defaults_are_the_papers_and_opt_reads_them():
     assert transform_defaults().items() <= T.OPTION_DEFAULTS.items()
     assert set(T.OPTION_DEFAULTS) - set(transform_defaults()) == {"inverse", "rpp"}  # flags: False
     data = torch.from_numpy(smooth_image(24, 24).astype(np.float32)).permute(2, 0, 1)
-    assert T.SymPower().fit(data).params == T.build(row_options("sym_power")).fit(data).params
+    assert T.SymPower(levels=256).fit(data).params == T.build(row_options("sym_power")).fit(data).params
     assert T.MinMax().fit(data).params == T.build(row_options("scale_1.0")).fit(data).params
-    assert T.BoxCox().fit(data).params == T.build(row_options("box_cox")).fit(data).params
+    assert T.BoxCox(levels=256).fit(data).params == T.build(row_options("box_cox")).fit(data).params
+    u8 = data.to(torch.uint8)  # 8-bit data: the dtype says levels=256, as the trainer states it
+    assert T.SymPower().fit(u8).params == T.build(row_options("sym_power")).fit(data).params
 
 
 DTYPES = ["uint8", "uint16", "int32", "int64", "float16", "float32", "float64"]
@@ -84,8 +103,8 @@ def test_fit_forward_inverse_keep_the_callers_kind(kind, dtype):
     data = img if kind == "numpy" else torch.from_numpy(img) if dtype != "uint16" else torch.from_numpy(
         img.astype(np.int32)).to(torch.uint16)
     want = torch.float64 if dtype == "float64" else torch.float32
-    ref_tf = T.SymPower().fit(torch.from_numpy(img.astype(np.float32)))
-    tf = T.SymPower().fit(data)
+    ref_tf = T.SymPower(levels=256).fit(torch.from_numpy(img.astype(np.float32)))
+    tf = T.SymPower(levels=256).fit(data)  # 8-bit values in every dtype: say so
     assert tf.params == pytest.approx(ref_tf.params, rel=1e-6)
     y = tf.forward(data)
     back = tf.inverse(y)
@@ -111,7 +130,7 @@ def test_any_shape(shape):
 @pytest.mark.parametrize("name", list(T.TRANSFORMS))
 def test_params_round_trip_through_json(name):
     data = torch.from_numpy(smooth_image(24, 24, seed=1).astype(np.float32)).permute(2, 0, 1)
-    tf = T.TRANSFORMS[name]().fit(data)
+    tf = T.build({**T.OPTION_DEFAULTS, "transform": name}).fit(data)
     again = T.TRANSFORMS[name].from_params(json.loads(json.dumps(tf.params)))
     y = tf.forward(data)
     assert torch.equal(again.forward(data), y)

@@ -2,10 +2,26 @@
 and the transform curve itself (`python -m components.transform PATH --plot OUT.png`). Training
 curves: PSNR (or another metric) against epoch per parameter set (`python summarize.py LOG_DIR --plot OUT.png`)."""
 import math
+import os
 
 import torch
 
+from util.errors import OptionError
 from util.io import atomic_write
+
+# The formats a plot's file name may ask for by its suffix: what matplotlib writes here (jpg and webp
+# through Pillow). Not raw / rgba (bare pixels, no header) nor pgf (needs a LaTeX installation).
+PLOT_FORMATS = ("png", "pdf", "svg", "svgz", "jpg", "jpeg", "tif", "tiff", "webp", "eps", "ps")
+
+
+def plot_format(path):
+    """The format OUT's suffix names (x.pdf: PDF), or OptionError listing the ones a plot can be."""
+    ext = os.path.splitext(str(path))[1].lower().lstrip(".")
+    if ext not in PLOT_FORMATS:
+        said = f"a .{ext} file" if ext else "a file without a suffix"
+        raise OptionError(f"--plot {path}: cannot write a plot as {said}; name one of "
+                          f"{', '.join('.' + f for f in PLOT_FORMATS)}")
+    return ext
 
 MAX_ROWS = 4
 
@@ -103,11 +119,12 @@ def transform_figure(rows, row_name):
 
 
 def plot_transforms(rows, out_path, row_name):
-    """transform_figure as a PNG (`python -m components.transform PATH --plot OUT.png`)."""
+    """transform_figure in the format OUT's suffix names (`python -m components.transform PATH --plot OUT.png`)."""
     import matplotlib.pyplot as plt
 
+    fmt = plot_format(out_path)
     fig = transform_figure(rows, row_name)
-    atomic_write(out_path, lambda f: fig.savefig(f, format="png", dpi=80), mode="wb")
+    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=80), mode="wb")
     plt.close(fig)
 
 
@@ -142,9 +159,10 @@ def curves_figure(panels, ylabel="PSNR (dB), mean over images"):
 
 
 def plot_curves(panels, out_path, ylabel="PSNR (dB), mean over images"):
-    """curves_figure as a PNG (`python summarize.py LOG_DIR --plot OUT.png`)."""
+    """curves_figure in the format OUT's suffix names (`python summarize.py LOG_DIR --plot OUT.png`)."""
     import matplotlib.pyplot as plt
 
+    fmt = plot_format(out_path)
     fig = curves_figure(panels, ylabel)
-    atomic_write(out_path, lambda f: fig.savefig(f, format="png", dpi=120), mode="wb")
+    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=120), mode="wb")
     plt.close(fig)

@@ -1,0 +1,643 @@
+"""sym-power: the symmetric power transformation of "Enhancing Implicit Neural Representations via
+Symmetric Power Transformation" (Zhang et al., AAAI 2025), and the three transforms Table 1 compares it
+with (MinMax, ZScore, BoxCox): reversible maps of a signal into the [-1, 1] an INR fits.
+
+    pip install <this repository>          # or copy this one file next to your code
+    from sympower import SymPower
+    tf = SymPower().fit(image)             # uint8 H x W x 3: 8-bit levels, read off the dtype
+    y = tf.transform(image)                # float32 in [-1, 1]: the network's target
+    x = tf.inverse_transform(y)            # the image again, in its own units
+
+Importing needs numpy and scipy only; torch is imported when a tensor comes in, and by `as_module()`.
+Numpy in gives numpy out, a tensor in gives a tensor out (on its device, with its gradient): float32
+and float64 keep their dtype, every other dtype becomes float32.
+
+The whole signal is ONE distribution, as in the paper: every value of the array (all pixels and all
+channels together) shares one histogram and one set of fitted numbers. This is not scikit-learn's
+per-column scaler; a (n_samples, n_features) table is fitted as one pool of values.
+
+Units. Two lengths of the reference are counted in intensity levels of 8-bit data (sym-power's soft
+boundary, pn_k x tail mass, and the Box-Cox offset, box_shift x 256); here they scale with the data's
+full-scale range `levels` (N), so the transforms behave alike on data of any bit depth. With
+levels=None (the default) N follows the dtype: uint8 / int8 256, uint16 / int16 65536, bool 2, and
+floats the range [0, 1] (N = 1): float data outside [0, 1] are refused, since their units are unknown;
+say them with `levels` (256 for 8-bit values stored as floats, 2 for audio in [-1, 1] with BoxCox's lo=-1).
+Wider integers are refused the same way. A given `levels` is taken as stated. The project's trainer
+passes levels and lo explicitly (its default N = 256, the reference's).
+
+Inverse contract. Inside the fitted range, inverse_transform(transform(x)) gives x back to the
+precision of the output's dtype: 8- and 16-bit data round back to the very same integers (error well
+under half a level); float32 to a few float32 ulps of the range (relative 1e-5); float64 to 1e-9.
+Outside [-1, 1] (a network's prediction may overshoot) SymPower and BoxCox clamp to the fitted range
+(the power has no real value beyond it); MinMax and ZScore are affine and extend linearly, as the
+published code does.
+
+scikit-learn's conventions: options only in __init__, `fit` returns self, `transform`,
+`inverse_transform`, `fit_transform`, `get_params` / `set_params` (sklearn.base.clone and pipelines
+work), fitted numbers as attributes with a trailing underscore (`tf.gamma_`). Today's names stay:
+`forward` / `inverse` (= transform / inverse_transform) and `params` (the fitted numbers as a dict:
+json.dumps it, `type(tf).from_params(d)` rebuilds the transform). `tf.as_module()` is a
+torch.nn.Module whose buffers hold the fit (state_dict, .to(device)), differentiable.
+
+Every bad argument or datum raises TransformError (a ValueError) naming it and what is allowed.
+"""
+import functools
+import inspect
+import math
+import numbers
+import sys
+
+import numpy as np
+from scipy import stats
+
+BINS = 256  # histogram bins of the reference, whatever the bit depth
+SHIFT, SCALE = -0.5, 2.0  # the final affine shift then scale: [0, 1] -> [-1, 1]
+FLOAT_RANGE = (0.0, 1.0)  # the nominal range assumed for float data when levels is None
+DTYPE_RANGES = {"uint8": (0, 256), "int8": (-128, 256), "uint16": (0, 65536), "int16": (-32768, 65536),
+                "bool": (0, 2)}  # (lo, levels) of integer data, read off the dtype
+
+
+class TransformError(ValueError):
+    """Data, parameters or a name that a transform cannot use: the caller's mistake, not a bug."""
+
+
+# ---- arguments and data: checked at the door ----
+
+def check_number(who, name, v, lo=-math.inf, hi=math.inf, *, lo_open=False, hi_open=False, off=None,
+                 magnitude=False, note=""):
+    """`v` as a float if it is a real number in the interval [lo, hi] (open ends as told), else
+    TransformError naming `name` and the range. `off`: "< 0" or "<= 0", values that turn the option off
+    (pn_beta <= 0: no calibration); `magnitude`: the interval holds |v| (a scale of either sign)."""
+    rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
+    rng = (f"{off} (off) or in {rng}" if off else f"in {rng}") if not magnitude else f"of magnitude in {rng}"
+    what = f"{who}: {name} must be a finite number {rng}{note} (got {v!r})"
+    if isinstance(v, bool) or not isinstance(v, numbers.Real):
+        raise TransformError(what)
+    try:
+        f = float(v)
+    except (OverflowError, ValueError):
+        raise TransformError(what) from None
+    if not math.isfinite(f):
+        raise TransformError(what)
+    if (off == "< 0" and f < 0) or (off == "<= 0" and f <= 0):
+        return f
+    m = abs(f) if magnitude else f
+    if m < lo or m > hi or (lo_open and m == lo) or (hi_open and m == hi):
+        raise TransformError(what)
+    return f
+
+
+def _is_tensor(data):
+    torch = sys.modules.get("torch")  # a tensor can only exist if torch is already imported
+    return torch is not None and isinstance(data, torch.Tensor)
+
+
+def _as_array(data):
+    """(data as a float array, its operations, the source dtype's name): a tensor stays a tensor
+    (float32 and float64 untouched: the training path; other dtypes become float32), anything else a
+    numpy array (float64 stays, others become float32, which holds 8- and 16-bit values exactly)."""
+    if _is_tensor(data):
+        if data.device.type == "meta":
+            raise TransformError("data on the meta device hold no values")
+        if data.is_complex():
+            raise TransformError(f"data of dtype {data.dtype} are not real numbers")
+        import torch
+
+        x = data if data.dtype in (torch.float32, torch.float64) else data.float()
+        return x, _TorchOps, str(data.dtype).split(".")[-1]
+    try:
+        arr = np.asarray(data)
+    except (ValueError, TypeError) as e:
+        raise TransformError(f"data are not an array of numbers ({e})") from None
+    if arr.dtype.kind not in "biuf":
+        raise TransformError(f"data of dtype {arr.dtype} are not real numbers")
+    dtype = np.float64 if arr.dtype == np.float64 else np.float32
+    return np.ascontiguousarray(arr, dtype=dtype), _NumpyOps, arr.dtype.name
+
+
+def _checked_data(data, what):
+    x, ops, source = _as_array(data)
+    if ops.numel(x) == 0:
+        raise TransformError(f"cannot {what} empty data")
+    if not ops.all_finite(x):
+        raise TransformError(f"data to {what} contain NaN or infinity")
+    return x, ops, source
+
+
+class _NumpyOps:
+    """The array operations the transforms use, on numpy arrays (no torch)."""
+    numel = staticmethod(np.size)
+    log, exp, reciprocal, full_like = np.log, np.exp, np.reciprocal, np.full_like
+
+    @staticmethod
+    def all_finite(x):
+        return bool(np.isfinite(x).all())
+
+    @staticmethod
+    def double(x):
+        return np.asarray(x, dtype=np.float64)
+
+    @staticmethod
+    def like(x, ref):
+        return np.asarray(x, dtype=ref.dtype)
+
+    @staticmethod
+    def clamp(x, lo=None, hi=None):
+        return np.clip(x, lo, hi)
+
+    @staticmethod
+    def host32(x):
+        return np.asarray(x, dtype=np.float32)
+
+    @staticmethod
+    def flat64(x):
+        return np.asarray(x, dtype=np.float64).ravel()
+
+    @staticmethod
+    def mean_std(x):
+        return float(x.mean(dtype=np.float64)), float(x.std(dtype=np.float64, ddof=1)) if x.size > 1 else 0.0
+
+    cumsum = staticmethod(np.cumsum)
+    np_log = staticmethod(np.log)
+
+    @staticmethod
+    def pdf(x):
+        hist = np.histogram(x, BINS, (float(x.min()), float(x.max())))[0].astype(np.float32)
+        return hist / hist.sum()
+
+    @staticmethod
+    def first_reaching(cdf, value):
+        return np.float32(np.searchsorted(cdf, np.float32(value)))
+
+    @staticmethod
+    def key(like):
+        return like.dtype, None
+
+    @staticmethod
+    def const(v, dtype, device):
+        return np.asarray(v, dtype=dtype)
+
+
+class _TorchOps:
+    """The same operations on torch tensors: the reference's own (its values, bit for bit)."""
+
+    @staticmethod
+    def torch():
+        import torch
+        return torch
+
+    @staticmethod
+    def numel(x):
+        return x.numel()
+
+    @staticmethod
+    def all_finite(x):
+        return bool(_TorchOps.torch().isfinite(x).all())
+
+    log, exp = staticmethod(lambda x: x.log()), staticmethod(lambda x: x.exp())
+    reciprocal = staticmethod(lambda x: x.reciprocal())
+    full_like = staticmethod(lambda x, v: _TorchOps.torch().full_like(x, v))
+    double = staticmethod(lambda x: x.double())
+    like = staticmethod(lambda x, ref: x.to(ref.dtype))
+    clamp = staticmethod(lambda x, lo=None, hi=None: x.clamp(lo, hi))
+
+    host32 = staticmethod(lambda x: x.detach().cpu().float())
+    flat64 = staticmethod(lambda x: x.detach().cpu().double().flatten().numpy())
+    cumsum = staticmethod(lambda x: x.cumsum(0))
+    np_log = staticmethod(lambda m: _TorchOps.torch().tensor(np.log(m.cpu().numpy())))
+
+    @staticmethod
+    def mean_std(x):
+        return float(x.mean()), float(x.std()) if x.numel() > 1 else 0.0
+
+    @staticmethod
+    def pdf(x):
+        hist = _TorchOps.torch().histc(x.flatten(), bins=BINS, min=float(x.min()), max=float(x.max()))
+        return hist / hist.sum()
+
+    @staticmethod
+    def first_reaching(cdf, value):
+        torch = _TorchOps.torch()
+        return torch.searchsorted(cdf, torch.tensor(value, dtype=cdf.dtype)).float()
+
+    @staticmethod
+    def key(like):
+        return like.dtype, like.device
+
+    @staticmethod
+    def const(v, dtype, device):
+        return _TorchOps.torch().tensor(v, dtype=dtype, device=device)
+
+
+# The reference keeps fitted parameters as float32 tensors, so each sum of them rounds in float32. They
+# are made here once per (values, dtype, device), as 0-d arrays in the data's dtype and on its device:
+# no host-to-device copy inside a training step, and nothing for a CUDA graph to trip over.
+
+@functools.lru_cache(maxsize=256)
+def _cached_constants(derive, ops, values, dtype, device):
+    return derive(ops, *(ops.const(v, dtype, device) for v in values))
+
+
+def _constants(derive, ops, values, like):
+    return _cached_constants(derive, ops, values, *ops.key(like))
+
+
+def _range01(ops, data, lo, hi):
+    """Min-max to [0, 1]; constant data maps to the centre (0.5) instead of 0 / 0."""
+    if hi == lo:
+        return ops.full_like(data, 0.5)
+    return (data - lo) / (hi - lo)
+
+
+# ---- the transforms ----
+
+class Transform:
+    """What the four transforms share: options checked and kept as given (scikit-learn's way), the
+    fitted numbers in `params`, and the numpy / torch plumbing around each one's math."""
+    name = ""
+    KEYS = ()  # the fitted numbers that transform and inverse_transform need
+    OPTIONS = {}  # option -> the interval check_number holds it to (None allowed where it is "derive")
+    PARAMS = {}  # fitted number -> its interval, for from_params; absent: any finite number
+
+    def _init(self, **options):
+        for k, v in options.items():
+            self._check_option(k, v)
+        self.__dict__.update(options)
+        self._params = {}
+
+    def _check_option(self, k, v):
+        if k not in self.OPTIONS:
+            raise TransformError(f"{type(self).__name__}: no option {k!r} (options: {', '.join(self.OPTIONS)})")
+        if v is None and k in ("levels", "lo"):
+            return
+        check_number(type(self).__name__, k, v, **self.OPTIONS[k])
+
+    def get_params(self, deep=True):
+        """The constructor's options as given (scikit-learn's estimator interface)."""
+        return {k: getattr(self, k) for k in inspect.signature(type(self)).parameters}
+
+    def set_params(self, **options):
+        for k, v in options.items():
+            self._check_option(k, v)
+        self.__dict__.update(options)
+        return self
+
+    def __repr__(self):
+        defaults = {k: p.default for k, p in inspect.signature(type(self)).parameters.items()}
+        given = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items() if v != defaults[k])
+        return f"{type(self).__name__}({given})"
+
+    def __getattr__(self, attr):
+        # Fitted numbers read as scikit-learn's trailing-underscore attributes: tf.gamma_, tf.min_.
+        if attr.endswith("_") and not attr.startswith("_"):
+            params = self.__dict__.get("_params") or {}
+            if attr[:-1] in params:
+                return params[attr[:-1]]
+            if attr[:-1] in self.KEYS:
+                raise AttributeError(f"{type(self).__name__}.{attr} is set by fit(data): call fit first")
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {attr!r}")
+
+    def __sklearn_is_fitted__(self):
+        return all(k in self._params for k in self.KEYS)
+
+    def fit(self, data, y=None):
+        """Compute the fitted numbers from `data` (numpy or torch, any shape, one distribution); returns
+        self. `y` is ignored (scikit-learn's signature)."""
+        x, ops, source = _checked_data(data, "fit")
+        units = self._units(x, source) if "levels" in self.OPTIONS else ()  # min-max and z-score need none
+        params = self._fit(x, ops, *units)
+        bad = [k for k in self.KEYS if not math.isfinite(params[k])]
+        if bad:
+            raise TransformError(f"{self.name}: the fit of these data with these options gives a non-finite "
+                                 f"{', '.join(bad)} ({self!r})")
+        self._params = params
+        return self
+
+    def transform(self, data):
+        """Data to the network's target domain, in the caller's kind (numpy or torch)."""
+        self._check_fitted()
+        x, ops, _ = _checked_data(data, "transform")
+        return self._forward(x, ops)
+
+    def inverse_transform(self, data):
+        """A prediction back to the data's units, in the caller's kind (numpy or torch). NaN in gives NaN
+        out: a diverged network's output is the caller's to report, not a bad argument."""
+        self._check_fitted()
+        x, ops, _ = _as_array(data)
+        return self._inverse(x, ops)
+
+    def fit_transform(self, data, y=None):
+        return self.fit(data).transform(data)
+
+    forward, inverse = transform, inverse_transform  # the project's names
+
+    def _check_fitted(self):
+        if not self.__sklearn_is_fitted__():
+            raise TransformError(f"{self.name}: call fit(data) (or from_params) before transform / inverse")
+
+    def _units(self, x, source):
+        """(levels, lo): the data's full-scale range and its bottom, as stated or read off the dtype."""
+        levels, lo = getattr(self, "levels", None), getattr(self, "lo", None)
+        if levels is not None:
+            return float(levels), float(lo or 0.0)
+        if source in DTYPE_RANGES:
+            lo_d, levels_d = DTYPE_RANGES[source]
+        elif source.startswith(("float", "bfloat")):
+            lo_d, levels_d = FLOAT_RANGE[0], FLOAT_RANGE[1] - FLOAT_RANGE[0]
+            mn, mx = float(x.min()), float(x.max())
+            if mn < FLOAT_RANGE[0] or mx > FLOAT_RANGE[1]:
+                audio = "levels=2, lo=-1" if "lo" in self.OPTIONS else "levels=2"
+                raise TransformError(
+                    f"{self.name}: float data span [{mn:g}, {mx:g}], outside [0, 1], the range assumed for "
+                    f"float data: say their units with levels= (the full-scale range: 256 for 8-bit values "
+                    f"stored as floats, 65536 for 16-bit; {audio} for [-1, 1])")
+        else:
+            raise TransformError(f"{self.name}: {source} data: their full-scale range is not in the dtype; "
+                                 f"say it with levels= (256 for 8-bit values, 65536 for 16-bit)")
+        return float(levels_d), float(lo_d if lo is None else lo)
+
+    @property
+    def params(self):
+        """The fitted numbers as plain floats: json.dumps them, from_params rebuilds the transform."""
+        return dict(self._params)
+
+    @classmethod
+    def from_params(cls, params):
+        """A fitted transform from `params` (a dict as `params` gives it); each number is checked."""
+        if not isinstance(params, dict):
+            raise TransformError(f"{cls.name}: from_params takes a dict of fitted numbers "
+                                 f"(got {type(params).__name__})")
+        missing = [k for k in cls.KEYS if k not in params]
+        if missing:
+            raise TransformError(f"{cls.name}: parameters lack {', '.join(missing)}")
+        fitted = {k: check_number(cls.name, f"parameter {k}", params[k], **cls.PARAMS.get(k, {})) for k in cls.KEYS}
+        if "min" in fitted and fitted["min"] > fitted["max"]:
+            raise TransformError(f"{cls.name}: parameter min ({fitted['min']:g}) is above max ({fitted['max']:g})")
+        if fitted.get("scale", 1.0) == 0:
+            raise TransformError(f"{cls.name}: parameter scale must be a nonzero finite number (got 0)")
+        t = cls(**{k: fitted[k] for k in ("shift", "scale") if k in inspect.signature(cls).parameters})
+        t._params = {k: fitted.get(k, params[k]) for k in params if k in fitted or k in cls.OPTIONAL}  # in its order
+        return t
+
+    OPTIONAL = ()  # fitted values kept by from_params but not needed to transform (sym-power's gamma_half)
+
+    def as_module(self):
+        """A torch.nn.Module holding this fit in float64 buffers (state_dict, .to(device)): `forward(x)`
+        maps data to the target, `inverse(y)` a network's output back to data units, both differentiable,
+        on the input's device and in its dtype, with the same values as transform / inverse_transform."""
+        self._check_fitted()
+        return _module_class()(self)
+
+
+# The options' ranges are main.py's (opt.RULES; tests/test_sympower.py holds them equal), where the
+# method stops making sense: a shift beyond 100 drowns the data's levels in float32, a scale under 1e-6
+# underflows the loss (0 cannot be inverted), and so on.
+AFFINE = {"shift": {"lo": -100.0, "hi": 100.0}, "scale": {"lo": 1e-6, "hi": 1e6, "magnitude": True}}
+
+
+class MinMax(Transform):
+    """Min-max to [0, 1], then the affine shift-then-scale: y = (x01 + shift) * scale."""
+    name = "min_max"
+    KEYS = ("shift", "scale", "min", "max")
+    OPTIONS = AFFINE
+
+    def __init__(self, *, shift=SHIFT, scale=SCALE):
+        self._init(shift=shift, scale=scale)
+
+    def _fit(self, x, ops, levels=None, lo=None):
+        return {"shift": float(self.shift), "scale": float(self.scale), "min": float(x.min()), "max": float(x.max())}
+
+    def _forward(self, x, ops):
+        p = self._params
+        return (_range01(ops, x, p["min"], p["max"]) + p["shift"]) * p["scale"]
+
+    def _inverse(self, y, ops):
+        p = self._params
+        return (y / p["scale"] - p["shift"]) * (p["max"] - p["min"]) + p["min"]
+
+
+class ZScore(Transform):
+    """(x - mean) / (std + 1e-5), std the unbiased sample deviation, as the reference."""
+    name = "z_score"
+    KEYS = ("mean", "std")
+    PARAMS = {"std": {"lo": 0.0}}
+
+    def __init__(self):
+        self._init()
+
+    def _fit(self, x, ops, levels=None, lo=None):
+        mean, std = ops.mean_std(x)
+        return {"mean": mean, "std": std}
+
+    def _forward(self, x, ops):
+        mean, spread = _constants(_zscore_constants, ops, (self._params["mean"], self._params["std"]), like=x)
+        return (x - mean) / spread
+
+    def _inverse(self, y, ops):
+        mean, spread = _constants(_zscore_constants, ops, (self._params["mean"], self._params["std"]), like=y)
+        return y * spread + mean
+
+
+UNITS = {"levels": {"lo": 0.0, "hi": 2.0 ** 64, "lo_open": True, "note": " or None (from the dtype)"},
+         "lo": {"lo": -2.0 ** 64, "hi": 2.0 ** 64, "note": " or None (from the dtype)"}}
+
+
+class BoxCox(Transform):
+    """Offset to positive values, Box-Cox (lambda by maximum likelihood), min-max, shift/scale.
+
+    The offset is box_shift x levels above the bottom of the nominal range, lo (the reference's
+    x + 25.6 for 8-bit images). The inverse runs in float64: with strongly negative lambda (DIV2K image
+    11: -2.96) the float32 power overflows.
+    """
+    name = "box_cox"
+    KEYS = ("offset", "shift", "scale", "lmbda", "min", "max")
+    OPTIONS = {"box_shift": {"lo": 0.0, "hi": 100.0, "note": " (times the full-scale range)"}, **AFFINE, **UNITS}
+
+    def __init__(self, *, box_shift=0.1, shift=SHIFT, scale=SCALE, levels=None, lo=None):
+        self._init(box_shift=box_shift, shift=shift, scale=scale, levels=levels, lo=lo)
+
+    def _fit(self, x, ops, levels, lo):
+        # box_shift x 256 intensity levels of 8-bit data, scaled with the full-scale range
+        offset = float(self.box_shift) * 256 * levels / 256 - lo
+        v = ops.flat64(x) + offset
+        if v.min() <= 0:
+            raise TransformError(f"box_cox needs data above {-offset:g} (min is {v.min() - offset:g}): "
+                                 f"raise box_shift or say the data's range with levels and lo")
+        if v.max() == v.min():
+            lam, y = 1.0, v - 1.0  # constant data: any lambda fits; take the identity's
+        else:
+            y, lam = stats.boxcox(v)
+            if y.max() == y.min():  # distinct data, one target: their spread is lost beside the offset
+                raise TransformError(f"box_cox: these data all map to one value (lambda {lam:g}): their spread "
+                                     f"({v.max() - v.min():g}) is tiny beside the offset {offset:g}; say their "
+                                     f"units with levels= and lo=")
+        return {"offset": offset, "shift": float(self.shift), "scale": float(self.scale), "lmbda": float(lam),
+                "min": float(y.min()), "max": float(y.max())}
+
+    def _forward(self, x, ops):
+        p = self._params
+        if float(x.min()) + p["offset"] <= 0:
+            raise TransformError(f"box_cox: data to transform must lie above {-p['offset']:g} "
+                                 f"(min is {float(x.min()):g})")
+        lam, z = p["lmbda"], ops.double(x) + p["offset"]
+        bc = ops.log(z) if lam == 0 else (z ** lam - 1) / lam
+        return ops.like((_range01(ops, bc, p["min"], p["max"]) + p["shift"]) * p["scale"], x)
+
+    def _inverse(self, y, ops):
+        p = self._params
+        z = ops.clamp(ops.double(y) / p["scale"] - p["shift"], 0.0, 1.0) * (p["max"] - p["min"]) + p["min"]
+        lam = p["lmbda"]
+        x = ops.exp(z) if lam == 0 else ops.clamp(lam * z + 1, 0) ** (1 / lam)
+        return ops.like(x - p["offset"], y)
+
+
+class SymPower(Transform):
+    """The symmetric power transformation (the paper's method).
+
+    fit: median centring picks gamma_half so that the pn_cum quantile lands at the centre of the range;
+    deviation-aware calibration (pn_beta) pulls gamma back towards 1 when the power would pile
+    mass into an extreme; gamma is clamped to [1/gamma_boundary, gamma_boundary]; the adaptive soft
+    boundary (pn_alpha, pn_k) widens the range by L below the minimum and R above the maximum in
+    proportion to the mass in the tails, so the extremes are not pinned to -1 and 1.
+    transform: y = (((x - (min - L)) / (max - min + L + R)) ** gamma + shift) * scale.
+    Ablations: pn_beta <= 0 turns calibration off; pn_buffer >= 0 replaces L and R by
+    pn_buffer * (max - min); gamma_trans > 0 forces gamma and turns the boundary off (gamma rows).
+    """
+    name = "sym_power"
+    KEYS = ("shift", "scale", "min", "max", "gamma", "left", "right")
+    OPTIONAL = ("gamma_half",)
+    # pn_alpha may be 0 here (no soft boundary, as protocol.md defines it); main.py asks for a bin or more
+    OPTIONS = {"pn_cum": {"lo": 0.01, "hi": 0.99, "note": " (a cdf level)"},
+               "pn_buffer": {"lo": 0.0, "hi": 10.0, "off": "< 0", "note": " (times the data range)"},
+               "pn_alpha": {"lo": 0.0, "hi": 0.5, "note": " (a fraction of the 256 bins)"},
+               "pn_k": {"lo": 0.0, "hi": 4096.0, "note": " (levels per unit tail mass)"},
+               "pn_beta": {"lo": 1 / 256, "hi": 1.0, "off": "<= 0", "note": " (a fraction of the 256 bins)"},
+               "gamma_boundary": {"lo": 1.0, "hi": 20.0},
+               # 0 or 1e-30 would make every target one value
+               "gamma_trans": {"lo": 0.05, "hi": 20.0, "off": "< 0", "note": " (a forced gamma)"},
+               **AFFINE, "levels": UNITS["levels"]}
+    PARAMS = {"gamma": {"lo": 0.0, "lo_open": True}, "left": {"lo": 0.0}, "right": {"lo": 0.0}}
+
+    def __init__(self, *, pn_cum=0.5, pn_buffer=-1.0, pn_alpha=0.01, pn_k=256.0, pn_beta=0.05, gamma_boundary=5.0,
+                 gamma_trans=-1.0, shift=SHIFT, scale=SCALE, levels=None):
+        self._init(pn_cum=pn_cum, pn_buffer=pn_buffer, pn_alpha=pn_alpha, pn_k=pn_k, pn_beta=pn_beta,
+                   gamma_boundary=gamma_boundary, gamma_trans=gamma_trans, shift=shift, scale=scale, levels=levels)
+
+    def _gamma_half(self, pdf, ops):
+        """Median centring: the first bin whose cdf reaches pn_cum, as a fraction m of the range."""
+        m = ops.first_reaching(ops.cumsum(pdf), self.pn_cum) / BINS
+        # log(0.5) / log(m) exactly as the reference evaluates np.log(0.5) / np.log(m): numpy's float32
+        # log (not torch's, which differs by an ulp for a fifth of the bins), and numpy's float64 over a
+        # tensor dispatches to Tensor.__rtruediv__, a reciprocal times the scalar. Otherwise gamma can be
+        # one float32 ulp off, enough to change a chaotic fit such as Gauss's.
+        return ops.reciprocal(ops.np_log(m)) * math.log(0.5)
+
+    def _calibrate(self, x, pdf, gamma_half, ops):
+        """Deviation-aware calibration: d = extra mass the power moves into the extreme bins / beta."""
+        beta = self.pn_beta
+        n = int(beta * BINS)
+        powered_pdf = ops.pdf(((x - x.min()) / (x.max() - x.min())) ** gamma_half)
+        edge = slice(None, n) if gamma_half > 1 else slice(BINS - n, None)  # not -n: n may be 0
+        d = (powered_pdf[edge].sum() - pdf[edge].sum()) / beta
+        # d < 0 (mass moved out of the extreme) is applied as is: it moves gamma away from 1 (protocol.md).
+        if gamma_half >= 1:
+            return gamma_half - (gamma_half - 1) * ops.clamp(d, None, 1)
+        return 1 / (1 / gamma_half - (1 / gamma_half - 1) * ops.clamp(d, None, 1))
+
+    def _fit(self, data, ops, levels, lo):
+        x = ops.host32(data)
+        lo_x, hi_x = float(x.min()), float(x.max())
+        p = {"shift": float(self.shift), "scale": float(self.scale), "min": lo_x, "max": hi_x, "gamma_half": None,
+             "left": 0.0, "right": 0.0}
+        if self.gamma_trans >= 0:
+            return {**p, "gamma": float(self.gamma_trans)}
+        if hi_x == lo_x:  # constant data: nothing to redistribute
+            return {**p, "gamma": 1.0, "gamma_half": 1.0}
+        pdf = ops.pdf(x)
+        gamma_half = self._gamma_half(pdf, ops)
+        gamma = self._calibrate(x, pdf, gamma_half, ops) if self.pn_beta > 0 else gamma_half
+        bound = self.gamma_boundary
+        gamma = min(bound, float(gamma)) if gamma > 1 else max(1 / bound, float(gamma))
+        if self.pn_buffer < 0:
+            # The tails are the first and last a bins. pdf[-a:] would be the whole histogram for a = 0
+            # (pn_alpha < 1/256); protocol.md's definition (the mass of the last a bins) gives 0 there.
+            # Table 1 never uses such a pn_alpha, so this changes no published number.
+            a = int(self.pn_alpha * BINS)
+            unit = self.pn_k * levels / 256  # pn_k intensity levels of 8-bit data, scaled with N / 256
+            p.update(left=float(unit * pdf[:a].sum()), right=float(unit * pdf[BINS - a:].sum()))
+        else:
+            p.update(left=(hi_x - lo_x) * self.pn_buffer, right=(hi_x - lo_x) * self.pn_buffer)
+        return {**p, "gamma": float(gamma), "gamma_half": float(gamma_half)}
+
+    def _forward(self, x, ops):
+        p = self._params
+        edge, width, gamma, _ = _constants(_sym_power_constants, ops, tuple(p[k] for k in SYM_POWER_KEYS), like=x)
+        if p["max"] - p["min"] + p["left"] + p["right"] == 0:  # constant data: the centre of the range
+            return ops.full_like(x, (0.5 + p["shift"]) * p["scale"])
+        return (((x - edge) / width) ** gamma + p["shift"]) * p["scale"]
+
+    def _inverse(self, y, ops):
+        p = self._params
+        edge, width, _, inv_gamma = _constants(_sym_power_constants, ops, tuple(p[k] for k in SYM_POWER_KEYS), like=y)
+        return ops.clamp(y / p["scale"] - p["shift"], 0.0, 1.0) ** inv_gamma * width + edge
+
+
+SYM_POWER_KEYS = ("min", "max", "gamma", "left", "right")
+
+
+def _sym_power_constants(ops, mn, mx, gamma, left, right):
+    """(min - L, max - min + (L + R), gamma, 1 / gamma), summed in the reference's order."""
+    return mn - left, mx - mn + (left + right), gamma, ops.reciprocal(gamma)
+
+
+def _zscore_constants(ops, mean, std):
+    return mean, std + 1e-5
+
+
+TRANSFORMS = {cls.name: cls for cls in (MinMax, ZScore, BoxCox, SymPower)}
+
+
+@functools.lru_cache(maxsize=None)
+def _module_class():
+    """TransformModule, made on first use so that importing this file does not import torch."""
+    import torch
+
+    class TransformModule(torch.nn.Module):
+        """A fitted transform whose numbers are float64 buffers: `forward` maps data to the target,
+        `inverse` a network's output back to data units. Loading another fit's state_dict (of the same
+        transform) makes it that fit."""
+
+        def __init__(self, tf):
+            super().__init__()
+            self.kind = type(tf)
+            for k in tf.KEYS:
+                self.register_buffer(k, torch.tensor(tf.params[k], dtype=torch.float64))
+            self._made = (None, None)
+
+        def _transform(self):
+            # The transform is rebuilt from the buffers when they change (load_state_dict, .to(device)).
+            key = tuple((id(b), b._version) for b in self.buffers(recurse=False))
+            if self._made[0] != key:
+                self._made = key, self.kind.from_params({k: float(b) for k, b in self.named_buffers(recurse=False)})
+            return self._made[1]
+
+        def forward(self, x):
+            x, ops, _ = _as_array(x)
+            return self._transform()._forward(x, ops)
+
+        def inverse(self, y):
+            y, ops, _ = _as_array(y)
+            return self._transform()._inverse(y, ops)
+
+        def extra_repr(self):
+            return self.kind.name + ": " + ", ".join(f"{k}={float(b):.6g}" for k, b in self.named_buffers(recurse=False))
+
+    TransformModule.__qualname__, TransformModule.__module__ = "TransformModule", __name__  # pickled by name
+    return TransformModule
+
+
+def __getattr__(name):
+    # sympower.TransformModule exists once asked for (torch.save of a whole module finds it by name)
+    if name == "TransformModule":
+        return _module_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
