@@ -16,6 +16,7 @@ tasks at once (they keep their last checkpoint). Tasks run in their own session,
 signals reach them only through run.py; on Linux each is also sent SIGTERM if run.py itself dies.
 """
 import ctypes
+import heapq
 import os
 import signal
 import subprocess
@@ -163,8 +164,12 @@ def eta_s(tasks, slots, now, progress=task_progress):
     per = sum(ok) / len(ok) if ok else sum(seen) / len(seen) if seen else None
     if per is None:
         return None
-    left = [e / f * (1 - f) if f else max(per - e, 0.0) for e, f in running]
-    return max(max(left, default=0.0), (sum(left) + pending * per) / max(1, slots))
+    free = [e / f * (1 - f) if f else max(per - e, 0.0) for e, f in running]  # when each busy slot frees
+    free += [0.0] * max(0, slots - len(free))
+    heapq.heapify(free)
+    for _ in range(pending):  # each pending task on the slot that frees first
+        heapq.heappush(free, heapq.heappop(free) + per)
+    return max(free)
 
 
 class Queue:
