@@ -288,3 +288,13 @@ def test_the_eta_counts_a_running_tasks_own_progress(tmp_path):
     # before any task has finished, the running one's own rate is the time per task
     assert eta_s([running, pending], 1, now=1050.0) == pytest.approx(150.0)
     assert eta_s([pending], 1, now=1050.0) is None
+
+
+def test_a_planned_run_folder_left_empty_is_started_again_and_a_used_one_refused(tmp_path, tiny_png):
+    folder = tmp_path / "001_trans" / "sym_power_planned"
+    folder.mkdir(parents=True)  # a task killed after making its folder, before its args.json
+    run_in_process("main.py", "--input_path", tiny_png, "--run_folder", folder, *QUICK, check=True)
+    assert json.loads((folder / "results.json").read_text())["complete"]
+    p = run_in_process("main.py", "--input_path", tiny_png, "--run_folder", folder, *QUICK)
+    one_line_error(p, folder, "--resume")
+    assert json.loads((folder / "results.json").read_text())["complete"]  # the run there is left as it was

@@ -23,7 +23,7 @@ from opt import build_parser, check, option_kinds, resolve
 from trainer import checkpoint
 from util.errors import InputError, OptionError
 from util.io import write_json
-from util.lock import hold
+from util.lock import LOCK_FILE, hold
 from util.logger import Logger, run_folder_line
 from util.misc import fix_seed, new_run_folder, resolve_device, set_rng_state
 from util.recorder import Recorder, run_complete
@@ -92,12 +92,16 @@ class Run:
             signal = m.io.read(path, vars(args))
         if m.uses_batch_size and args.batch_size is None and len(samples) == 1:
             args.batch_size = m.batch(None, signal.data[0].numel())
-        if args.run_folder:  # chosen by run.py; made here, exclusively, once the inputs are known to be good
+        if args.run_folder:  # chosen by run.py; made here once the inputs are known to be good
             folder = args.run_folder
-            os.makedirs(folder)
+            os.makedirs(folder, exist_ok=True)  # a task killed before its args.json left it empty: started again
         else:
             folder = new_run_folder(args.save_dir, args.up_folder_name, args.tag)
         lock = hold(folder, "run folder")
+        if set(os.listdir(folder)) - {LOCK_FILE}:
+            lock.release()
+            raise InputError(f"--run_folder {folder}: already holds a run; a run starts in a new or empty folder "
+                             f"(continue one with --resume)")
         args.save_folder = folder
         write_json(os.path.join(folder, "args.json"), vars(args))
         return cls._opened(args, device, folder, samples, lock, notes)
