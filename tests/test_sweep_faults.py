@@ -270,24 +270,35 @@ def test_default_workers_keep_every_core_busy_only_for_small_fits(tmp_path, monk
 # ---- the ETA -------------------------------------------------------------------------------------
 
 def test_the_eta_counts_a_running_tasks_own_progress(tmp_path):
-    from util.queue import eta_s
+    from util.queue import eta_s, task_progress
 
     folder = tmp_path / "run"
     folder.mkdir()
     (folder / "args.json").write_text(json.dumps({"num_epochs": 1000, "input_path": "x.png",
                                                   "signal_type": "image"}))
-    (folder / "results.json").write_text(json.dumps({"samples": {"x": {"250": {}, "500": {}}}}))
     done = run_py.Task("a", [])
     done.rc, done.wall, done.status = 0, 100.0, "ok"
     running = run_py.Task("b", [], str(folder))
-    running.status, running.started = "running", 1000.0
+    running.status, running.started, running.log_file = "running", 1000.0, str(tmp_path / "b.log")
     pending = run_py.Task("c", [])
+    (tmp_path / "b.log").write_text("12:00:00 INFO [x] siren, 8707 parameters\n")
+    assert task_progress(running) is None and eta_s([running, pending], 1, now=1050.0) is None
+    with open(tmp_path / "b.log", "a") as f:
+        f.write("12:00:50 INFO [x] epoch 500/1000: psnr 30.1 (eta 50 s)\n")
+    assert task_progress(running) == 0.5
     # b is half done after 50 s (so 50 s left); c takes a finished task's 100 s after it, on one slot
     assert eta_s([done, running, pending], 1, now=1050.0) == pytest.approx(150.0)
     assert eta_s([done, running, pending], 2, now=1050.0) == pytest.approx(100.0)  # c beside b: its own 100 s
     # before any task has finished, the running one's own rate is the time per task
     assert eta_s([running, pending], 1, now=1050.0) == pytest.approx(150.0)
     assert eta_s([pending], 1, now=1050.0) is None
+    # two images: the first finished (results.json), the second half way
+    image_folder(tmp_path / "two", ["a", "b"])
+    (folder / "args.json").write_text(json.dumps({"num_epochs": 1000, "input_path": str(tmp_path / "two"),
+                                                  "signal_type": "image"}))
+    (folder / "results.json").write_text(json.dumps({"samples": {"a": {"500": {}, "1000": {}}}}))
+    running.samples = None
+    assert task_progress(running) == 0.75
 
 
 def test_a_planned_run_folder_left_empty_is_started_again_and_a_used_one_refused(tmp_path, tiny_png):

@@ -18,6 +18,7 @@ signals reach them only through run.py; on Linux each is also sent SIGTERM if ru
 import ctypes
 import heapq
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -129,17 +130,28 @@ class SweepRecord:
         return out
 
 
+EPOCH_LINE = re.compile(r"epoch (\d+)/(\d+)")  # a run's progress line at a log epoch (trainer/base_trainer.py)
+
+
 def task_progress(task):
-    """The fraction of a running task's epochs done, from its run folder (args.json for the epochs and
-    the input, results.json for the epochs logged); None while it has logged nothing."""
+    """The fraction of a running task's epochs done: samples finished (results.json, written after
+    each sample) and the last progress line of its log; None while it has logged no epoch."""
     try:
         args = read_json(os.path.join(task.folder, "args.json"))
-        res = read_json(os.path.join(task.folder, "results.json"))
-        total, samples = args["num_epochs"], res["samples"]
-        count = _sample_count(args) if task.samples is None else task.samples
-        task.samples = count
-        done = [max(map(int, epochs), default=0) for epochs in samples.values()]
-        return min(1.0, sum(min(e, total) for e in done) / (total * max(count, len(done))))
+        total = args["num_epochs"]
+        if task.samples is None:
+            task.samples = _sample_count(args)
+        finished = 0
+        if os.path.isfile(os.path.join(task.folder, "results.json")):
+            samples = read_json(os.path.join(task.folder, "results.json"))["samples"]
+            finished = sum(any(int(e) >= total for e in epochs) for epochs in samples.values())
+        with open(task.log_file, "rb") as f:
+            f.seek(max(0, os.path.getsize(task.log_file) - 8192))
+            lines = EPOCH_LINE.findall(f.read().decode("utf-8", "replace"))
+        current = int(lines[-1][0]) if lines and int(lines[-1][0]) < total else 0
+        if not finished and not current:
+            return None
+        return min(1.0, (finished + current / total) / max(task.samples, finished + (current > 0)))
     except Exception:  # an estimate only: any file not (yet) there or odd means "unknown"
         return None
 
