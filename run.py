@@ -7,8 +7,9 @@
     python run.py 001 --launcher slurm --partition P   # one SLURM job per parameter set (submitit)
 
 Tasks go to a queue (util/queue.py): each free GPU takes the next parameter set; on the CPU
---workers N run at once, the cores split between them. A failing task never stops the others; the final report gives one line per
-task and the exit code is non-zero if any task did not succeed. Options after `--` go to every
+--workers N run at once, the cores split between them. Ctrl-C, SIGTERM and SIGHUP stop every task
+at the end of its epoch, resumably. A failing task never stops the others; the final report gives
+one line per task and the exit code is non-zero if any task did not succeed. Options after `--` go to every
 task and override the experiment's. Listing, queueing and --status load no torch (the tasks do).
 """
 import argparse
@@ -337,7 +338,8 @@ def run_sweep(args, exp, tasks, log_dir, meta):
     queue = Queue(tasks, slots, record, echo=len(slots) <= 1)
     if len(slots) > 1:
         where = f"{workers} per GPU" if devices else "on the CPU"
-        print(f"[run] {len(slots)} tasks at once ({where}), {queue.threads} thread(s) each", file=sys.stderr, flush=True)
+        print(f"[run] {len(slots)} tasks at once ({where}), {queue.threads} thread(s) each", file=sys.stderr,
+              flush=True)
     try:
         queue.run()
     except KeyboardInterrupt:
