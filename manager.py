@@ -51,6 +51,19 @@ def task_options(exp, param_set):
     return opts
 
 
+def set_defining_options():
+    """The main.py options that make a parameter set what it is: what its name promises in every table
+    (the transform and each of its parameters, the backbone, the tag that names the row) and whatever
+    option any builder sets. run.py refuses them after `--`, where they would apply to every set and a
+    row would show a fit its name does not describe. (When opt.py marks its options by kind, the
+    fit-defining kind is this list's source.)"""
+    from opt import transform_defaults
+
+    builders = [*ROWS.values(), *ABLATIONS.values()]
+    return ({"transform", "inverse", "rpp", "model_type", "tag"} | set(transform_defaults())
+            | {k for opts in builders for k in opts})
+
+
 def to_argv(opts):
     """['--name', 'value', ...]; store_true options bare (--inverse, --rpp)."""
     argv = []

@@ -6,9 +6,10 @@
     python run.py --resume log/001_trans # finish what an interrupted sweep left
     python run.py 001 --launcher slurm --partition P   # one SLURM job per parameter set (submitit)
 
-Tasks go to a queue: each free GPU takes the next parameter set; with no GPU they run one after
-another on the CPU. A failing task never stops the others; the final report gives one line per
-task and the exit code is non-zero if any task did not succeed. Options after `--` go to every
+Tasks go to a queue (sweep/queue.py): each free GPU takes the next parameter set; on the CPU
+--workers N run at once, the cores split between them. Ctrl-C, SIGTERM and SIGHUP stop every task
+at the end of its epoch, resumably. A failing task never stops the others; the final report gives
+one line per task and the exit code is non-zero if any task did not succeed. Options after `--` go to every
 task and override the experiment's. Listing, queueing and --status load no torch (the tasks do).
 """
 import argparse
@@ -17,33 +18,35 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
-import threading
 import time
-from collections import deque
 
 from config import PARAM_SETS
-from manager import UnknownTask, check_experiment, task_options, to_argv
+from manager import UnknownTask, check_experiment, set_defining_options, task_options, to_argv
 from opt import RULES, build_parser, check
 from util.cli import Parser
 from util.errors import EXIT_INTERRUPTED, InputError, OptionError, UserError, exit_code_for
-from util.io import write_json
+from util.io import IMAGE_EXTS
+from util.lock import hold
 from util.misc import run_folder_name
+from sweep.queue import Queue, SweepRecord, cores
 from util.recorder import run_complete
-from util.records import read_sweep, walk
+from util.records import option_values, read_json, read_sweep, walk
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 MAIN = "main.py"
+SMALL_FIT_PIXELS = 128 * 128  # a fit of at most this many pixels per image leaves cores idle: several run at once
 
 
 class Task:
-    def __init__(self, name, argv, folder=None, param_set=None):
+    def __init__(self, name, argv, folder=None, param_set=None, resumed=False):
         self.name, self.argv, self.folder = name, list(argv), folder
         self.param_set = param_set or name  # with --seeds a task is one seed of a parameter set
+        self.resumed = resumed  # a task of the sweep's record, run again: it keeps its name there
         self.status, self.rc, self.wall, self.last_line = "pending", None, None, ""
-        self.proc = self.pump = self.device = self.started = self.log_file = None
+        self.proc = self.pump = self.device = self.started = self.log_file = self.samples = None
+        self.cwd = ROOT
 
     def plan_folder(self):
         """Choose the run folder main.py will create (its --run_folder), from the task's own options
@@ -120,7 +123,28 @@ def check_args(args):
         raise OptionError(f"--gpus_per_task {args.gpus_per_task}: expected 0 to 64")
     if args.partition is not None and args.launcher != "slurm":
         raise OptionError("--partition is a SLURM option: it needs --launcher slurm")
+    if args.workers is not None and not 1 <= args.workers <= 1024:
+        raise OptionError(f"--workers {args.workers}: expected 1 to 1024 tasks at once (per GPU)")
+    if args.workers is not None and args.launcher != "queue":
+        raise OptionError(f"--workers is the queue's: --launcher {args.launcher} runs one job per task")
+    check_set_options(args.extra)
     return args
+
+
+def check_set_options(extra):
+    """Options after `--` go to every task: one that defines a parameter set (manager.set_defining_options)
+    would make every row show a fit other than the one its name says (a min_max fit as the sym_power
+    row; two sets under one tag), so it is refused, naming the option."""
+    p = build_parser()
+    for action in p._actions:
+        action.default = argparse.SUPPRESS  # the namespace holds only the options given
+    p.error = lambda message: None  # a bad value is task_opts's to report, with its own line
+    given, _ = p.parse_known_args(extra)
+    defining = sorted(set(vars(given)) & set_defining_options())
+    if defining:
+        raise OptionError(f"options after --: --{defining[0]} defines a parameter set (its transform, the "
+                          f"transform's parameters, the backbone, the tag that names its row) and cannot be given "
+                          f"to every set; choose sets with --only, or add one to config.py")
 
 
 def parse(argv):
@@ -145,6 +169,10 @@ def parse(argv):
     ap.add_argument("--time", type=float, default=120,
                     help="local / slurm: minutes per job; at the limit a job checkpoints and is requeued")
     ap.add_argument("--save_dir", default="./log", help="root of the run folders (as main.py's --save_dir)")
+    ap.add_argument("--workers", type=int, default=None,
+                    help="tasks at once on the CPU (per GPU with GPUs), the CPU's threads split between them "
+                         f"(default: on the CPU, every core busy when each image has at most {SMALL_FIT_PIXELS} "
+                         "pixels, else 1; one per GPU)")
     args = ap.parse_args(argv)
     args.extra = extra
     return args
@@ -225,10 +253,10 @@ def resume_tasks(log_dir):
             if t.status == "ok":
                 continue
             if t.folder and os.path.isfile(os.path.join(t.folder, "args.json")):
-                tasks.append(Task(t.name, ["--resume", t.folder], t.folder, t.set))
-            else:
-                task_opts(t.argv, f"{log_dir}/sweep.json: task {t.name}")
-                tasks.append(Task(t.name, t.argv, param_set=t.set))
+                tasks.append(Task(t.name, ["--resume", t.folder], t.folder, t.set, resumed=True))
+            else:  # never started: started now, into the folder it was given (its argv's --run_folder)
+                opts = task_opts(t.argv, f"{log_dir}/sweep.json: task {t.name}")
+                tasks.append(Task(t.name, t.argv, opts.run_folder, t.set, resumed=True))
         return saved.experiment, tasks, saved.meta
     found = 0
     for dirpath, dirs, files in walk(log_dir):
@@ -237,110 +265,10 @@ def resume_tasks(log_dir):
             found += 1
             if not run_complete(dirpath):
                 name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(dirpath)).lstrip(".") or "run"
-                tasks.append(Task(name, ["--resume", dirpath], dirpath))
+                tasks.append(Task(name, ["--resume", dirpath], dirpath, resumed=True))
     if not found:
         raise InputError(f"--resume {log_dir}: not a sweep (no sweep.json) and it holds no run folders (args.json)")
     return None, tasks, None
-
-
-class Queue:
-    """Each free device takes the next task; a task's output goes to its log file (and the terminal
-    when only one task runs at a time)."""
-
-    def __init__(self, tasks, devices, log_dir, sweep_meta, echo):
-        self.tasks, self.devices, self.log_dir, self.meta, self.echo = tasks, devices, log_dir, sweep_meta, echo
-        self.t0 = time.time()
-        self.last_line_at = 0.0
-
-    def save(self):
-        write_json(os.path.join(self.log_dir, "sweep.json"), {**self.meta, "tasks": [t.record() for t in self.tasks]})
-
-    def start(self, task, device):
-        env = dict(os.environ)
-        if device is not None:
-            env["CUDA_VISIBLE_DEVICES"] = device
-        os.makedirs(os.path.join(self.log_dir, "tasks"), exist_ok=True)
-        task.log_file = os.path.join(self.log_dir, "tasks", f"{task.name}.log")
-        task.device, task.started, task.status = device, time.time(), "running"
-        task.proc = subprocess.Popen(task.command(), cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, bufsize=1)
-        task.pump = threading.Thread(target=self._pump, args=(task,), daemon=True)
-        task.pump.start()
-        where = f"GPU {device}" if device is not None else "CPU"
-        print(f"[run] {task.name}: started on {where}; log {task.log_file}", file=sys.stderr, flush=True)
-
-    def _pump(self, task):
-        with open(task.log_file, "a") as log:
-            for line in task.proc.stdout:
-                log.write(line)
-                log.flush()
-                stripped = line.rstrip("\n")
-                if stripped.strip():
-                    task.last_line = stripped.strip()
-                if self.echo:
-                    sys.stderr.write(line)
-
-    def progress_line(self, force=False):
-        now = time.time()
-        if not force and now - self.last_line_at < 30:
-            return
-        self.last_line_at = now
-        done = [t for t in self.tasks if t.rc is not None]
-        running = [t for t in self.tasks if t.status == "running"]
-        failed = [t for t in done if t.rc != 0]
-        left = len(self.tasks) - len(done)
-        eta = ""
-        if done and left:
-            per = (now - self.t0) / len(done)
-            eta = f", eta {per * left / max(1, len(self.devices)) / 60:.1f} min"
-        print(f"[run] tasks done {len(done)}/{len(self.tasks)}, running {len(running)}, failed {len(failed)}{eta}",
-              file=sys.stderr, flush=True)
-
-    def run(self):
-        pending, free, running = deque(self.tasks), list(self.devices) or [None], []
-        self.save()
-        try:
-            while pending or running:
-                while pending and free:
-                    task = pending.popleft()
-                    self.start(task, free.pop(0))
-                    running.append(task)
-                    self.save()
-                time.sleep(0.2)
-                for task in list(running):
-                    if task.proc.poll() is not None:
-                        self._finish(task)
-                        running.remove(task)
-                        free.append(task.device)
-                        self.save()
-                        self.progress_line(force=True)
-                self.progress_line()
-        except KeyboardInterrupt:
-            print("[run] interrupted: stopping the running tasks (they leave resumable checkpoints)",
-                  file=sys.stderr, flush=True)
-            deadline = time.time() + 2  # a terminal's Ctrl-C reaches the tasks too: give them a moment
-            while time.time() < deadline and any(t.proc.poll() is None for t in running):
-                time.sleep(0.1)
-            for task in running:
-                if task.proc.poll() is None:
-                    task.proc.send_signal(signal.SIGINT)
-            for task in running:
-                try:
-                    task.proc.wait(timeout=60)
-                except subprocess.TimeoutExpired:
-                    task.proc.kill()
-                    task.proc.wait()
-                self._finish(task)
-            for task in pending:
-                task.status = "not started"
-            self.save()
-            raise
-
-    def _finish(self, task):
-        task.proc.wait()
-        task.pump.join()  # the task's last lines are in its log before it is reported
-        task.rc, task.wall = task.proc.returncode, round(time.time() - task.started, 1)
-        task.status = task.describe()
 
 
 def report(tasks):
@@ -361,6 +289,90 @@ def next_steps(log_dir):
             f"python summarize.py {d} --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]
 
 
+def default_workers(tasks, devices):
+    """Tasks at once per device when --workers is not given: one per GPU; on the CPU every core busy
+    (a task per core, up to the number of tasks) when each task's images are small (at most
+    SMALL_FIT_PIXELS pixels: one such fit cannot keep several cores busy), else 1: a large fit gets
+    every core to itself."""
+    if devices or not all(_small(t) for t in tasks):
+        return 1
+    return max(1, min(len(tasks), cores()))
+
+
+def _small(task):
+    """Whether the task fits images of at most SMALL_FIT_PIXELS pixels each (read from the files'
+    headers); anything else, or anything unknown, is not small."""
+    try:
+        if task.argv[:1] == ["--resume"]:
+            args = read_json(os.path.join(task.folder, "args.json"))
+            path, kind = args["input_path"], args.get("signal_type", "image")
+        else:
+            path = option_values(task.argv, "--input_path")[-1]
+            kind = (option_values(task.argv, "--signal_type") or ["image"])[-1]
+        if kind != "image":
+            return False
+        from PIL import Image
+
+        files = [os.path.join(path, n) for n in os.listdir(path)] if os.path.isdir(path) else [path]
+        images = [f for f in files if os.path.splitext(f)[1].lower() in IMAGE_EXTS]
+        for f in images:
+            with Image.open(f) as im:
+                if im.size[0] * im.size[1] > SMALL_FIT_PIXELS:
+                    return False
+        return bool(images)
+    except Exception:  # a missing or odd input is the task's to report; here it only means "not small"
+        return False
+
+
+def run_sweep(args, exp, tasks, log_dir, meta):
+    """The tasks through the queue (or submitit), recorded in <log_dir>/sweep.json; the report, and the
+    sweep-end pictures of every finished task of the record."""
+    if args.launcher != "queue":
+        from sweep.launch import submit
+        return submit(tasks, log_dir, meta, args)
+    record = SweepRecord(log_dir, meta)
+    record.add(tasks)
+    devices = visible_gpus(args.gpus)
+    workers = args.workers or default_workers(tasks, devices)
+    slots = [d for _ in range(workers) for d in devices or [None]]
+    queue = Queue(tasks, slots, record, echo=len(slots) <= 1)
+    if len(slots) > 1:
+        where = f"{workers} per GPU" if devices else "on the CPU"
+        print(f"[run] {len(slots)} tasks at once ({where}), {queue.threads} thread(s) each", file=sys.stderr,
+              flush=True)
+    try:
+        queue.run()
+    except KeyboardInterrupt:
+        report(tasks)
+        return EXIT_INTERRUPTED
+    rc = report(tasks)
+    show_sweep(log_dir, record)
+    if exp == "000" and not args.resume:
+        from sweep.demo import demo_summary
+        demo_summary(tasks[0])
+    return rc
+
+
+def show_sweep(log_dir, record):
+    """The sets' histograms overlaid (every task the record has as ok, earlier sweeps' too) and the
+    commands that show the sweep. A task whose run folder is gone or unknown is left out, with a line."""
+    runs = []
+    for param_set, folder, name in record.finished():
+        if folder is None or not os.path.isdir(folder):
+            print(f"[run] {name}: finished, but its run folder {folder or '(unknown)'} is not there; left out of "
+                  f"the comparison", file=sys.stderr, flush=True)
+        else:
+            runs.append((param_set, folder))
+    if not runs:
+        return
+    from sweep.compare import COMPARE, write_comparison
+
+    pictures = write_comparison(log_dir, runs)
+    print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir))
+          + (f"\n  the sets' histograms overlaid: {os.path.join(log_dir, COMPARE)} ({len(pictures)} "
+             f"picture(s), also TensorBoard's run {COMPARE})" if pictures else ""), file=sys.stderr, flush=True)
+
+
 def main(argv, default_exp="000"):
     args = parse(argv)
     try:
@@ -369,54 +381,34 @@ def main(argv, default_exp="000"):
             from sweep.launch import print_status
             return print_status(args.status)
         if args.resume:
-            exp, tasks, meta = resume_tasks(args.resume)
-            log_dir = args.resume
-            if not tasks:
-                print(f"{args.resume}: every task has finished; nothing to resume", file=sys.stderr)
-                return 0
-            meta = meta or {"experiment": exp}
-            meta = {k: v for k, v in meta.items() if k != "tasks"}
-        else:
-            exp = args.exp or default_exp
-            check_experiment(exp)
-            extra = list(args.extra)
-            if exp == "000" and not args.dry_run:
-                from sweep.demo import demo_profile
-                save_dir = task_opts(["--save_dir", args.save_dir, *extra, "--input_path", "-"], "options after --").save_dir
-                demo = demo_profile(args, visible_gpus(args.gpus), save_dir)  # the input goes where the runs go
-                extra = ["--input_path", demo["input_path"], *demo["options"], *extra]  # the user's come last
-            tasks = build_tasks(exp, args.only, extra, args.save_dir, parse_seeds(args.seeds, args.extra))
-            if args.dry_run:
-                for t in tasks:
-                    print(" ".join(shlex.quote(a) for a in ["python", MAIN, *t.argv]))
-                return 0
+            resume_tasks(args.resume)  # a bad record is refused before anything is written, the lock file too
+            with hold(args.resume, "sweep folder"):  # then read again as the folder's only writer
+                exp, tasks, meta = resume_tasks(args.resume)
+                if not tasks:
+                    print(f"{args.resume}: every task has finished; nothing to resume", file=sys.stderr)
+                    return 0
+                meta = {k: v for k, v in (meta or {"experiment": exp}).items() if k != "tasks"}
+                return run_sweep(args, exp, tasks, args.resume, meta)
+        exp = args.exp or default_exp
+        check_experiment(exp)
+        extra = list(args.extra)
+        if exp == "000" and not args.dry_run:
+            from sweep.demo import demo_profile
+            save_dir = task_opts(["--save_dir", args.save_dir, *extra, "--input_path", "-"], "options after --").save_dir
+            demo = demo_profile(args, visible_gpus(args.gpus), save_dir)  # the input goes where the runs go
+            extra = ["--input_path", demo["input_path"], *demo["options"], *extra]  # the user's come last
+        tasks = build_tasks(exp, args.only, extra, args.save_dir, parse_seeds(args.seeds, args.extra))
+        if args.dry_run:
             for t in tasks:
-                t.plan_folder()
-            log_dir = os.path.dirname(tasks[0].folder)  # <save_dir>/<id>_<name>, as the tasks' own options say
-            meta = {"experiment": exp, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+                print(" ".join(shlex.quote(a) for a in ["python", MAIN, *t.argv]))
+            return 0
+        for t in tasks:
+            t.plan_folder()
+        log_dir = os.path.dirname(tasks[0].folder)  # <save_dir>/<id>_<name>, as the tasks' own options say
         os.makedirs(log_dir, exist_ok=True)
-        if args.launcher != "queue":
-            from sweep.launch import submit
-            return submit(tasks, log_dir, meta, args)
-        devices = visible_gpus(args.gpus)
-        queue = Queue(tasks, devices, log_dir, meta, echo=len(devices) <= 1)
-        try:
-            queue.run()
-        except KeyboardInterrupt:
-            report(tasks)
-            return EXIT_INTERRUPTED
-        rc = report(tasks)
-        if any(t.rc == 0 for t in tasks):
-            from sweep.compare import COMPARE, write_comparison
-
-            pictures = write_comparison(log_dir, [(t.param_set, t.folder) for t in tasks if t.rc == 0])
-            print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir))
-                  + (f"\n  the sets' histograms overlaid: {os.path.join(log_dir, COMPARE)} ({len(pictures)} "
-                     f"picture(s), also TensorBoard's run {COMPARE})" if pictures else ""), file=sys.stderr, flush=True)
-        if exp == "000" and not args.resume:
-            from sweep.demo import demo_summary
-            demo_summary(tasks[0])
-        return rc
+        with hold(log_dir, "sweep folder"):  # one sweep at a time adds to a folder's record
+            meta = {"experiment": exp, "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+            return run_sweep(args, exp, tasks, log_dir, meta)
     except (UserError, OSError) as e:  # a bad option, a log folder that cannot be written ...
         return exit_code_for(e)
 

@@ -23,6 +23,7 @@ from opt import ROLE, ROLES, build_parser, check, check_device, check_values, op
 from trainer import checkpoint
 from util.errors import InputError, OptionError
 from util.io import write_json
+from util.lock import LOCK_FILE, hold
 from util.logger import Logger, run_folder_line
 from util.misc import fix_seed, new_run_folder, resolve_device, set_rng_state
 from util.recorder import Recorder, run_complete
@@ -73,8 +74,9 @@ class Run:
     """A run's folder and what writes into it. Made by `start` or `resume`; making it seeds every
     generator (the reference seeds once per process) and opens the log and the TensorBoard writer."""
 
-    def __init__(self, args, device, folder, samples, notes=(), state=None):
+    def __init__(self, args, device, folder, samples, lock, notes=(), state=None):
         self.args, self.device, self.folder, self.samples = args, device, folder, samples
+        self.lock = lock  # util/lock.py's, held since before anything was written; released on exit
         self.modality = modality(args.signal_type)
         self.state = state  # the latest checkpoint of a resumed run (None: from the start)
         self.log = Logger(folder)
@@ -99,14 +101,28 @@ class Run:
             signal = m.io.read(path, vars(args))
         if m.uses_batch_size and args.batch_size is None and len(samples) == 1:
             args.batch_size = m.batch(None, signal.data[0].numel())
-        if args.run_folder:  # chosen by run.py; made here, exclusively, once the inputs are known to be good
+        if args.run_folder:  # chosen by run.py; made here once the inputs are known to be good
             folder = args.run_folder
-            os.makedirs(folder)
+            os.makedirs(folder, exist_ok=True)  # a task killed before its args.json left it empty: started again
         else:
             folder = new_run_folder(args.save_dir, args.up_folder_name, args.tag)
+        lock = hold(folder, "run folder")
+        if set(os.listdir(folder)) - {LOCK_FILE}:
+            lock.release()
+            raise InputError(f"--run_folder {folder}: already holds a run; a run starts in a new or empty folder "
+                             f"(continue one with --resume)")
         args.save_folder = folder
         write_json(os.path.join(folder, "args.json"), vars(args))
-        return cls(args, device, folder, samples, notes)
+        return cls._opened(args, device, folder, samples, lock, notes)
+
+    @classmethod
+    def _opened(cls, *args, **kwargs):
+        """The Run, or its folder's lock released if making it fails."""
+        try:
+            return cls(*args, **kwargs)
+        except BaseException:
+            args[4].release()
+            raise
 
     @classmethod
     def resume(cls, given):
@@ -118,22 +134,31 @@ class Run:
         args = resume_args(given, notes)
         run_dir = args.resume
         device = resolve_device(args.device)
-        if run_complete(run_dir):
-            print(f"{run_dir}: run already finished; nothing to resume", file=sys.stderr)
-            return None
-        state = checkpoint.latest(run_dir)  # an unsafe checkpoint is refused before anything runs
-        io = modality(args.signal_type).io
-        samples = io.list_samples(args.input_path, notes.append)
-        if state is not None:
-            checkpoint.check_resume(run_dir, state, args, io, samples)
+        lock = hold(run_dir, "run folder")  # two resumes of one run must not both train it
+        try:
+            if run_complete(run_dir):
+                print(f"{run_dir}: run already finished; nothing to resume", file=sys.stderr)
+                lock.release()
+                return None
+            state = checkpoint.latest(run_dir)  # an unsafe checkpoint is refused before anything runs
+            io = modality(args.signal_type).io
+            samples = io.list_samples(args.input_path, notes.append)
+            if state is not None:
+                checkpoint.check_resume(run_dir, state, args, io, samples)
+        except BaseException:
+            lock.release()
+            raise
         args.save_folder = given.save_folder = run_dir
-        return cls(args, device, run_dir, samples, notes, state)
+        return cls._opened(args, device, run_dir, samples, lock, notes, state)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
-        self.writer.close()
+        try:
+            self.writer.close()
+        finally:
+            self.lock.release()
         return False
 
     def pending(self):

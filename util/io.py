@@ -7,7 +7,7 @@ import json
 import os
 import re
 import sys
-import tempfile
+import secrets
 import warnings
 
 import imageio.v2 as imageio
@@ -197,20 +197,35 @@ def to_uint(img_chw, nominal):
 
 
 def atomic_write(path, write_fn, mode="w"):
-    """Write through a temporary file in the same folder, then rename: readers see old or new, never half."""
+    """Write through a temporary file in the same folder, then rename: readers see old or new, never half.
+    The file gets the permissions an ordinary write would give (0666 less the umask, the kernel applies
+    it), so that others on a shared machine may read, resume and summarise a run as the umask allows."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    fd, tmp = _new_temp(folder, os.path.basename(path))
     try:
         with os.fdopen(fd, mode) as f:
             write_fn(f)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and e.filename is None:
+            e.filename = path  # a failed write (a full disk) says which file it was
         raise
+
+
+def _new_temp(folder, name):
+    """A new hidden file beside `name` (never one that exists), opened for writing: (fd, path)."""
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{folder}: no free temporary name for {name}")
 
 
 def write_json(path, obj):
@@ -230,6 +245,12 @@ def save_image(path, img_chw, nominal):
 
 
 def torch_save(path, obj):
+    """torch.save through memory: on a full disk torch's zip writer turns the OSError into a RuntimeError
+    of its own; written from a buffer, the OSError (one line, "No space left on device") is what stops."""
+    import io
+
     import torch
 
-    atomic_write(path, lambda f: torch.save(obj, f), mode="wb")
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_write(path, lambda f: f.write(buffer.getbuffer()), mode="wb")

@@ -75,9 +75,25 @@ def error_map(err, scale, unit="levels"):
 # ---- the writer, scalars, HParams ------------------------------------------------------------------
 
 def make_writer(folder):
+    import threading
+
     from torch.utils.tensorboard import SummaryWriter
 
+    if threading.excepthook is not _quiet_writer_errors:
+        _quiet_writer_errors.previous = threading.excepthook
+        threading.excepthook = _quiet_writer_errors
     return SummaryWriter(log_dir=folder)
+
+
+def _quiet_writer_errors(args):
+    """The writer's own thread stops on an OSError (a full disk) and the writer raises it again in the
+    main thread at its next call, where the entry point reports it in one line: the thread's traceback
+    would come first and say nothing more."""
+    from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
+
+    if isinstance(args.thread, _AsyncWriterThread) and issubclass(args.exc_type, OSError):
+        return
+    _quiet_writer_errors.previous(args)
 
 
 def metric_tag(key):

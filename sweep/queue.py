@@ -1,0 +1,309 @@
+"""run.py's queue: tasks (main.py processes) started on free slots, their record in sweep.json, and
+the signals that stop them.
+
+Slots: each device takes `workers` tasks at once (the CPU is one device); a task gets its share of
+the CPU's threads (OMP_NUM_THREADS = cores // slots, at least 1), so that N small fits at once use
+every core and no task oversubscribes them.
+
+Output: a task writes straight into <log_dir>/tasks/<name>.log (a file, not a pipe), so it never dies
+on a broken pipe, whatever happens to run.py; run.py follows the log to show it (one slot) and to
+report its last line.
+
+Signals: Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stop the sweep alike: every running task gets
+SIGTERM, checkpoints at the end of its epoch and exits 130 ("interrupted (resumable)"); tasks not
+started yet are recorded "not started"; `run.py --resume` continues both. A second Ctrl-C stops the
+tasks at once (they keep their last checkpoint). Tasks run in their own session, so a terminal's
+signals reach them only through run.py; on Linux each is also sent SIGTERM if run.py itself dies.
+"""
+import ctypes
+import heapq
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections import deque
+
+from util.io import write_json
+from util.records import read_json, read_sweep
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+POLL_S = 0.2  # how often the queue looks at its tasks (and a task's log is followed)
+PROGRESS_EVERY_S = 30  # a progress line at least this often while tasks run
+
+
+def cores():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def threads_per_task(slots):
+    return max(1, cores() // max(1, slots))
+
+
+def _prctl():
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
+    except (OSError, AttributeError):
+        return None
+
+
+_PRCTL = _prctl()  # looked up here, not in the forked child
+
+
+def _die_with_parent():
+    """In the child, before exec: SIGTERM when run.py dies (Linux; elsewhere a task outlives it)."""
+    _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class StopRequest:
+    """run.py's handlers for STOP_SIGNALS while the queue runs: the first signal is recorded (the queue
+    acts on it), a second Ctrl-C asks for an immediate stop. The previous handlers come back on exit."""
+
+    def __init__(self):
+        self.signum, self.at_once, self._previous = None, False, {}
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in STOP_SIGNALS:
+                self._previous[sig] = signal.signal(sig, self._on_signal)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous = {}
+        return False
+
+    def _on_signal(self, signum, frame):
+        if self.signum is None:
+            self.signum = signum
+        elif signum == signal.SIGINT:
+            self.at_once = True
+
+
+class SweepRecord:
+    """<log_dir>/sweep.json: every task ever queued into the folder, by name. A save rewrites this
+    process's tasks and keeps every other task as it was read, so that a sweep's record only ever
+    gains tasks (a second sweep into the folder adds its own; a resume updates the ones it runs)."""
+
+    def __init__(self, log_dir, meta):
+        self.log_dir, self.path = log_dir, os.path.join(log_dir, "sweep.json")
+        saved = read_sweep(log_dir)  # checked first: a bad record is refused, never overwritten
+        raw = read_json(self.path)["tasks"] if saved is not None else []
+        self.meta = {**meta, **(saved.meta if saved is not None else {})}  # the first sweep's start stays
+        self.entries = {t["name"]: t for t in raw}
+        self.saved = {t.name: t for t in saved.tasks} if saved is not None else {}
+        self.tasks = []
+
+    def add(self, tasks):
+        """Make the tasks part of the record; a new task whose name another task has (a second sweep of
+        the same sets) is renamed <name>+2, +3 ..., keeping its parameter set. A resumed task keeps its name."""
+        for t in tasks:
+            if t.name in self.entries and not t.resumed:
+                k = 2
+                while f"{t.name}+{k}" in self.entries:
+                    k += 1
+                t.name = f"{t.name}+{k}"
+            self.entries[t.name] = t.record()
+            self.tasks.append(t)
+
+    def save(self):
+        for t in self.tasks:
+            self.entries[t.name] = t.record()
+        write_json(self.path, {**self.meta, "tasks": list(self.entries.values())})
+
+    def finished(self):
+        """(parameter set, run folder) of every task recorded ok, this process's and the others'."""
+        mine = {t.name: t for t in self.tasks}
+        out = []
+        for name, e in self.entries.items():
+            t = mine.get(name)
+            if t is not None and t.rc == 0:
+                out.append((t.param_set, t.folder, name))
+            elif t is None and e.get("status") == "ok":
+                out.append((e.get("set", name), self.saved[name].folder if name in self.saved else None, name))
+        return out
+
+
+EPOCH_LINE = re.compile(r"epoch (\d+)/(\d+)")  # a run's progress line at a log epoch (trainer/base_trainer.py)
+
+
+def task_progress(task):
+    """The fraction of a running task's epochs done: samples finished (results.json, written after
+    each sample) and the last progress line of its log; None while it has logged no epoch."""
+    try:
+        args = read_json(os.path.join(task.folder, "args.json"))
+        total = args["num_epochs"]
+        if task.samples is None:
+            task.samples = _sample_count(args)
+        finished = 0
+        if os.path.isfile(os.path.join(task.folder, "results.json")):
+            samples = read_json(os.path.join(task.folder, "results.json"))["samples"]
+            finished = sum(any(int(e) >= total for e in epochs) for epochs in samples.values())
+        with open(task.log_file, "rb") as f:
+            f.seek(max(0, os.path.getsize(task.log_file) - 8192))
+            lines = EPOCH_LINE.findall(f.read().decode("utf-8", "replace"))
+        current = int(lines[-1][0]) if lines and int(lines[-1][0]) < total else 0
+        if not finished and not current:
+            return None
+        return min(1.0, (finished + current / total) / max(task.samples, finished + (current > 0)))
+    except Exception:  # an estimate only: any file not (yet) there or odd means "unknown"
+        return None
+
+
+def _sample_count(args):
+    from util.io import AUDIO_EXTS, IMAGE_EXTS
+
+    path, exts = args["input_path"], {"image": IMAGE_EXTS, "audio": AUDIO_EXTS}.get(args["signal_type"])
+    if exts is None or not os.path.isdir(path):
+        return 1
+    return max(1, sum(os.path.splitext(n)[1].lower() in exts for n in os.listdir(path)))
+
+
+def eta_s(tasks, slots, now, progress=task_progress):
+    """Seconds until the sweep ends: finished tasks give the time per task; a running task's own
+    progress gives what it has left; pending ones each take a task's time, spread over the slots.
+    None while nothing tells (no task finished or logged yet)."""
+    ok = [t.wall for t in tasks if t.rc == 0 and t.wall]
+    running = [(now - t.started, progress(t)) for t in tasks if t.status == "running"]
+    pending = sum(t.status == "pending" for t in tasks)
+    seen = [e / f for e, f in running if f]
+    per = sum(ok) / len(ok) if ok else sum(seen) / len(seen) if seen else None
+    if per is None:
+        return None
+    free = [e / f * (1 - f) if f else max(per - e, 0.0) for e, f in running]  # when each busy slot frees
+    free += [0.0] * max(0, slots - len(free))
+    heapq.heapify(free)
+    for _ in range(pending):  # each pending task on the slot that frees first
+        heapq.heappush(free, heapq.heappop(free) + per)
+    return max(free)
+
+
+class Queue:
+    """Each free slot takes the next task. `slots`: a device per slot (None: the CPU); `echo`: show the
+    one running task's output on standard error."""
+
+    def __init__(self, tasks, slots, record, echo):
+        self.tasks, self.slots, self.record, self.echo = tasks, slots, record, echo
+        self.log_dir = record.log_dir
+        self.threads = threads_per_task(len(slots))
+        self.last_line_at = 0.0
+
+    def start(self, task, device):
+        env = dict(os.environ, OMP_NUM_THREADS=str(self.threads), MKL_NUM_THREADS=str(self.threads))
+        if device is not None:
+            env["CUDA_VISIBLE_DEVICES"] = device
+        os.makedirs(os.path.join(self.log_dir, "tasks"), exist_ok=True)
+        task.log_file = os.path.join(self.log_dir, "tasks", f"{task.name}.log")
+        task.device, task.started, task.status = device, time.time(), "running"
+        with open(task.log_file, "a") as log:  # the child keeps its own copy of the descriptor
+            offset = log.tell()
+            task.proc = subprocess.Popen(task.command(), cwd=task.cwd, env=env, stdin=subprocess.DEVNULL, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True,
+                                         preexec_fn=_die_with_parent if _PRCTL is not None else None)
+        task.pump = threading.Thread(target=self._follow, args=(task, offset), daemon=True)
+        task.pump.start()
+        where = f"GPU {device}" if device is not None else "CPU"
+        self.say(f"[run] {task.name}: started on {where}; log {task.log_file}")
+
+    def _follow(self, task, offset):
+        """Read what the task writes to its log: its last line for the report, and (echo) the text."""
+        with open(task.log_file, encoding="utf-8", errors="replace", newline="") as f:
+            f.seek(offset)
+            while True:
+                ended = task.proc.poll() is not None  # read once more after the end: nothing is left behind
+                text = f.read()
+                if text:
+                    lines = [s.strip() for s in text.replace("\r", "\n").split("\n") if s.strip()]
+                    task.last_line = lines[-1] if lines else task.last_line
+                    if self.echo:
+                        self._show(text)
+                elif ended:
+                    return
+                else:
+                    time.sleep(POLL_S)
+
+    def _show(self, text):
+        try:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        except (OSError, ValueError):  # a closed terminal: the task's log still has everything
+            self.echo = False
+
+    def say(self, line):
+        try:
+            print(line, file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            pass
+
+    def progress_line(self, force=False):
+        now = time.time()
+        if not force and now - self.last_line_at < PROGRESS_EVERY_S:
+            return
+        self.last_line_at = now
+        done = [t for t in self.tasks if t.rc is not None]
+        running = sum(t.status == "running" for t in self.tasks)
+        failed = sum(t.rc != 0 for t in done)
+        eta = eta_s(self.tasks, len(self.slots), now) if len(done) < len(self.tasks) else None
+        self.say(f"[run] tasks done {len(done)}/{len(self.tasks)}, running {running}, failed {failed}"
+                 + (f", eta {eta / 60:.1f} min" if eta is not None else ""))
+
+    def run(self):
+        """Every task to its end, or KeyboardInterrupt after a stop signal (the tasks stopped first)."""
+        pending, free, running = deque(self.tasks), list(self.slots), []
+        self.record.save()
+        with StopRequest() as stop:
+            while (pending or running) and stop.signum is None:
+                while pending and free:
+                    task = pending.popleft()
+                    self.start(task, free.pop(0))
+                    running.append(task)
+                    self.record.save()
+                time.sleep(POLL_S)
+                for task in [t for t in running if t.proc.poll() is not None]:
+                    self._finish(task)
+                    running.remove(task)
+                    free.append(task.device)
+                    self.record.save()
+                    self.progress_line(force=True)
+                self.progress_line()
+            if stop.signum is not None:
+                self._stop(stop, running, pending)
+                raise KeyboardInterrupt
+
+    def _stop(self, stop, running, pending):
+        name = signal.Signals(stop.signum).name
+        self.say(f"[run] {name}: stopping the running tasks at the end of their epoch, with a checkpoint "
+                 f"(Ctrl-C again: at once); continue with: python run.py --resume {self.log_dir}")
+        for task in pending:
+            task.status = "not started"
+        for task in running:
+            _send(task, signal.SIGTERM)
+        sent_at_once = False
+        while any(t.proc.poll() is None for t in running):
+            if stop.at_once and not sent_at_once:
+                sent_at_once = True
+                for task in running:
+                    _send(task, signal.SIGINT)  # after SIGTERM, main.py takes a SIGINT as "stop now"
+            time.sleep(POLL_S)
+        for task in running:
+            self._finish(task)
+        self.record.save()
+
+    def _finish(self, task):
+        task.proc.wait()
+        task.pump.join()  # the task's last lines are read before it is reported
+        task.rc, task.wall = task.proc.returncode, round(time.time() - task.started, 1)
+        task.status = task.describe()
+
+
+def _send(task, sig):
+    try:
+        task.proc.send_signal(sig)
+    except ProcessLookupError:
+        pass

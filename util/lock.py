@@ -1,0 +1,81 @@
+"""One writer per folder: an advisory lock on <folder>/.lock that a second process is refused.
+
+    with hold(folder, "run folder"):    # or lock = hold(...); ...; lock.release()
+        ...                              # this process alone writes into `folder`
+
+The lock is fcntl.flock on the lock file: the kernel drops it when its holder exits, however it exits
+(a crash or a SIGKILL cannot leave a folder locked), and a stale lock file is only ever a file. The
+holder writes its pid, host and command into it so that the process refused can name it. flock is
+advisory: it guards this project's writers from each other (main.py on a run folder, run.py on a
+sweep folder), not a folder from any other program. On a file system without flock (some network
+mounts) the folder is written unguarded, as before, after a one-line warning.
+"""
+import fcntl
+import os
+import socket
+import sys
+import time
+
+from util.errors import UserError
+
+LOCK_FILE = ".lock"
+
+
+class FolderBusy(UserError):
+    """Another process holds the folder's lock: a user's mistake (two writers), one line, exit 2."""
+
+
+class FolderLock:
+    def __init__(self, folder, what):
+        self.folder, self.what = folder, what
+        self.path = os.path.join(folder, LOCK_FILE)
+        self.fd = None
+
+    def acquire(self):
+        # an ordinary file (the umask decides its mode): others may read who holds the folder
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read(fd)
+            os.close(fd)
+            raise FolderBusy(f"{self.folder}: another process is writing this {self.what} ({holder}); wait for it "
+                             f"to end or stop it first") from None
+        except OSError as e:  # ENOLCK / EOPNOTSUPP: a file system without flock
+            print(f"warning: {self.path}: cannot be locked ({e.strerror or e}); nothing stops a second writer",
+                  file=sys.stderr)
+        os.ftruncate(fd, 0)
+        os.write(fd, holder_line().encode("utf-8", "replace"))
+        self.fd = fd
+        return self
+
+    def release(self):
+        if self.fd is not None:
+            os.close(self.fd)  # closing drops the lock; the file stays (unlinking it would race a waiter)
+            self.fd = None
+
+    def __enter__(self):
+        return self.acquire() if self.fd is None else self
+
+    def __exit__(self, *exc):
+        self.release()
+        return False
+
+
+def hold(folder, what):
+    """The lock of `folder` (which must exist), held: FolderBusy, naming the holder, if another has it."""
+    return FolderLock(folder, what).acquire()
+
+
+def holder_line():
+    cmd = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    return f"pid {os.getpid()} on {socket.gethostname()} since {started}: {cmd}\n"
+
+
+def _read(fd):
+    try:
+        text = os.pread(fd, 1000, 0).decode("utf-8", "replace").strip()
+    except OSError:
+        text = ""
+    return " ".join(text.split()) or "holder unknown"
