@@ -204,14 +204,14 @@ class BaseTrainer:
         sample, target = make_sample(signal, self.opts, self.device, perm=stored_perm)
         if not torch.isfinite(target).all():
             raise InputError(f"{path}: the {a.transform} transform gives non-finite values on this data")
-        self.recorder.describe(signal.name, T.attributes(target), signal.data.shape)
+        self.recorder.describe(signal.name, T.attributes(target), signal.data.shape, self.signals.error_scale(signal))
         data = sample.data.cpu()
         self.log(f"[{signal.name}] {tuple(data.shape)} {a.transform}: " + json.dumps(sample.tf.params))
         if resume is None:  # logged once: a resumed run has them in its first events file
             self.log_transform(signal, data, target, sample.tf)
             if not a.no_images:
                 self.signals.log_target(self.writer, signal, data)
-        else:  # what the pictures keep fixed for the run (the error map's scale), as the checkpoint saved it
+        else:  # what the checkpoint saved of the signal (an audio clip's rate)
             signal.meta = {**resume["signal"].get("meta", {}), **signal.meta}
         return sample
 
@@ -251,7 +251,7 @@ class BaseTrainer:
             recon = sample.to_grid(sample.decode_rows(rows))
             metrics = self.modality.evaluate(recon, sample.data, sample.signal, self.lpips)
             if not self.args.no_images:
-                self.signals.log_media(self.writer, sample.signal, epoch, recon, sample.data)
+                self.signals.log_media(self.writer, sample.signal, epoch, recon, sample.data, metrics.get("psnr"))
             return metrics
 
     def record(self, name, epoch, metrics, scalars):

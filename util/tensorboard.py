@@ -10,13 +10,12 @@ A sweep's own run <log_dir>/_compare overlays the sets' `after` histograms per s
 """
 import math
 import os
-
-import torch
+import shlex
 
 # A perceptually ordered dark-to-bright map (anchors of matplotlib's "inferno"), enough for error maps.
-_INFERNO = torch.tensor([
-    [0.001, 0.000, 0.014], [0.258, 0.039, 0.406], [0.578, 0.148, 0.404],
-    [0.865, 0.317, 0.226], [0.988, 0.645, 0.040], [0.988, 0.998, 0.645]])
+# torch is imported where it is used: run.py prints tensorboard_command without loading it.
+_INFERNO = [[0.001, 0.000, 0.014], [0.258, 0.039, 0.406], [0.578, 0.148, 0.404],
+            [0.865, 0.317, 0.226], [0.988, 0.645, 0.040], [0.988, 0.998, 0.645]]
 
 # Metric keys whose TensorBoard name says more than results.json's (which keeps the reference's names).
 TAGS = {"mse": "mse_transformed"}  # the loss in the transform's own domain: not comparable across transforms
@@ -25,17 +24,30 @@ METRIC_ORDER = ("psnr", "ssim_ref", "ssim", "lpips", "snr", "si_snr", "abs_error
 
 def colormap(x):
     """Values in [0, 1] of shape (H, W) -> RGB (3, H, W) in [0, 1]."""
-    x = x.clamp(0, 1) * (len(_INFERNO) - 1)
-    i = x.floor().long().clamp(max=len(_INFERNO) - 2)
+    import torch
+
+    anchors = torch.tensor(_INFERNO)
+    x = x.clamp(0, 1) * (len(anchors) - 1)
+    i = x.floor().long().clamp(max=len(anchors) - 2)
     w = (x - i).unsqueeze(-1)
-    rgb = _INFERNO[i] * (1 - w) + _INFERNO[i + 1] * w
+    rgb = anchors[i] * (1 - w) + anchors[i + 1] * w
     return rgb.permute(2, 0, 1)
 
 
 # ---- error maps ---------------------------------------------------------------------------------
 
 MAP_MIN_SIDE = 192  # small images are enlarged (nearest neighbour, an integer factor) so the bar's text fits
-HEADER, GAP, BAR, LABELS = 16, 8, 14, 48  # pixels: the text line above, map-to-bar gap, bar width, tick text
+HEADER, GAP, BAR, LABELS = 30, 8, 14, 52  # pixels: the two text lines above, map-to-bar gap, bar width, tick text
+# One colour scale per sample for every run of a sweep, from the signal's nominal range alone, so runs
+# that never meet draw the same error in the same colour: a log scale from ERROR_TOP of the range
+# (a 20 dB error) down ERROR_DECADES decades (80 dB). Errors outside it take the end colours, so one
+# bright outlier darkens nothing else, and the scale spans early and late epochs alike.
+ERROR_TOP, ERROR_DECADES = 0.1, 3
+
+
+def error_scale(span):
+    """The top of a sample's error-map scale, in the signal's units: ERROR_TOP of its nominal span."""
+    return ERROR_TOP * span
 
 
 def error_map_layout(h, w):
@@ -43,33 +55,63 @@ def error_map_layout(h, w):
     return max(1, math.ceil(MAP_MIN_SIDE / max(h, w))), HEADER
 
 
-def error_map(err, scale, unit="levels"):
-    """An error map (H, W) in signal units on the fixed colour scale [0, scale] (brighter than the
-    scale's top is shown as the top colour), with a colour bar labelled in `unit` and the map's own
-    maximum marked on the bar: RGB (3, H', W') in [0, 1]."""
+def error_fraction(err, top):
+    """Where on the colour scale (0 .. 1) each error lies: log10 between top / 10**ERROR_DECADES and top."""
+    import torch
+
+    bottom = top / 10 ** ERROR_DECADES
+    return ((torch.log10(err.double().clamp(min=bottom)) - math.log10(bottom)) / ERROR_DECADES).clamp(0, 1).float()
+
+
+def error_map(err, top, unit="levels", psnr=None):
+    """An error map (H, W) in signal units on the fixed log colour scale error_fraction(., top), with a
+    colour bar labelled in `unit`, the map's own maximum marked on it (blue), and a caption with the
+    scale and the map's PSNR: RGB (3, H', W') in [0, 1]."""
     import numpy as np
+    import torch
     from PIL import Image, ImageDraw, ImageFont
 
     h, w = err.shape
-    k, top = error_map_layout(h, w)
-    rgb = colormap(err.float() / scale).repeat_interleave(k, 1).repeat_interleave(k, 2)
+    k, head = error_map_layout(h, w)
+    rgb = colormap(error_fraction(err, top)).repeat_interleave(k, 1).repeat_interleave(k, 2)
     hk, wk = h * k, w * k
-    canvas = np.full((top + hk + 6, wk + GAP + BAR + LABELS, 3), 255, dtype=np.uint8)
-    canvas[top:top + hk, :wk] = (rgb.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    bar = colormap(torch.linspace(1, 0, hk).unsqueeze(1).expand(hk, BAR))  # top of the bar is `scale`
-    canvas[top:top + hk, wk + GAP:wk + GAP + BAR] = (bar.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    canvas = np.full((head + hk + 6, wk + GAP + BAR + LABELS, 3), 255, dtype=np.uint8)
+    canvas[head:head + hk, :wk] = (rgb.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    bar = colormap(torch.linspace(1, 0, hk).unsqueeze(1).expand(hk, BAR))  # top of the bar is `top`
+    canvas[head:head + hk, wk + GAP:wk + GAP + BAR] = (bar.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     img = Image.fromarray(canvas)
     draw, font = ImageDraw.Draw(img), ImageFont.load_default(size=11)
     peak = float(err.max())
-    draw.text((2, 1), f"|error| in {unit}; max {peak:.3g}", fill=(0, 0, 0), font=font)
+    draw.text((2, 1), f"|error| in {unit}, log scale to {top:.3g}", fill=(0, 0, 0), font=font)
+    draw.text((2, 15), (f"PSNR {psnr:.2f} dB; " if psnr is not None else "") + f"max {peak:.3g}", fill=(0, 0, 0),
+              font=font)
     x = wk + GAP + BAR + 3
-    for frac in (1.0, 0.5, 0.0):
-        y = top + round((1 - frac) * (hk - 1))
+    for d in range(ERROR_DECADES + 1):  # a tick per decade
+        y = head + round(d / ERROR_DECADES * (hk - 1))
         draw.line([(wk + GAP + BAR, y), (x, y)], fill=(0, 0, 0))
-        draw.text((x + 1, min(max(y - 6, 0), top + hk - 10)), f"{frac * scale:.3g}", fill=(0, 0, 0), font=font)
-    y = top + round((1 - min(peak / scale, 1.0)) * (hk - 1))  # the map's own maximum, on the fixed scale
+        draw.text((x + 1, min(max(y - 6, 0), head + hk - 10)), f"{top / 10 ** d:.3g}", fill=(0, 0, 0), font=font)
+    y = head + round((1 - float(error_fraction(torch.tensor(peak), top))) * (hk - 1))  # the map's own maximum
     draw.line([(wk + GAP - 4, y), (wk + GAP + BAR - 1, y)], fill=(0, 160, 255), width=2)
     return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float() / 255
+
+
+# ---- the command that shows a log folder ------------------------------------------------------------
+
+# TensorBoard keeps 10 images per tag unless told (and in 2.21 `images=0` keeps none): the command keeps
+# at least this many, and more where a run logged more epochs (each log epoch's images, and step 0's).
+IMAGES_KEPT = 100
+
+
+def log_epochs(num_epochs, log_epoch):
+    """How many epochs a run logs: every log_epoch-th, and the last."""
+    return num_epochs // log_epoch + (num_epochs % log_epoch != 0)
+
+
+def tensorboard_command(logdir, run_args=()):
+    """The command that shows `logdir` with every image its runs logged; run_args: their args.json."""
+    counts = [log_epochs(a["num_epochs"], a["log_epoch"]) + 1 for a in run_args
+              if isinstance(a.get("num_epochs"), int) and isinstance(a.get("log_epoch"), int) and a["log_epoch"] > 0]
+    return f"tensorboard --logdir {shlex.quote(str(logdir))} --samples_per_plugin images={max([IMAGES_KEPT, *counts])}"
 
 
 # ---- the writer, scalars, HParams ------------------------------------------------------------------
