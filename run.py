@@ -32,7 +32,7 @@ from util.errors import EXIT_INTERRUPTED, InputError, OptionError, UserError, ex
 from util.io import write_json
 from util.misc import run_folder_name
 from util.recorder import run_complete
-from util.records import read_sweep, walk
+from util.records import read_args, read_sweep, walk
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 MAIN = "main.py"
@@ -353,11 +353,19 @@ def report(tasks):
     return 0 if all(t.rc == 0 for t in tasks) else 1
 
 
-def next_steps(log_dir):
-    """The commands that show a finished sweep: TensorBoard (every logged image kept: its default keeps
-    10 per tag) and the summariser's table and curves."""
+def next_steps(log_dir, folders):
+    """The commands that show a finished sweep: TensorBoard with every image its runs (`folders`) logged
+    (its default keeps 10 per tag), and the summariser's table and curves."""
+    from util.tensorboard import tensorboard_command
+
+    run_args = []
+    for folder in folders:
+        try:
+            run_args.append(read_args(folder))
+        except InputError:  # a task that wrote no args.json logged no images
+            pass
     d = shlex.quote(log_dir)
-    return [f"tensorboard --logdir {d} --samples_per_plugin images=0",
+    return [tensorboard_command(log_dir, run_args),
             f"python -m util.summarize {d} --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]
 
 
@@ -410,7 +418,7 @@ def main(argv, default_exp="000"):
             from util.compare import COMPARE, write_comparison
 
             pictures = write_comparison(log_dir, [(t.param_set, t.folder) for t in tasks if t.rc == 0])
-            print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir))
+            print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir, [t.folder for t in tasks if t.rc == 0]))
                   + (f"\n  the sets' histograms overlaid: {os.path.join(log_dir, COMPARE)} ({len(pictures)} "
                      f"picture(s), also TensorBoard's run {COMPARE})" if pictures else ""), file=sys.stderr, flush=True)
         if exp == "000" and not args.resume:

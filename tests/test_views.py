@@ -3,6 +3,7 @@ per run, image means at every log epoch, one histogram tag for every transform, 
 table, and figures that label themselves."""
 import io
 import json
+import shlex
 
 import imageio.v2 as imageio
 import numpy as np
@@ -15,6 +16,7 @@ import main
 from components import transform as T
 from opt import row_options
 from tests.conftest import image_folder, run_py, smooth_image
+from tests.tensorboard_server import NotStarted, TensorBoard
 from util import summarize
 from util.plot import curves_figure, level_bins, transform_figure, transform_histograms
 from util.tensorboard import colormap, error_fraction, error_map, error_map_layout
@@ -168,13 +170,34 @@ def test_summarize_metric_choice(sweep, tmp_path, capsys):
     assert e.value.code == 2
 
 
-def test_sweep_ends_with_the_commands_to_look_at_it(tmp_path):
+def test_the_printed_tensorboard_command_serves_every_logged_image(tmp_path):
+    """The command a sweep prints, run as printed (on a free local port), serves every image of every
+    image tag over HTTP: more log epochs than TensorBoard's default of 10 images per tag."""
     data = tmp_path / "imgs"
     data.mkdir()
     imageio.imwrite(data / "00.png", smooth_image(8, 8))
+    epochs = 12
     p = run_py("run.py", "001", "--only", "scale_1.0", "--", "--input_path", data, "--save_dir", tmp_path / "log",
-               "--num_epochs", "2", "--log_epoch", "1", "--hidden_features", "8", "--hidden_layers", "1",
-               "--quiet", "--device", "cpu", "--no_images", check=True)
+               "--num_epochs", epochs, "--log_epoch", "1", "--hidden_features", "8", "--hidden_layers", "1",
+               "--quiet", "--device", "cpu", check=True)
     log_dir = tmp_path / "log" / "001_trans"
-    assert f"tensorboard --logdir {log_dir} --samples_per_plugin images=0" in p.stderr
     assert f"python -m util.summarize {log_dir} --plot {log_dir / 'curves.png'}" in p.stderr
+    printed = [line.strip() for line in p.stderr.splitlines() if line.strip().startswith("tensorboard ")]
+    assert len(printed) == 1
+    command = shlex.split(printed[0])
+    assert command[:3] == ["tensorboard", "--logdir", str(log_dir)] and command[3] == "--samples_per_plugin"
+    run = next(f.name for f in log_dir.iterdir() if (f / "args.json").exists())
+    logged = {t: len(_events(log_dir / run).Images(t)) for t in _events(log_dir / run).Tags()["images"]}
+    assert logged["00/reconstruction"] == epochs and logged["00/abs_error"] == epochs  # more than 10
+    try:
+        with TensorBoard(command[1:]) as tb:
+            served = tb.image_tags([run])[run]
+            assert sorted(served) == sorted(logged)
+            for tag, n in logged.items():
+                images = tb.images(run, tag)
+                assert len(images) == n, tag
+                assert all(png[:4] == b"\x89PNG" for _, png in images)
+            steps = [step for step, _ in tb.images(run, "00/abs_error")]
+            assert steps == list(range(1, epochs + 1))
+    except NotStarted as e:
+        pytest.skip(f"TensorBoard cannot start here: {e}")
