@@ -111,40 +111,99 @@ def plot_transforms(rows, out_path, row_name):
     plt.close(fig)
 
 
-def curves_figure(panels, ylabel="PSNR (dB), mean over images"):
-    """panels: [(title, [(label, epochs, mean, std or None)])]: a metric against epoch, one panel per
-    experiment, one line per row, a band of +- one standard deviation over seeds where there is one
-    (named in the legend). Returns the matplotlib figure."""
+def row_colours(panels):
+    """{row name: colour}: one colour per row of the summariser, the same in every panel and figure."""
+    names = list(dict.fromkeys(c["row"] for _, series, *_ in panels for c in series))
+    return {name: f"C{i % 10}" for i, name in enumerate(names)}
+
+
+def draw_curves(ax, title, series, colours, ylabel):
+    """A metric against epoch, one line per row (series: util.summarize.curves), a band of +- one
+    standard deviation over seeds where there is one, and the paper's values as crosses."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    for c in series:
+        colour = colours[c["row"]]
+        ax.plot(c["epochs"], c["mean"], marker="o" if len(c["epochs"]) < 12 else None, ms=3, label=c["label"],
+                color=colour)
+        if c["std"] is not None:
+            lo = [m - sd for m, sd in zip(c["mean"], c["std"])]
+            hi = [m + sd for m, sd in zip(c["mean"], c["std"])]
+            ax.fill_between(c["epochs"], lo, hi, color=colour, alpha=0.2, linewidth=0)
+        if c.get("paper"):
+            ax.plot(list(c["paper"]), list(c["paper"].values()), "x", color=colour, ms=9, mew=2)
+    handles, _ = ax.get_legend_handles_labels()
+    if any(c["std"] is not None for c in series):
+        handles.append(Patch(color="0.5", alpha=0.3, label="band: ± 1 std over seeds"))
+    if any(c.get("paper") for c in series):
+        handles.append(Line2D([], [], ls="", marker="x", color="0.3", mew=2, label="the paper's value"))
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(handles=handles, fontsize=8)
+
+
+def draw_differences(ax, compared, colours, ylabel, baseline):
+    """Per image, each row's paired difference against the baseline (mean over seeds, +- one std over
+    seeds), images sorted by the rows' mean difference; each row's mean and its 95% interval as a line
+    and a band across; zero (the baseline) in the baseline row's colour."""
+    images = sorted({i for c in compared.values() for i in c["per_image"]},
+                    key=lambda i: sum(c["per_image"].get(i, 0.0) for c in compared.values()))
+    x = {i: n for n, i in enumerate(images)}
+    width = 0.6 / max(len(compared), 1)
+    for k, (name, c) in enumerate(compared.items()):
+        colour = colours.get(name, f"C{k % 10}")
+        off = (k - (len(compared) - 1) / 2) * width
+        xs = [x[i] + off for i in c["per_image"]]
+        std = [c["per_image_std"].get(i) or 0.0 for i in c["per_image"]]
+        ax.errorbar(xs, list(c["per_image"].values()), yerr=std, fmt="o", ms=5, color=colour, capsize=3,
+                    label=f"{name}: {c['mean_delta']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}], "
+                          f"W/T/L {c['wins']}/{c['ties']}/{c['losses']}")
+        ax.axhline(c["mean_delta"], color=colour, lw=1, ls="--")
+        ax.axhspan(*c["ci95"], color=colour, alpha=0.12, lw=0)
+    ax.axhline(0, color=colours.get(baseline, "black"), lw=1.5, label=f"{baseline} (the baseline)")
+    ax.set_xticks(range(len(images)), images, rotation=90 if len(images) > 12 else 0)
+    ax.set_xlim(-0.6, len(images) - 0.4)
+    ax.set_xlabel("image (sorted by the rows' mean difference)")
+    ax.set_ylabel(f"{ylabel}: row minus {baseline}, same seed")
+    ax.set_title(f"paired differences against {baseline}: per image ± 1 std over seeds;\n"
+                 f"dashed: the mean, band: its 95% bootstrap interval", fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7, loc="best")
+
+
+def summary_figure(panels, ylabel, metric_label, baseline=None):
+    """panels: [(title, curves, paired comparison or None)] per experiment: its curves, and beside
+    them the per-image paired differences where there is a comparison. Returns the matplotlib figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
-    for (title, series), ax in zip(panels, axes[0]):
-        for label, epochs, mean, std in series:
-            line, = ax.plot(epochs, mean, marker="o" if len(epochs) < 12 else None, ms=3, label=label)
-            if std is not None:
-                lo = [m - s for m, s in zip(mean, std)]
-                hi = [m + s for m, s in zip(mean, std)]
-                ax.fill_between(epochs, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
-        handles, _ = ax.get_legend_handles_labels()
-        if any(std is not None for *_, std in series):
-            handles.append(Patch(color="0.5", alpha=0.3, label="band: ± 1 std over seeds"))
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend(handles=handles, fontsize=8)
+    colours = row_colours(panels)
+    paired = any(c for *_, c in panels)
+    fig, axes = plt.subplots(len(panels) if paired else 1, 2 if paired else len(panels), squeeze=False,
+                             figsize=(13.5, 5.2 * len(panels)) if paired else (6.5 * len(panels), 4.5))
+    for n, (title, series, compared) in enumerate(panels):
+        ax = axes[n, 0] if paired else axes[0, n]
+        draw_curves(ax, title, series, colours, ylabel)
+        if paired:
+            if compared:
+                bases = list(dict.fromkeys(c["baseline"] for c in compared.values()))  # one per protocol
+                draw_differences(axes[n, 1], compared, colours, metric_label,
+                                 bases[0] if len(bases) == 1 else f"{baseline} of its protocol")
+            else:
+                axes[n, 1].set_axis_off()
     fig.tight_layout()
     return fig
 
 
-def plot_curves(panels, out_path, ylabel="PSNR (dB), mean over images"):
-    """curves_figure as a PNG (`python -m util.summarize LOG_DIR --plot OUT.png`)."""
+def plot_summary(panels, out_path, ylabel, metric_label, baseline=None):
+    """summary_figure as a PNG (`python -m util.summarize LOG_DIR --plot OUT.png [--baseline ROW]`)."""
     import matplotlib.pyplot as plt
 
-    fig = curves_figure(panels, ylabel)
-    atomic_write(out_path, lambda f: fig.savefig(f, format="png", dpi=120), mode="wb")
+    fig = summary_figure(panels, ylabel, metric_label, baseline)
+    atomic_write(out_path, lambda f: fig.savefig(f, format="png", dpi=110), mode="wb")
     plt.close(fig)
