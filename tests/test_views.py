@@ -18,7 +18,7 @@ from opt import row_options
 from tests.conftest import image_folder, run_py, smooth_image
 from tests.tensorboard_server import NotStarted, TensorBoard
 from util import summarize
-from util.plot import curves_figure, level_bins, transform_figure, transform_histograms
+from util.plot import level_bins, summary_figure, transform_figure, transform_histograms
 from util.tensorboard import colormap, error_fraction, error_map, error_map_layout
 
 SIZE, EPOCHS, LOG = 16, 40, 10
@@ -152,11 +152,31 @@ def test_curves_name_rows_band_and_setting(sweep):
     assert f"2 images {SIZE}x{SIZE}" in title and "siren 2x32" in title and f"{EPOCHS} epochs" in title
     assert "imgs" in title
     series = summarize.curves(runs, "ssim_ref")
-    assert [s[0] for s in series] == ["scale_1.0", "sym_power"]  # the table's names, in Table 1's order
-    two_seeds = [("sym_power, 2 seeds", [10, 20], [30.0, 31.0], [0.5, 0.4])]
-    fig = curves_figure([(title, two_seeds)], "PSNR")
-    assert any("std over seeds" in t.get_text() for t in fig.axes[0].get_legend().get_texts())
+    assert [s["label"] for s in series] == ["scale_1.0", "sym_power"]  # the table's names, in Table 1's order
+    two_seeds = [{"row": "sym_power", "label": "sym_power, 2 seeds", "epochs": [10, 20], "mean": [30.0, 31.0],
+                  "std": [0.5, 0.4], "paper": {20: 31.5}}]
+    fig = summary_figure([(title, two_seeds, None)], "PSNR", "PSNR (dB)")
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert any("std over seeds" in t for t in legend) and "the paper's value" in legend
     assert fig.axes[0].get_title() == title
+
+
+def test_paired_comparison_of_real_runs_equals_their_results(sweep, tmp_path, capsys):
+    """--baseline --json: per image the row's last-epoch PSNR minus the baseline's, as results.json has them."""
+    log = sweep["sym_power"].parent
+    assert summarize.main([str(log), "--baseline", "scale_1.0", "--json", str(tmp_path / "c.json"),
+                           "--plot", str(tmp_path / "c.png")]) == 0
+    out = capsys.readouterr().out
+    got = json.loads((tmp_path / "c.json").read_text())
+    assert got["baseline"] == "scale_1.0" and got["metric"] == "psnr" and list(got["rows"]) == ["sym_power"]
+    res = {row: json.loads((f / "results.json").read_text())["samples"] for row, f in sweep.items()}
+    want = {i: res["sym_power"][i][str(EPOCHS)]["psnr"] - res["scale_1.0"][i][str(EPOCHS)]["psnr"] for i in ("00", "01")}
+    row = got["rows"]["sym_power"]
+    assert row["per_image"] == pytest.approx(want, abs=1e-9)
+    assert row["mean_delta"] == pytest.approx(sum(want.values()) / 2, abs=1e-9)
+    assert row["wins"] + row["ties"] + row["losses"] == 2 and row["ci95"][0] <= row["mean_delta"] <= row["ci95"][1]
+    assert "paired psnr differences against scale_1.0" in out and "Protocol: lr schedule decay" in out
+    assert (tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_summarize_metric_choice(sweep, tmp_path, capsys):

@@ -337,7 +337,7 @@ def curves(runs, metric="psnr", paper=False, image=None):
         if not epochs:
             continue
         stats = [seed_stats([r["results"]["mean"][e][metric] for r in done]) for e in epochs]
-        marks = {int(e): v[metric] for e, v in refs.get(key, {}).items() if EPOCH.fullmatch(e) and metric in v}
+        marks = {int(e): v[metric] for e, v in refs.get(key, {}).items() if e in common and metric in v}
         out.append({"row": names[key], "label": names[key] + (f", {len(done)} seeds" if len(done) > 1 else ""),
                     "epochs": [int(e) for e in epochs], "mean": [m for m, _, _ in stats],
                     "std": [sd for _, sd, _ in stats] if len(done) > 1 else None, "paper": marks or None})
