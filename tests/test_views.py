@@ -3,6 +3,8 @@ per run, image means at every log epoch, one histogram tag for every transform, 
 table, and figures that label themselves."""
 import io
 import json
+import os
+import re
 import shlex
 
 import imageio.v2 as imageio
@@ -10,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.plugins.hparams import backend_context, metadata
+from tensorboard.plugins.hparams import api_pb2, backend_context, metadata
 
 import main
 from components import transform as T
@@ -96,7 +98,7 @@ def test_one_histogram_tag_for_every_transform_on_level_bins(sweep):
     assert tags[0] == tags[1] == {"00/data/before", "00/data/after", "01/data/before", "01/data/after"}
     acc = _events(sweep["sym_power"])
     before, after = (acc.Histograms(f"00/data/{t}") for t in ("before", "after"))
-    assert len(before) == len(after) == 1  # written once, at step 0
+    assert [e.step for e in before] == [e.step for e in after] == [0, EPOCHS]  # the same data, first and last
     h = after[0].histogram_value
     img = imageio.imread(sweep["sym_power"].parent.parent.parent / "imgs" / "00.png")
     assert h.num == img.size and len(h.bucket) == int(img.max()) - int(img.min()) + 1  # one bucket per level
@@ -123,10 +125,14 @@ def test_hparams_are_declared_in_order_with_domains(sweep):
     assert shown[8:10] == ["pn_cum", "pn_buffer"] and "input_path" not in shown
     for h in experiment.hparam_infos:  # a string or bool without a domain makes TensorBoard warn
         assert h.type == 3 or len(h.domain_discrete) > 0, h.name  # 3: DATA_TYPE_FLOAT64
-    assert [m.name.tag for m in experiment.metric_infos][:2] == ["mean/eval/psnr", "mean/eval/ssim_ref"]
+    metrics = [m.name.tag for m in experiment.metric_infos]
+    assert metrics[:2] == ["mean/eval/psnr", "mean/eval/ssim_ref"] and metrics[-2:] == ["00/eval/psnr", "01/eval/psnr"]
+    assert not [t for t in metrics if "mse" in t]  # the loss in each transform's domain is no metric to compare
     start = metadata.parse_session_start_info_plugin_data(content[metadata.SESSION_START_INFO_TAG])
     by_label = {h.display_name: start.hparams[h.name] for h in experiment.hparam_infos if h.name in start.hparams}
-    assert by_label["parameter set"].string_value == "sym_power" and by_label["seed"].number_value == 5
+    assert by_label["parameter set"].string_value == "sym_power" and by_label["seed"].string_value == "5"
+    seed = next(h for h in experiment.hparam_infos if h.display_name == "seed")
+    assert seed.type == api_pb2.DATA_TYPE_STRING and "5" in seed.domain_discrete
     assert by_label["lr"].number_value == pytest.approx(1e-3)
 
 
@@ -221,3 +227,27 @@ def test_the_printed_tensorboard_command_serves_every_logged_image(tmp_path):
             assert steps == list(range(1, epochs + 1))
     except NotStarted as e:
         pytest.skip(f"TensorBoard cannot start here: {e}")
+
+
+def test_custom_scalars_open_on_the_means(sweep):
+    from tensorboard.plugins.custom_scalar import layout_pb2
+
+    acc = _events(sweep["sym_power"])
+    layout = layout_pb2.Layout.FromString(acc.Tensors("custom_scalars__config__")[0].tensor_proto.string_val[0])
+    first, per_image = layout.category
+    assert first.title.startswith("mean over images")
+    charts = {c.title: list(c.multiline.tag) for c in first.chart}
+    assert charts["psnr"] == ["^mean/eval/psnr$"]
+    regex = re.compile(next(c for c in per_image.chart if c.title == "psnr").multiline.tag[0])
+    assert regex.match("00/eval/psnr") and not regex.match("mean/eval/psnr")
+
+
+def test_run_folder_names_are_short_sortable_and_unique(tmp_path):
+    from util.misc import new_run_folder
+
+    names = [os.path.basename(new_run_folder(tmp_path, "001_trans", f"{s}_seed{n}"))
+             for s in ("sym_power", "scale_1.0") for n in (2, 1)]
+    assert len(set(names)) == 4 and ":" not in "".join(names)
+    assert all(re.fullmatch(r"[a-z_.0-9]+_seed\d_\d{6}-\d{6}_[a-z]{4}", n) for n in names)
+    assert [n.split("_seed")[0] + n.split("_seed")[1][:1] for n in sorted(names)] == \
+        ["scale_1.01", "scale_1.02", "sym_power1", "sym_power2"]  # by name: a set's seeds together

@@ -301,9 +301,12 @@ class BaseTrainer:
         counts, before, after = transform_histograms(data, tf)
         for tag, values, edges in (("before", data, before), ("after", target, after)):
             v = values.detach().flatten().double()
-            self.writer.add_histogram_raw(f"{name}/data/{tag}", float(v.min()), float(v.max()), v.numel(),
-                                          float(v.sum()), float((v * v).sum()), edges[1:].tolist(),
-                                          counts.tolist(), 0)
+            # at the first and the last epoch: the data do not change, and with one step the
+            # Distributions tab would draw an empty chart; with two it draws their constant percentiles
+            for step in (0, a.num_epochs):
+                self.writer.add_histogram_raw(f"{name}/data/{tag}", float(v.min()), float(v.max()), v.numel(),
+                                              float(v.sum()), float((v * v).sum()), edges[1:].tolist(),
+                                              counts.tolist(), step)
         row = seed_free_tag(a.tag, a.seed)
         row = a.transform if row == a.transform else f"{row} ({a.transform})"
         if not a.no_images:

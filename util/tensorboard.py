@@ -153,18 +153,29 @@ HPARAM_FIRST = (("set", "parameter set"), ("transform", "transform"), ("seed", "
                 ("pn_beta", "pn_beta"), ("gamma_boundary", "gamma_boundary"), ("gamma_trans", "gamma_trans"))
 
 
+def _metric_name(tag):
+    """A metric's HParams column: `psnr` for the mean over images, `psnr 01` for image 01's."""
+    head, metric = tag.split("/")[0], tag.split("/")[-1]
+    return metric if head == "mean" else f"{metric} {head}"
+
+
 def hparam_columns(args, domains):
     """[(option, column name, value, discrete domain or None)] in HParams order: HPARAM_FIRST, then the
     other options alphabetically. `set` is the parameter set without its seed (run.py --seeds tags a
     run <set>_seed<N>), so the seeds of one set group. `domains`: {option: the names it can take} for
     the options whose values come from the project's tables (the caller's: this layer knows none);
-    `set` gets every parameter set named there and this run's own."""
+    `set` gets every parameter set named there and this run's own; `seed` (a string) every seed named
+    there (a sweep's) and this run's own."""
     from util.runs import seed_free_tag
 
     choices = {k: list(v) for k, v in domains.items()}
     the_set = seed_free_tag(str(args.get("tag")), args.get("seed"))
     choices["set"] = list(dict.fromkeys([*choices.get("set", []), the_set]))
     values = {**args, "set": the_set}  # resolved options (opt.resolve): lr is the one the run used
+    if args.get("seed") is not None:  # a name, not a quantity: shown as 3407, never 3407.0
+        values["seed"] = str(args["seed"])
+        seeds = {int(x) for x in [*choices.get("seed", []), args["seed"]]}
+        choices["seed"] = [str(x) for x in sorted(seeds)]
     first = [k for k, _ in HPARAM_FIRST]
     names = dict(HPARAM_FIRST)
     rest = sorted((k for k in values if k not in first and k not in HPARAM_SKIP), key=str.lower)
@@ -178,18 +189,36 @@ def hparam_columns(args, domains):
     return out
 
 
-def write_hparams(writer, args, means, domains):
+HPARAM_METRICS_SKIP = {"mse"}  # the loss in each transform's own domain: not a metric to compare runs by
+
+
+def write_layout(writer, mean_tags):
+    """The Custom Scalars tab: the image means first (one chart per metric, every run a line), then each
+    metric of every image of every run in one chart (Time Series gives each image its own)."""
+    import re
+
+    metrics = [t.split("/")[-1] for t in mean_tags]
+    writer.add_custom_scalars({
+        "mean over images (every run)": {m: ["Multiline", [f"^{re.escape(t)}$"]] for m, t in zip(metrics, mean_tags)},
+        "per image (every run and image)": {m: ["Multiline", [rf"^(?!mean/)[^/]+/eval/{re.escape(m)}$"]]
+                                            for m in metrics}})
+
+
+def write_hparams(writer, args, means, domains, images=()):
     """The run's options and image-mean metrics in TensorBoard's HParams tab (a whole sweep compares
     there), written into the run's own events file so that every run is one row.
 
     The configuration is declared (each column's type and domain, the metrics), so TensorBoard shows
     the columns in HPARAM_FIRST's order: it sorts them by name, hence the numbered names (the column
     shows the plain one). The metrics are mean/eval/<metric>: the table shows the last epoch's value
-    and "show metrics" draws each run's curve."""
+    and "show metrics" draws each run's curve; after them each image's (`images`) final PSNR."""
     from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
     tags = write_means(writer, means)
+    write_layout(writer, tags)
+    tags = [t for t in tags if t.split("/")[-1] not in map(metric_tag, HPARAM_METRICS_SKIP)]
+    tags += [f"{name}/eval/psnr" for name in images]
     run_name = os.path.basename(os.path.normpath(writer.get_logdir()))  # the table's Trial ID
     infos, start = [], plugin_data_pb2.SessionStartInfo(group_name=run_name)
     for i, (k, label, v, domain) in enumerate(hparam_columns(args, domains)):
@@ -208,7 +237,7 @@ def write_hparams(writer, args, means, domains):
         elif isinstance(v, str):
             start.hparams[name].string_value = v
     experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=[
-        api_pb2.MetricInfo(name=api_pb2.MetricName(tag=t), display_name=t.split("/")[-1]) for t in tags])
+        api_pb2.MetricInfo(name=api_pb2.MetricName(tag=t), display_name=_metric_name(t)) for t in tags])
     end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS)
     for tag, data in ((metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment)),
                       (metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_start_info=start)),
