@@ -353,9 +353,10 @@ def report(tasks):
     return 0 if all(t.rc == 0 for t in tasks) else 1
 
 
-def next_steps(log_dir, folders):
+def next_steps(log_dir, folders, sets=()):
     """The commands that show a finished sweep: TensorBoard with every image its runs (`folders`) logged
-    (its default keeps 10 per tag), and the summariser's table and curves."""
+    (its default keeps 10 per tag), and the summariser's table and curves, with several parameter sets
+    (`sets`) the paired comparison against scale_1.0 (Table 1's baseline) or the first set."""
     from util.tensorboard import tensorboard_command
 
     run_args = []
@@ -365,8 +366,11 @@ def next_steps(log_dir, folders):
         except InputError:  # a task that wrote no args.json logged no images
             pass
     d = shlex.quote(log_dir)
+    sets = list(dict.fromkeys(sets))
+    baseline = ("scale_1.0" if "scale_1.0" in sets else sets[0]) if len(sets) > 1 else None
     return [tensorboard_command(log_dir, run_args),
-            f"python -m util.summarize {d} --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]
+            f"python -m util.summarize {d}" + (f" --baseline {shlex.quote(baseline)}" if baseline else "") +
+            f" --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]
 
 
 def main(argv, default_exp="000"):
@@ -418,7 +422,9 @@ def main(argv, default_exp="000"):
             from util.compare import COMPARE, write_comparison
 
             pictures = write_comparison(log_dir, [(t.param_set, t.folder) for t in tasks if t.rc == 0])
-            print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir, [t.folder for t in tasks if t.rc == 0]))
+            done = [t for t in tasks if t.rc == 0]
+            steps = next_steps(log_dir, [t.folder for t in done], [t.param_set for t in done])
+            print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in steps)
                   + (f"\n  the sets' histograms overlaid: {os.path.join(log_dir, COMPARE)} ({len(pictures)} "
                      f"picture(s), also TensorBoard's run {COMPARE})" if pictures else ""), file=sys.stderr, flush=True)
         if exp == "000" and not args.resume:

@@ -67,7 +67,8 @@ def test_two_protocols_make_two_rows_and_pair_within_each(tmp_path, capsys):
     table = out.split("###")[0]
     rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
     assert {"scale_1.0 [decay]", "sym_power [decay]", "scale_1.0 [constant]", "sym_power [constant]"} <= set(rows)
-    assert "31.20 ± 0.21 [36.18, " in rows["scale_1.0 [decay]"] and "32.20 ± 0.21" in rows["scale_1.0 [constant]"]  # each row averages its own protocol's runs
+    # each row averages its own protocol's runs
+    assert "31.20 ± 0.21 [36.18, " in rows["scale_1.0 [decay]"] and "32.20 ± 0.21" in rows["scale_1.0 [constant]"]
     assert "[" not in rows["scale_1.0 [constant]"].split("|", 2)[2]  # the paper only beside the decaying schedule
     assert "scale_1.0 [constant], sym_power [constant]: lr_schedule constant, not decay" in table
     assert "lr schedule decay / constant (in the rows' brackets)" in table

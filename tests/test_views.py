@@ -176,7 +176,8 @@ def test_paired_comparison_of_real_runs_equals_their_results(sweep, tmp_path, ca
     got = json.loads((tmp_path / "c.json").read_text())
     assert got["baseline"] == "scale_1.0" and got["metric"] == "psnr" and list(got["rows"]) == ["sym_power"]
     res = {row: json.loads((f / "results.json").read_text())["samples"] for row, f in sweep.items()}
-    want = {i: res["sym_power"][i][str(EPOCHS)]["psnr"] - res["scale_1.0"][i][str(EPOCHS)]["psnr"] for i in ("00", "01")}
+    last = str(EPOCHS)
+    want = {i: res["sym_power"][i][last]["psnr"] - res["scale_1.0"][i][last]["psnr"] for i in ("00", "01")}
     row = got["rows"]["sym_power"]
     assert row["per_image"] == pytest.approx(want, abs=1e-9)
     assert row["mean_delta"] == pytest.approx(sum(want.values()) / 2, abs=1e-9)

@@ -93,7 +93,8 @@ class Recorder:
     def results(self, complete):
         return {"samples": self.samples, "mean": self.mean(), "attributes": self.mean_attributes(),
                 "time_s": round(self.time_s, 3), "sample_attributes": self.attributes, "sample_shapes": self.shapes,
-                **({"error_scale": self.error_scale} if self.error_scale else {}), "num_epochs": self.num_epochs, "complete": complete}
+                **({"error_scale": self.error_scale} if self.error_scale else {}), "num_epochs": self.num_epochs,
+                "complete": complete}
 
     def res_table(self):
         """Markdown: one table per logged epoch, a row per sample plus the mean row."""

@@ -35,7 +35,8 @@ PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "paper_table1.j
 
 # Table 1's setting (protocol.md): a run's cells sit beside the paper's only with all of it, and with
 # its row's transform options. The learning-rate schedule decays over num_epochs, so another length's
-# epoch 500 is not Table 1's; a run folder without lr_schedule decayed (util/protocol.py's PAST). unset (None) lr and first_omega mean SIREN's image defaults, 1e-4 and 30.
+# epoch 500 is not Table 1's; a run folder without lr_schedule decayed (util/protocol.py's PAST).
+# unset (None) lr and first_omega mean SIREN's image defaults, 1e-4 and 30.
 TABLE1_SETTING = {"signal_type": "image", "model_type": "siren", "hidden_layers": 3, "hidden_features": 256,
                   "lr": 1e-4, "first_omega": 30, "hidden_omega": 30, "num_epochs": 5000, "lr_schedule": "decay"}
 TABLE1_IMAGES = [f"{i:02d}" for i in range(16)]  # DIV2K's test images, fitted at their 512 x 512
@@ -406,7 +407,8 @@ def comparison_table(experiment, compared, metric, tie):
         base_cells = [f"{first['baseline_values'][i]:.{digits}f}" if i in first["baseline_values"] else "-"
                       for i in images]
         base_cells = [f"**{v}**" if best[i] == 0.0 and v != "-" else v for v, i in zip(base_cells, images)]
-        lines.append("| " + " | ".join([md_cell(f"{base} (baseline: its {metric})")] + base_cells + ["", "", ""]) + " |")
+        base_row = [md_cell(f"{base} (baseline: its {metric})")] + base_cells + ["", "", ""]
+        lines.append("| " + " | ".join(base_row) + " |")
         for name, c in group.items():
             cells = [md_cell(name)]
             for i in images:
@@ -575,7 +577,8 @@ def plot(groups, compared, args):
 
     label = f"{METRICS[args.metric]}, " + (f"image {args.image}" if args.image else "mean over images")
     panels = [(curves_title(exp, rs) + (f", image {args.image}" if args.image else ""),
-               curves(rs, args.metric, args.paper, args.image), (compared or {}).get(exp)) for exp, rs in sorted(groups.items())]
+               curves(rs, args.metric, args.paper, args.image), (compared or {}).get(exp))
+              for exp, rs in sorted(groups.items())]
     panels = [p for p in panels if p[1]]
     if not panels:
         raise OptionError(f"--metric {args.metric}: no finished run of {args.log_dir} recorded it")
