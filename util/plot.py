@@ -112,9 +112,14 @@ def plot_transforms(rows, out_path, row_name):
 
 
 def row_colours(panels):
-    """{row name: colour}: one colour per row of the summariser, the same in every panel and figure."""
+    """{row name: colour}: one colour per row of the summariser, the same in every panel and figure
+    (tab10, then tab20's light shades: 20 rows before a colour repeats)."""
+    import matplotlib
+
+    light = matplotlib.colormaps["tab20"].colors[1::2]
+    palette = [f"C{i}" for i in range(10)] + [matplotlib.colors.to_hex(c) for c in light]
     names = list(dict.fromkeys(c["row"] for _, series, *_ in panels for c in series))
-    return {name: f"C{i % 10}" for i, name in enumerate(names)}
+    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
 
 
 def draw_curves(ax, title, series, colours, ylabel):
@@ -145,33 +150,48 @@ def draw_curves(ax, title, series, colours, ylabel):
     ax.legend(handles=handles, fontsize=8)
 
 
+WHISKER_ROWS = 4  # with more rows the per-image whiskers (± 1 std over seeds) would hide the points
+
+
 def draw_differences(ax, compared, colours, ylabel, baseline):
-    """Per image, each row's paired difference against the baseline (mean over seeds, +- one std over
-    seeds), images sorted by the rows' mean difference; each row's mean and its 95% interval as a line
-    and a band across; zero (the baseline) in the baseline row's colour."""
+    """Per image, each row's paired difference against the baseline (mean over seeds; with few rows
+    +- one std over seeds), images sorted by the rows' mean difference, and at the right each row's
+    mean difference with its 95% interval; zero (the baseline) in the baseline row's colour."""
     images = sorted({i for c in compared.values() for i in c["per_image"]},
                     key=lambda i: sum(c["per_image"].get(i, 0.0) for c in compared.values()))
     x = {i: n for n, i in enumerate(images)}
-    width = 0.6 / max(len(compared), 1)
+    width = 0.7 / max(len(compared), 1)
+    whiskers = len(compared) <= WHISKER_ROWS
     for k, (name, c) in enumerate(compared.items()):
         colour = colours.get(name, f"C{k % 10}")
         off = (k - (len(compared) - 1) / 2) * width
-        xs = [x[i] + off for i in c["per_image"]]
-        std = [c["per_image_std"].get(i) or 0.0 for i in c["per_image"]]
-        ax.errorbar(xs, list(c["per_image"].values()), yerr=std, fmt="o", ms=5, color=colour, capsize=3,
+        std = [c["per_image_std"].get(i) or 0.0 for i in c["per_image"]] if whiskers else None
+        ax.errorbar([x[i] + off for i in c["per_image"]], list(c["per_image"].values()), yerr=std, fmt="o", ms=4,
+                    color=colour, capsize=2, lw=1,
                     label=f"{name}: {c['mean_delta']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}], "
                           f"W/T/L {c['wins']}/{c['ties']}/{c['losses']}")
-        ax.axhline(c["mean_delta"], color=colour, lw=1, ls="--")
-        ax.axhspan(*c["ci95"], color=colour, alpha=0.12, lw=0)
+        lo, hi = c["ci95"]
+        ax.errorbar([len(images) + 1 + 2 * off], [c["mean_delta"]], yerr=[[c["mean_delta"] - lo], [hi - c["mean_delta"]]],
+                    fmt="D", ms=5, color=colour, capsize=3, lw=2)
     ax.axhline(0, color=colours.get(baseline, "black"), lw=1.5, label=f"{baseline} (the baseline)")
-    ax.set_xticks(range(len(images)), images, rotation=90 if len(images) > 12 else 0)
-    ax.set_xlim(-0.6, len(images) - 0.4)
+    ax.axvline(len(images) - 0.4, color="0.6", lw=0.8)
+    ax.set_xticks(list(range(len(images))) + [len(images) + 1], images + ["mean"],
+                  rotation=90 if len(images) > 12 else 0)
+    ax.set_xlim(-0.6, len(images) + 1.9)
     ax.set_xlabel("image (sorted by the rows' mean difference)")
     ax.set_ylabel(f"{ylabel}: row minus {baseline}, same seed")
-    ax.set_title(f"paired differences against {baseline}: per image ± 1 std over seeds;\n"
-                 f"dashed: the mean, band: its 95% bootstrap interval", fontsize=10)
+    ax.set_title(f"paired differences against {baseline}, per image (mean over seeds"
+                 + (", ± 1 std" if whiskers else "") + ");\nright: the mean with its 95% bootstrap interval",
+                 fontsize=10)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=7, loc="best")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2 if len(images) > 12 else -0.13),
+              ncol=2 if len(compared) > 3 else 1, frameon=False)
+
+
+def _legend_height(panels):
+    """Inches under a differences panel for its legend (two columns beyond three rows)."""
+    rows = max((len(c) for *_, c in panels if c), default=0)
+    return 0.25 * (rows if rows <= 3 else (rows + 1) // 2) + 0.6
 
 
 def summary_figure(panels, ylabel, metric_label, baseline=None):
@@ -185,7 +205,8 @@ def summary_figure(panels, ylabel, metric_label, baseline=None):
     colours = row_colours(panels)
     paired = any(c for *_, c in panels)
     fig, axes = plt.subplots(len(panels) if paired else 1, 2 if paired else len(panels), squeeze=False,
-                             figsize=(13.5, 5.2 * len(panels)) if paired else (6.5 * len(panels), 4.5))
+                             figsize=(15, 5.2 * len(panels) + _legend_height(panels)) if paired else
+                             (6.5 * len(panels), 4.5))
     for n, (title, series, compared) in enumerate(panels):
         ax = axes[n, 0] if paired else axes[0, n]
         draw_curves(ax, title, series, colours, ylabel)

@@ -1,7 +1,8 @@
 """Turn run folders back into Table 1, with error bars over seeds, and into curves.
 
     python -m util.summarize LOG_DIR [--epochs 500,1000,3000,5000] [--paper] [--ssim] [--lpips]
-                                     [--data DIR] [--plot curves.png [--metric psnr]]
+                                     [--data DIR] [--plot curves.png [--metric psnr]] [--image 01]
+                                     [--baseline scale_1.0 [--tie 0.05] [--json OUT.json]]
 
 LOG_DIR is one experiment's folder (log/001_trans), a whole log/ (one table per experiment), the
 authors' released runs (log/authors/001_trans) or what `main.py --eval_ckpt` decoded from them.
@@ -17,7 +18,12 @@ runs have Table 1's setting (TABLE1_SETTING below); a line under the table says 
 none. --data DIR gives
 the published logs' rows their Attributes, computed from the images they were fitted on. --plot
 draws PSNR (or --metric) against epoch, one line per row (the table's names), a band of +- one
-standard deviation over seeds.
+standard deviation over seeds, with --paper the paper's values as crosses.
+Every table ends with its runs' protocol card (util/protocol.py): runs of two protocols (another lr
+schedule, lr, length, backbone, batch or data) are never averaged into one row; a set that ran under
+several becomes a row per protocol, named by what differs. --baseline ROW adds the paired comparison
+(util/paired.py): per image, each row's last-epoch value minus ROW's of its own protocol, seed by seed;
+--plot then draws the per-image differences beside the curves. --image NAME shows one image's values.
 """
 import json
 import math
