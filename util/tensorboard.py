@@ -40,9 +40,10 @@ MAP_MIN_SIDE = 192  # small images are enlarged (nearest neighbour, an integer f
 HEADER, GAP, BAR, LABELS = 30, 8, 14, 52  # pixels: the two text lines above, map-to-bar gap, bar width, tick text
 # One colour scale per sample for every run of a sweep, from the signal's nominal range alone, so runs
 # that never meet draw the same error in the same colour: a log scale from ERROR_TOP of the range
-# (a 20 dB error) down ERROR_DECADES decades (80 dB). Errors outside it take the end colours, so one
-# bright outlier darkens nothing else, and the scale spans early and late epochs alike.
-ERROR_TOP, ERROR_DECADES = 0.1, 3
+# (an error of 12 dB) down ERROR_DECADES decades (72 dB): an early epoch's errors of tens of levels and
+# a finished fit's fractions of a level both sit inside it. Errors outside it take the end colours, so
+# one bright outlier darkens nothing else.
+ERROR_TOP, ERROR_DECADES = 0.25, 3
 
 
 def error_scale(span):
@@ -197,6 +198,7 @@ def write_layout(writer, mean_tags):
     metric of every image of every run in one chart (Time Series gives each image its own)."""
     import re
 
+    mean_tags = [t for t in mean_tags if t.split("/")[-1] not in map(metric_tag, HPARAM_METRICS_SKIP)]
     metrics = [t.split("/")[-1] for t in mean_tags]
     writer.add_custom_scalars({
         "mean over images (every run)": {m: ["Multiline", [f"^{re.escape(t)}$"]] for m, t in zip(metrics, mean_tags)},
