@@ -353,20 +353,20 @@ def report(tasks):
     return 0 if all(t.rc == 0 for t in tasks) else 1
 
 
-def next_steps(log_dir, folders, sets=()):
-    """The commands that show a finished sweep: TensorBoard with every image its runs (`folders`) logged
-    (its default keeps 10 per tag), and the summariser's table and curves, with several parameter sets
-    (`sets`) the paired comparison against scale_1.0 (Table 1's baseline) or the first set."""
+def next_steps(log_dir, finished):
+    """The commands that show a finished sweep: TensorBoard with every image its finished tasks' runs
+    logged (its default keeps 10 per tag), and the summariser's table and curves, with several parameter
+    sets the paired comparison against scale_1.0 (Table 1's baseline) or the first set."""
     from util.tensorboard import tensorboard_command
 
     run_args = []
-    for folder in folders:
+    for folder in [t.folder for t in finished]:
         try:
             run_args.append(read_args(folder))
         except InputError:  # a task that wrote no args.json logged no images
             pass
     d = shlex.quote(log_dir)
-    sets = list(dict.fromkeys(sets))
+    sets = list(dict.fromkeys(t.param_set for t in finished))
     baseline = ("scale_1.0" if "scale_1.0" in sets else sets[0]) if len(sets) > 1 else None
     return [tensorboard_command(log_dir, run_args),
             f"python -m util.summarize {d}" + (f" --baseline {shlex.quote(baseline)}" if baseline else "") +
@@ -422,8 +422,7 @@ def main(argv, default_exp="000"):
             from util.compare import COMPARE, write_comparison
 
             pictures = write_comparison(log_dir, [(t.param_set, t.folder) for t in tasks if t.rc == 0])
-            done = [t for t in tasks if t.rc == 0]
-            steps = next_steps(log_dir, [t.folder for t in done], [t.param_set for t in done])
+            steps = next_steps(log_dir, [t for t in tasks if t.rc == 0])
             print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in steps)
                   + (f"\n  the sets' histograms overlaid: {os.path.join(log_dir, COMPARE)} ({len(pictures)} "
                      f"picture(s), also TensorBoard's run {COMPARE})" if pictures else ""), file=sys.stderr, flush=True)

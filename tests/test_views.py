@@ -252,3 +252,16 @@ def test_run_folder_names_are_short_sortable_and_unique(tmp_path):
     assert all(re.fullmatch(r"[a-z_.0-9]+_seed\d_\d{6}-\d{6}_[a-z]{4}", n) for n in names)
     assert [n.split("_seed")[0] + n.split("_seed")[1][:1] for n in sorted(names)] == \
         ["scale_1.01", "scale_1.02", "sym_power1", "sym_power2"]  # by name: a set's seeds together
+
+
+def test_a_sweep_of_several_sets_prints_the_paired_comparison(tmp_path):
+    from types import SimpleNamespace
+
+    import run
+
+    tasks = [SimpleNamespace(folder=str(tmp_path / f"{s}_{n}"), param_set=s)
+             for s in ("sym_power", "scale_1.0") for n in (1, 2)]
+    tb, table = run.next_steps(str(tmp_path), tasks)
+    assert tb.endswith("--samples_per_plugin images=100")  # no args.json yet: the generous constant
+    assert f"--baseline scale_1.0 --plot {tmp_path / 'curves.png'}" in table
+    assert "--baseline" not in run.next_steps(str(tmp_path), tasks[:2])[1]  # one set: nothing to pair
