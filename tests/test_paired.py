@@ -78,6 +78,8 @@ def test_two_protocols_make_two_rows_and_pair_within_each(tmp_path, capsys):
     assert got["sym_power [decay]"]["mean_delta"] == pytest.approx(0.5)
     assert got["sym_power [constant]"]["mean_delta"] == pytest.approx(-0.2)
     assert got["sym_power [constant]"]["losses"] == 16
+    assert "| scale_1.0 [constant] (baseline: its psnr) | **31.45** |" in out  # every row loses: the baseline in bold
+    assert "| sym_power [decay] | **+0.50** |" in out
 
 
 def test_a_run_folder_without_the_schedule_is_the_published_decay(tmp_path, capsys):

@@ -408,11 +408,10 @@ def comparison_table(experiment, compared, metric, tie):
                   "| " + " | ".join(md_cell(h) for h in head) + " |", "|" + "---|" * len(head)]
         first = next(iter(group.values()))
         sign = -1 if metric in paired.LOWER_IS_BETTER else 1
-        best = {i: max([0.0] + [sign * c["per_image"][i] for c in group.values() if i in c["per_image"]])
-                for i in images}
+        best = {i: max(sign * c["per_image"][i] for c in group.values() if i in c["per_image"]) for i in images}
         base_cells = [f"{first['baseline_values'][i]:.{digits}f}" if i in first["baseline_values"] else "-"
                       for i in images]
-        base_cells = [f"**{v}**" if best[i] == 0.0 and v != "-" else v for v, i in zip(base_cells, images)]
+        base_cells = [f"**{v}**" if best[i] < -tie and v != "-" else v for v, i in zip(base_cells, images)]
         base_row = [md_cell(f"{base} (baseline: its {metric})")] + base_cells + ["", "", ""]
         lines.append("| " + " | ".join(base_row) + " |")
         for name, c in group.items():
@@ -420,7 +419,7 @@ def comparison_table(experiment, compared, metric, tie):
             for i in images:
                 v = c["per_image"].get(i)
                 shown = "-" if v is None else _signed(v, digits)
-                cells.append(f"**{shown}**" if v is not None and best[i] > 0 and sign * v == best[i] else shown)
+                cells.append(f"**{shown}**" if v is not None and best[i] > tie and sign * v == best[i] else shown)
             lo, hi = c["ci95"]
             cells += [_signed(c["mean_delta"], digits), f"[{_signed(lo, digits)}, {_signed(hi, digits)}]",
                       f"{c['wins']} / {c['ties']} / {c['losses']}"]
@@ -428,8 +427,8 @@ def comparison_table(experiment, compared, metric, tie):
         seeds = sorted({len(c["seeds"]) for c in group.values()})
         few = len(images) < paired.FEW_IMAGES or seeds[0] < 2
         lines += ["", f"Δ: a row's last-epoch {metric} minus {md_cell(base)}'s on the same image with the same seed, "
-                      f"averaged over the {'/'.join(map(str, seeds))} seed(s) both ran; bold: the best row per image "
-                      f"(the baseline where no row beats it). W / T / L: images the row wins, ties (within "
+                      f"averaged over the {'/'.join(map(str, seeds))} seed(s) both ran; bold: per image the best row "
+                      f"where it beats the baseline, the baseline where every row loses (beyond a tie). W / T / L: images the row wins, ties (within "
                       f"{tie:g}{unit}) and loses. Interval: {paired.INTERVAL}" +
                   (f"; with {len(images)} image(s) and {seeds[0]} seed(s) it understates the uncertainty"
                    if few else "") + ".", "", first["protocol"], ""]
