@@ -114,3 +114,17 @@ def test_mistakes_are_one_line(tmp_path, capsys):
     assert summarize.main([str(tmp_path), "--json", str(tmp_path / "x.json")]) == 2
     assert "--baseline" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
     assert summarize.main([str(tmp_path), "--baseline", "sym_power", "--tie", "-1"]) == 2
+
+
+def test_sets_that_name_their_protocol_pair_with_the_baseline_of_theirs(tmp_path, capsys):
+    exp = tmp_path / "008_protocols"
+    for seed in (1, 2):
+        for proto, schedule, gain in (("decay_1e-4", "decay", 0.5), ("constant_1e-4", "constant", -0.1)):
+            run(exp, f"scale_1.0@{proto}", seed, values(seed, 0), lr_schedule=schedule, row="scale_1.0")
+            run(exp, f"sym_power@{proto}", seed, values(seed, gain), lr_schedule=schedule, row="sym_power")
+    summarize_json(capsys, tmp_path, "--baseline", "scale_1.0", "--json", tmp_path / "c.json")
+    got = json.loads((tmp_path / "c.json").read_text())["rows"]
+    assert set(got) == {"sym_power@decay_1e-4", "sym_power@constant_1e-4"}
+    assert got["sym_power@constant_1e-4"]["baseline"] == "scale_1.0@constant_1e-4"
+    assert got["sym_power@decay_1e-4"]["mean_delta"] == pytest.approx(0.5)
+    assert got["sym_power@constant_1e-4"]["mean_delta"] == pytest.approx(-0.1)

@@ -365,17 +365,24 @@ def one_image(runs, image):
     return out
 
 
+def is_baseline(param_set, baseline):
+    """Whether a parameter set is the baseline row `baseline` under some backbone or protocol: the set
+    itself, `<backbone>-<baseline>` (a backbone experiment) or `<baseline>@<protocol>` (config.py's
+    protocol experiment)."""
+    return param_set == baseline or param_set.endswith("-" + baseline) or param_set.startswith(baseline + "@")
+
+
 def comparison(runs, baseline, metric, tie, image=None):
-    """The paired comparison of every row against the baseline row of its protocol and source (the
-    row named `baseline`, or `<backbone>-<baseline>` in a backbone experiment): {row name: util.paired's
-    numbers, "baseline": the row it was paired with, "protocol": its protocol's card}, in table order."""
+    """The paired comparison of every row against the baseline row of its protocol and source (is_baseline):
+    {row name: util.paired's numbers, "baseline": the row it was paired with, "protocol": its protocol's
+    card}, in table order."""
     rows = pick(runs)
     names = row_names(rows)
     _, order = sweep_of(runs)
     out = {}
     for key in ordered(rows, order):
         s, source, proto = key
-        base = [k for k in rows if k[1:] == (source, proto) and (k[0] == baseline or k[0].endswith("-" + baseline))]
+        base = [k for k in rows if k[1:] == (source, proto) and is_baseline(k[0], baseline)]
         if not base or key in base or not rows[key]["runs"] or not rows[base[0]]["runs"]:
             continue
         numbers = paired.compare(rows[key]["runs"], rows[base[0]]["runs"], metric, tie, image)
