@@ -32,7 +32,7 @@ from util.lock import hold
 from util.misc import run_folder_name
 from sweep.queue import Queue, SweepRecord, cores
 from util.recorder import run_complete
-from util.records import option_values, read_json, read_sweep, walk
+from util.records import option_values, read_args, read_json, read_sweep, walk
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 MAIN = "main.py"
@@ -281,12 +281,25 @@ def report(tasks):
     return 0 if all(t.rc == 0 for t in tasks) else 1
 
 
-def next_steps(log_dir):
-    """The commands that show a finished sweep: TensorBoard (every logged image kept: its default keeps
-    10 per tag) and the summariser's table and curves."""
+def next_steps(log_dir, runs):
+    """The commands that show a finished sweep, from its finished runs [(parameter set, run folder)]:
+    TensorBoard with every image they logged (its default keeps 10 per tag), and the summariser's table
+    and curves, with several parameter sets the paired comparison against scale_1.0 (Table 1's
+    baseline) or the first set."""
+    from util.tensorboard import tensorboard_command
+
+    run_args = []
+    for _, folder in runs:
+        try:
+            run_args.append(read_args(folder))
+        except InputError:  # a task that wrote no args.json logged no images
+            pass
     d = shlex.quote(log_dir)
-    return [f"tensorboard --logdir {d} --samples_per_plugin images=0",
-            f"python summarize.py {d} --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]
+    sets = list(dict.fromkeys(param_set for param_set, _ in runs))
+    baseline = ("scale_1.0" if "scale_1.0" in sets else sets[0]) if len(sets) > 1 else None
+    return [tensorboard_command(log_dir, run_args),
+            f"python summarize.py {d}" + (f" --baseline {shlex.quote(baseline)}" if baseline else "") +
+            f" --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]
 
 
 def default_workers(tasks, devices):
@@ -368,7 +381,7 @@ def show_sweep(log_dir, record):
     from sweep.compare import COMPARE, write_comparison
 
     pictures = write_comparison(log_dir, runs)
-    print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir))
+    print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir, runs))
           + (f"\n  the sets' histograms overlaid: {os.path.join(log_dir, COMPARE)} ({len(pictures)} "
              f"picture(s), also TensorBoard's run {COMPARE})" if pictures else ""), file=sys.stderr, flush=True)
 

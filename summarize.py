@@ -1,7 +1,8 @@
 """Turn run folders back into Table 1, with error bars over seeds, and into curves.
 
     python summarize.py LOG_DIR [--epochs 500,1000,3000,5000] [--paper] [--ssim] [--lpips]
-                              [--data DIR] [--plot curves.png [--metric psnr]]
+                              [--data DIR] [--plot curves.png [--metric psnr]] [--image 01]
+                              [--baseline scale_1.0 [--tie 0.05] [--json OUT.json]]
 
 LOG_DIR is one experiment's folder (log/001_trans), a whole log/ (one table per experiment), the
 authors' released runs (log/authors/001_trans) or what `main.py --eval_ckpt` decoded from them.
@@ -17,7 +18,12 @@ runs have Table 1's setting (TABLE1_SETTING below); a line under the table says 
 none. --data DIR gives
 the published logs' rows their Attributes, computed from the images they were fitted on. --plot
 draws PSNR (or --metric) against epoch, one line per row (the table's names), a band of +- one
-standard deviation over seeds.
+standard deviation over seeds, with --paper the paper's values as crosses.
+Every table ends with its runs' protocol card (util/protocol.py): runs of two protocols (another lr
+schedule, lr, length, backbone, batch or data) are never averaged into one row; a set that ran under
+several becomes a row per protocol, named by what differs. --baseline ROW adds the paired comparison
+(util/paired.py): per image, each row's last-epoch value minus ROW's of its own protocol, seed by seed;
+--plot then draws the per-image differences beside the curves. --image NAME shows one image's values.
 """
 import json
 import math
@@ -26,18 +32,20 @@ import sys
 
 from opt import group_options, option_kinds
 from util.cli import Parser
-from util.errors import EXIT_USAGE, InputError, UserError, exit_code_for
+from util.errors import InputError, OptionError, UserError, exit_code_for
 from util.records import EPOCH, check_options, md_cell, read_sweep
+from util import paired, protocol
 from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
 PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "util", "paper_table1.json")
 
 # Table 1's setting (protocol.md): a run's cells sit beside the paper's only with all of it, and with
-# its row's transform options. The learning-rate schedule depends on num_epochs, so another length's
-# epoch 500 is not Table 1's. unset (None) lr and first_omega mean SIREN's image defaults, 1e-4 and 30.
+# its row's transform options. The learning-rate schedule decays over num_epochs, so another length's
+# epoch 500 is not Table 1's; a run folder without lr_schedule decayed (util/protocol.py's PAST).
+# unset (None) lr and first_omega mean SIREN's image defaults, 1e-4 and 30.
 TABLE1_SETTING = {"signal_type": "image", "model_type": "siren", "hidden_layers": 3, "hidden_features": 256,
-                  "lr": 1e-4, "first_omega": 30, "hidden_omega": 30, "num_epochs": 5000}
+                  "lr": 1e-4, "first_omega": 30, "hidden_omega": 30, "num_epochs": 5000, "lr_schedule": "decay"}
 TABLE1_IMAGES = [f"{i:02d}" for i in range(16)]  # DIV2K's test images, fitted at their 512 x 512
 TABLE1_SHAPE = [3, 512, 512]
 TRANSFORM_OPTIONS = tuple(group_options("transform"))  # main.py's transform options (opt.py)
@@ -69,12 +77,17 @@ def complete(run):
     return bool(run["results"] and run["results"].get("complete"))
 
 
+def key_of(run):
+    """A run's row: (parameter set, source, protocol). Runs of two protocols never share a row."""
+    return run["set"], run["source"], protocol.of(run["args"])
+
+
 def pick(runs):
-    """Rows of the table, keyed (set, source): per seed the newest complete run ("runs"), the newest
-    run of each seed that has no complete one ("unfinished"), and how many runs there were ("n")."""
+    """Rows of the table, keyed by key_of: per seed the newest complete run ("runs"), the newest run
+    of each seed that has no complete one ("unfinished"), and how many runs there were ("n")."""
     grouped = {}
     for r in runs:
-        grouped.setdefault((r["set"], r["source"]), {}).setdefault(r["seed"], []).append(r)
+        grouped.setdefault(key_of(r), {}).setdefault(r["seed"], []).append(r)
     rows = {}
     for key, by_seed in grouped.items():
         chosen, unfinished = [], []
@@ -84,6 +97,27 @@ def pick(runs):
             (chosen if done else unfinished).append(done[0] if done else rs[0])
         rows[key] = {"runs": chosen, "unfinished": unfinished, "n": sum(len(rs) for rs in by_seed.values())}
     return rows
+
+
+def _bracketed(rows):
+    """The protocol fields that name rows: util.protocol.bracketed of these rows."""
+    by_set = {}
+    for s, _, proto in rows:
+        by_set.setdefault(s, []).append(proto)
+    return protocol.bracketed(by_set)
+
+
+def row_names(rows):
+    """{row key: its name}: the parameter set, with the protocol in brackets where a set ran under
+    several (`sym_power [constant, lr 5e-4]`), and the source where the table has several."""
+    fields = _bracketed(rows)
+    several_sources = len({source for _, source, _ in rows}) > 1
+    names = {}
+    for key in rows:
+        s, source, proto = key
+        b = protocol.label(proto, fields)
+        names[key] = s + (f" [{b}]" if b else "") + (f" ({SOURCES[source][0]})" if several_sources else "")
+    return names
 
 
 def _unfinished(run):
@@ -139,9 +173,9 @@ def table1_mismatch(run, row):
 
     args, res = run["args"], run["results"]
     for k, want in TABLE1_SETTING.items():
-        if k not in args:
+        if k not in args and k not in protocol.PAST:
             return f"args.json lacks {k}"
-        have = args[k]
+        have = args.get(k, protocol.PAST.get(k))
         if have is None and k in ("lr", "first_omega"):
             have = want if args.get("model_type") == "siren" and args.get("signal_type") == "image" else None
         if have != want:
@@ -164,83 +198,124 @@ def table1_mismatch(run, row):
 
 
 def ordered(rows, known):
-    """Row keys in the sweep's order, else Table 1's, then other sets alphabetically; sources in SOURCES' order."""
-    order = _order({s for s, _ in rows}, known)
-    return sorted(rows, key=lambda k: (order.index(k[0]), list(SOURCES).index(k[1])))
+    """Row keys in the sweep's order, else Table 1's, then other sets alphabetically; sources in
+    SOURCES' order; a set's protocols in the order its runs' options sort."""
+    order = _order({k[0] for k in rows}, known)
+    return sorted(rows, key=lambda k: (order.index(k[0]), list(SOURCES).index(k[1]), k[2]))
 
 
-def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None):
-    """One experiment's Table 1 as markdown. data_attrs: {(set, source): attributes} for rows whose
-    runs store none (the published code's logs), computed from --data."""
-    rows = pick(runs)
-    _, order = sweep_of(runs)
-    paper, why_not = {}, {}  # why_not: row key -> why its runs are not Table 1's setting
-    if show_paper:
-        with open(PAPER) as f:
-            table1 = json.load(f)["rows"]
-        for key, row in rows.items():
-            reasons = ["not a Table 1 row"] if key[0] not in table1 else \
-                [m for m in (table1_mismatch(r, key[0]) for r in row["runs"]) if m]
-            if reasons:
-                why_not[key] = reasons[0]
-            elif row["runs"]:
-                paper[key] = table1[key[0]]
-    chosen = [r for row in rows.values() for r in row["runs"]]
-    avail = sorted({e for r in chosen for e in r["results"].get("mean", {})}, key=int)
-    if epochs is None:
-        epochs = [e for e in TABLE1_EPOCHS if e in avail] or avail
-    audio = any("si_snr" in m for r in chosen for m in r["results"]["mean"].values())
-    # (key, label, digits) per epoch: Table 1's PSNR / SSIM, or PSNR / SNR / SI-SNR for audio
-    metrics = [("psnr", "PSNR", 2)] + ([("snr", "SNR", 2), ("si_snr", "SI-SNR", 2)] if audio else
-                                       [("ssim_ref", "SSIM", 4)] + ([("ssim", "SSIM (textbook)", 4)] if ssim else []) +
-                                       ([("lpips", "LPIPS", 4)] if lpips else []))
+def paper_numbers(rows, image=None):
+    """({row key: the paper's numbers}, {row key: why it has none}) for the rows whose every run is in
+    Table 1's setting: Table 1's row (a mean over the images), or with `image` Figure 1's fit of that
+    image (its last epoch's PSNR)."""
+    with open(PAPER) as f:
+        published = json.load(f)
+    table1, fig1 = published["rows"], published["figure1"]
+    paper, why_not = {}, {}
+    for key, row in rows.items():
+        s = key[0]
+        if image is not None and image != fig1["image"]:
+            reasons = [f"the paper shows no single fit of image {image} (Figure 1: image {fig1['image']})"]
+        elif s not in (table1 if image is None else fig1["psnr"]):
+            reasons = ["not a Table 1 row" if image is None else "not in Figure 1"]
+        else:
+            reasons = [m for m in (table1_mismatch(r, s) for r in row["runs"]) if m]
+        if reasons:
+            why_not[key] = reasons[0]
+        elif row["runs"]:
+            paper[key] = table1[s] if image is None else {TABLE1_EPOCHS[-1]: {"psnr": fig1["psnr"][s]}}
+    return paper, why_not
+
+
+def _columns(chosen, ssim, lpips):
+    """(key, label, digits) per epoch: Table 1's PSNR / SSIM, or PSNR / SNR / SI-SNR for audio."""
+    if any("si_snr" in m for r in chosen for m in r["results"]["mean"].values()):
+        return [("psnr", "PSNR", 2), ("snr", "SNR", 2), ("si_snr", "SI-SNR", 2)]
+    return [("psnr", "PSNR", 2), ("ssim_ref", "SSIM", 4)] + ([("ssim", "SSIM (textbook)", 4)] if ssim else []) + \
+        ([("lpips", "LPIPS", 4)] if lpips else [])
+
+
+def _row_cells(name, row, ref, epochs, columns, attrs):
+    """One markdown row: the row's name, its Attributes and each epoch's metrics (mean ± std over
+    seeds, the paper's number beside where `ref` has one), its source and status."""
+    done = row["runs"]
+    cells = [md_cell(name)]  # names and messages are data: escaped, never markup
+    attrs = [r["results"].get("attributes") or attrs or {} for r in done]
+    for k, digits in (("std", 2), ("skew", 2), ("range", 2)):  # the data's, the same for every seed
+        have = [a.get(k) for a in attrs if a.get(k) is not None]
+        cells.append(_cell(have[:1], ref.get(k), digits) if have else "-")
+    for e in epochs:
+        means = [r["results"].get("mean", {}).get(e) for r in done]
+        pe = ref.get(e, {})
+        cells += [_cell([m.get(k) for m in means], pe.get(k), digits) if done and all(means) else "-"
+                  for k, _, digits in columns]
+    return cells + [SOURCES[done[0]["source"] if done else row["unfinished"][0]["source"]][0], md_cell(_status(row))]
+
+
+def _header(epochs, columns):
     head = ["Trans.", "STD", "Skew", "Range"]
     for e in epochs:
         label = f"{int(e) / 1000:g}k" if int(e) >= 500 and int(e) % 500 == 0 else e
-        head += [f"{label} {name}" for _, name, _ in metrics]
-    head += ["Source", "Runs"]
-    lines = [f"## {md_cell(experiment)}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key in ordered(rows, order):
-        s, source = key
-        row, ref = rows[key], paper.get(key, {})
-        done = row["runs"]
-        attrs = [r["results"].get("attributes") or (data_attrs or {}).get(key) or {} for r in done]
-        cells = [s]
-        for k, digits in (("std", 2), ("skew", 2), ("range", 2)):  # the data's, the same for every seed
-            have = [a.get(k) for a in attrs if a.get(k) is not None]
-            cells.append(_cell(have[:1], ref.get(k), digits) if have else "-")
-        for e in epochs:
-            means = [r["results"].get("mean", {}).get(e) for r in done]
-            pe = ref.get(e, {})
-            cells += [_cell([m.get(k) for m in means], pe.get(k), digits) if done and all(means) else "-"
-                      for k, _, digits in metrics]
-        cells += [SOURCES[source][0], _status(row)]
-        cells[0] = md_cell(s)  # names and messages are data: escaped, never markup
-        cells[-1] = md_cell(cells[-1])
-        lines.append("| " + " | ".join(cells) + " |")
-    sources = {source for _, source in rows}
+        head += [f"{label} {name}" for _, name, _ in columns]
+    return head + ["Source", "Runs"]
+
+
+def _notes(rows, names, order, paper, why_not, image):
+    """The lines under a table: sources, what ± means, the paper's numbers and why a row has none."""
+    lines, sources = [], {k[1] for k in rows}
     if len(sources) > 1 or sources != {"ours"}:
         lines += ["", "Source: " + "; ".join(f"{SOURCES[x][0]}: each epoch measured {SOURCES[x][1]}" for x in SOURCES
                                              if x in sources) + "."]
     if any(len(row["runs"]) > 1 for row in rows.values()):
-        lines += ["", "`m ± s`: mean over seeds of the image-averaged value ± its standard deviation over seeds (n - 1)."]
+        what = f"value on image {image}" if image else "image-averaged value"
+        lines += ["", f"`m ± s`: mean over seeds of the {what} ± its standard deviation over seeds (n - 1)."]
     if paper:
-        unsized = [k for k in paper if not all(r["results"].get("sample_shapes") for r in rows[k]["runs"])]
-        lines += ["", "Cells read `ours [paper, ours - paper]`; the paper's numbers are Table 1 (DIV2K, SIREN 3x256, "
-                      "5000 epochs)" + (f"; image size not recorded by {_labels(unsized, sources)}: taken as 512x512"
-                                        if unsized else "") + "."]
+        unsized = [names[k] for k in ordered(paper, order)
+                   if not all(r["results"].get("sample_shapes") for r in rows[k]["runs"])]
+        lines += ["", "Cells read `ours [paper, ours - paper]`; the paper's numbers are " +
+                  (f"Figure 1 (one fit of DIV2K image {image}" if image else "Table 1 (DIV2K") +
+                  ", SIREN 3x256, 5000 epochs, the decaying lr schedule)" +
+                  (f"; image size not recorded by {', '.join(unsized)}: taken as 512x512" if unsized else "") + "."]
     if why_not:
         by_reason = {}
         for key in ordered(why_not, order):
-            by_reason.setdefault(why_not[key], []).append(key)
-        lines += ["", "No paper numbers beside " + "; ".join(f"{_labels(keys, sources)}: {reason}"
+            by_reason.setdefault(why_not[key], []).append(names[key])
+        lines += ["", "No paper numbers beside " + "; ".join(f"{', '.join(keys)}: {reason}"
                                                               for reason, keys in by_reason.items()) + "."]
+    return lines
+
+
+def protocol_card(rows, names, ssim=False, fields=None):
+    """The protocol line under a table of `rows` (fields: those its row names bracket)."""
+    runs = [r for row in rows.values() for r in row["runs"] + row["unfinished"]]
+    samples = {n for r in runs if r["results"] for n in r["results"].get("samples", {})}
+    variant = protocol.SSIM_VARIANT + ("; textbook SSIM beside it" if ssim else "")
+    return protocol.card({names[k]: k[2] for k in rows}, _bracketed(rows) if fields is None else fields, samples,
+                         variant)
+
+
+def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None, image=None):
+    """One experiment's Table 1 as markdown, its protocol card under it. data_attrs: {row key:
+    attributes} for rows whose runs store none (the published code's logs), computed from --data.
+    image: the table of that image's values instead of the means over images."""
+    rows = pick(runs)
+    names = row_names(rows)
+    _, order = sweep_of(runs)
+    paper, why_not = paper_numbers(rows, image) if show_paper else ({}, {})
+    chosen = [r for row in rows.values() for r in row["runs"]]
+    avail = sorted({e for r in chosen for e in r["results"].get("mean", {})}, key=int)
+    if epochs is None:
+        epochs = [e for e in TABLE1_EPOCHS if e in avail] or avail
+    columns = _columns(chosen, ssim, lpips)
+    head = _header(epochs, columns)
+    title = md_cell(experiment) + (f": image {md_cell(image)}" if image else "")
+    lines = [f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for key in ordered(rows, order):
+        cells = _row_cells(names[key], rows[key], paper.get(key, {}), epochs, columns, (data_attrs or {}).get(key))
+        lines.append("| " + " | ".join(cells) + " |")
+    lines += _notes(rows, names, order, paper, why_not, image)
+    lines += ["", protocol_card(rows, names, ssim)]
     return "\n".join(lines) + "\n"
-
-
-def _labels(keys, sources):
-    """Row names for a footnote; with the source where the table has several."""
-    return ", ".join(s + (f" ({SOURCES[src][0]})" if len(sources) > 1 else "") for s, src in keys)
 
 
 METRICS = {  # --metric: the axis label of each metric the runs record
@@ -248,13 +323,15 @@ METRICS = {  # --metric: the axis label of each metric the runs record
     "snr": "SNR (dB)", "si_snr": "SI-SNR (dB)", "mse": "MSE in the transform's own domain"}
 
 
-def curves(runs, metric="psnr"):
-    """Per row (label, epochs, mean over seeds, std over seeds or None) of `metric` from every logged
-    epoch of each seed's run, averaged over images; epochs every seed logged. Labels are the table's
-    row names (the parameter set, and the source where there are several)."""
+def curves(runs, metric="psnr", paper=False, image=None):
+    """Per row a dict: "row" (the table's name), "label" (with its number of seeds), "epochs", "mean"
+    over seeds and "std" over seeds (None for one seed) of `metric` at every epoch each seed logged,
+    averaged over images (or image `image`'s, with the runs' means swapped by one_image), and with
+    `paper` "paper": {epoch: the paper's value} for the rows in its setting."""
     rows = pick(runs)
+    names = row_names(rows)
     _, order = sweep_of(runs)
-    several_sources = len({source for _, source in rows}) > 1
+    refs = paper_numbers(rows, image)[0] if paper else {}
     out = []
     for key in ordered(rows, order):
         done = rows[key]["runs"]
@@ -266,11 +343,102 @@ def curves(runs, metric="psnr"):
         if not epochs:
             continue
         stats = [seed_stats([r["results"]["mean"][e][metric] for r in done]) for e in epochs]
-        label = key[0] + (f" ({SOURCES[key[1]][0]})" if several_sources else "") + \
-            (f", {len(done)} seeds" if len(done) > 1 else "")
-        out.append((label, [int(e) for e in epochs], [m for m, _, _ in stats],
-                    [sd for _, sd, _ in stats] if len(done) > 1 else None))
+        marks = {int(e): v[metric] for e, v in refs.get(key, {}).items() if e in common and metric in v}
+        out.append({"row": names[key], "label": names[key] + (f", {len(done)} seeds" if len(done) > 1 else ""),
+                    "epochs": [int(e) for e in epochs], "mean": [m for m, _, _ in stats],
+                    "std": [sd for _, sd, _ in stats] if len(done) > 1 else None, "paper": marks or None})
     return out
+
+
+def one_image(runs, image):
+    """The runs with their means over images replaced by image `image`'s values (runs without it left
+    out): the table, the curves and the paper filter then show one fit, as Figure 1."""
+    out = []
+    for r in runs:
+        samples = (r["results"] or {}).get("samples", {})
+        if image in samples:
+            attrs = (r["results"].get("sample_attributes") or {}).get(image)
+            out.append({**r, "results": {**r["results"], "mean": samples[image], "attributes": attrs}})
+        elif not complete(r):
+            out.append(r)
+    return out
+
+
+def is_baseline(param_set, baseline):
+    """Whether a parameter set is the baseline row `baseline` under some backbone or protocol: the set
+    itself, `<backbone>-<baseline>` (a backbone experiment) or `<baseline>@<protocol>` (config.py's
+    protocol experiment)."""
+    return param_set == baseline or param_set.endswith("-" + baseline) or param_set.startswith(baseline + "@")
+
+
+def comparison(runs, baseline, metric, tie, image=None):
+    """The paired comparison of every row against the baseline row of its protocol and source (is_baseline):
+    {row name: util.paired's numbers, "baseline": the row it was paired with, "protocol": its protocol's
+    card}, in table order."""
+    rows = pick(runs)
+    names = row_names(rows)
+    _, order = sweep_of(runs)
+    out = {}
+    for key in ordered(rows, order):
+        s, source, proto = key
+        base = [k for k in rows if k[1:] == (source, proto) and is_baseline(k[0], baseline)]
+        if not base or key in base or not rows[key]["runs"] or not rows[base[0]]["runs"]:
+            continue
+        numbers = paired.compare(rows[key]["runs"], rows[base[0]]["runs"], metric, tie, image)
+        if numbers is not None:
+            base_values = [paired.last_values(r, metric) for r in rows[base[0]]["runs"]]
+            absolute = {i: seed_stats([v.get(i) for v in base_values])[0] for i in numbers["per_image"]}
+            out[names[key]] = {**numbers, "baseline": names[base[0]], "baseline_values": absolute,
+                               "protocol": protocol_card({k: rows[k] for k in (key, base[0])}, names,
+                                                         fields=_bracketed(rows))}
+    return out
+
+
+def _signed(v, digits):
+    return f"{v:+.{digits}f}"
+
+
+def comparison_table(experiment, compared, metric, tie):
+    """The paired comparison as markdown: one table per baseline row (a protocol), images as columns,
+    the best row per image in bold; each with its protocol card."""
+    digits = 2 if metric in paired.TIES else 4
+    unit = " dB" if metric in paired.TIES else ""
+    by_base = {}
+    for name, c in compared.items():
+        by_base.setdefault(c["baseline"], {})[name] = c
+    lines = []
+    for base, group in by_base.items():
+        images = sorted({i for c in group.values() for i in c["per_image"]})
+        head = ["Row"] + images + ["mean Δ", "95% interval", "W / T / L"]
+        lines += [f"### {md_cell(experiment)}: paired {metric} differences against {md_cell(base)}", "",
+                  "| " + " | ".join(md_cell(h) for h in head) + " |", "|" + "---|" * len(head)]
+        first = next(iter(group.values()))
+        sign = -1 if metric in paired.LOWER_IS_BETTER else 1
+        best = {i: max(sign * c["per_image"][i] for c in group.values() if i in c["per_image"]) for i in images}
+        base_cells = [f"{first['baseline_values'][i]:.{digits}f}" if i in first["baseline_values"] else "-"
+                      for i in images]
+        base_cells = [f"**{v}**" if best[i] < -tie and v != "-" else v for v, i in zip(base_cells, images)]
+        base_row = [md_cell(f"{base} (baseline: its {metric})")] + base_cells + ["", "", ""]
+        lines.append("| " + " | ".join(base_row) + " |")
+        for name, c in group.items():
+            cells = [md_cell(name)]
+            for i in images:
+                v = c["per_image"].get(i)
+                shown = "-" if v is None else _signed(v, digits)
+                cells.append(f"**{shown}**" if v is not None and best[i] > tie and sign * v == best[i] else shown)
+            lo, hi = c["ci95"]
+            cells += [_signed(c["mean_delta"], digits), f"[{_signed(lo, digits)}, {_signed(hi, digits)}]",
+                      f"{c['wins']} / {c['ties']} / {c['losses']}"]
+            lines.append("| " + " | ".join(cells) + " |")
+        seeds = sorted({len(c["seeds"]) for c in group.values()})
+        few = len(images) < paired.FEW_IMAGES or seeds[0] < 2
+        lines += ["", f"Δ: a row's last-epoch {metric} minus {md_cell(base)}'s on the same image with the same seed, "
+                      f"averaged over the {'/'.join(map(str, seeds))} seed(s) both ran; bold: per image the best row "
+                      f"where it beats the baseline, the baseline where every row loses (beyond a tie). W / T / L: images the row wins, ties (within "
+                      f"{tie:g}{unit}) and loses. Interval: {paired.INTERVAL}" +
+                  (f"; with {len(images)} image(s) and {seeds[0]} seed(s) it understates the uncertainty"
+                   if few else "") + ".", "", first["protocol"], ""]
+    return "\n".join(lines)
 
 
 def _one_or_all(values):
@@ -317,7 +485,7 @@ def data_attributes(runs, data_dir):
     files = {sample_name(f): f for f in list_samples(data_dir, IMAGE_EXTS)}
     out = {}
     for r in runs:
-        key = (r["set"], r["source"])
+        key = key_of(r)
         if key in out or not complete(r) or r["results"].get("attributes"):
             continue
         names = list(r["results"]["samples"])
@@ -336,7 +504,7 @@ def data_attributes(runs, data_dir):
     return out
 
 
-def main(argv=None):
+def parse(argv):
     ap = Parser(prog="python summarize.py", description=__doc__.split("\n\n")[0])
     ap.add_argument("log_dir")
     ap.add_argument("--epochs", default=None, help="comma-separated epochs (default: Table 1's that were logged)")
@@ -346,43 +514,106 @@ def main(argv=None):
     ap.add_argument("--lpips", action="store_true", help="also LPIPS")
     ap.add_argument("--data", default=None, metavar="DIR",
                     help="the images the published code's runs were fitted on, for their Attributes")
-    ap.add_argument("--plot", default=None, metavar="OUT.png", help="--metric against epoch, one line per row")
-    ap.add_argument("--metric", default="psnr", choices=list(METRICS), help="what --plot draws (default psnr)")
+    ap.add_argument("--baseline", default=None, metavar="ROW",
+                    help="the paired comparison: each row's last-epoch --metric minus ROW's, per image and seed")
+    ap.add_argument("--tie", type=float, default=None, metavar="T",
+                    help="--baseline: a difference within T is a tie (default 0.05 dB; 0.001 for SSIM, LPIPS)")
+    ap.add_argument("--json", default=None, metavar="OUT.json", help="--baseline: the comparison's numbers as JSON")
+    ap.add_argument("--image", default=None, metavar="NAME",
+                    help="one image's values instead of the means over images (Figure 1's view of one fit)")
+    ap.add_argument("--plot", default=None, metavar="OUT.png",
+                    help="--metric against epoch, one line per row; with --baseline the per-image differences beside")
+    ap.add_argument("--metric", default="psnr", choices=list(METRICS),
+                    help="what --plot draws and --baseline compares (default psnr)")
     args = ap.parse_args(argv)
     if not os.path.isdir(args.log_dir):
-        print(f"error: {args.log_dir}: no such folder", file=sys.stderr)
-        return EXIT_USAGE
+        raise OptionError(f"{args.log_dir}: no such folder")
     if args.data and not os.path.isdir(args.data):
-        print(f"error: --data {args.data}: no such folder", file=sys.stderr)
-        return EXIT_USAGE
-    epochs = [e.strip() for e in args.epochs.split(",")] if args.epochs else None
-    if epochs is not None and not all(EPOCH.fullmatch(e) for e in epochs):
-        print(f"error: --epochs {args.epochs}: expected comma-separated epochs, e.g. 500,1000", file=sys.stderr)
-        return EXIT_USAGE
+        raise OptionError(f"--data {args.data}: no such folder")
+    args.epoch_list = [e.strip() for e in args.epochs.split(",")] if args.epochs else None
+    if args.epoch_list is not None and not all(EPOCH.fullmatch(e) for e in args.epoch_list):
+        raise OptionError(f"--epochs {args.epochs}: expected comma-separated epochs, e.g. 500,1000")
+    if args.tie is not None and not (math.isfinite(args.tie) and args.tie >= 0):
+        raise OptionError(f"--tie {args.tie}: expected a difference >= 0")
+    if args.json and not args.baseline:
+        raise OptionError("--json writes the paired comparison: give --baseline ROW with it")
+    args.tie = paired.default_tie(args.metric) if args.tie is None else args.tie
+    return args
+
+
+def experiments(args):
+    """{experiment: its runs} under LOG_DIR (one image's values with --image)."""
     skipped = []
     runs = load_runs(args.log_dir, skipped)
     if not runs:
-        print(f"error: {args.log_dir}: no run folders (args.json) found"
-              + (f"; {len(skipped)} unreadable, e.g. {skipped[0]}" if skipped else ""), file=sys.stderr)
-        return EXIT_USAGE
+        raise InputError(f"{args.log_dir}: no run folders (args.json) found"
+                         + (f"; {len(skipped)} unreadable, e.g. {skipped[0]}" if skipped else ""))
     for reason in skipped:
         print(f"note: left out: {reason}", file=sys.stderr)
     groups = {}
     for r in runs:
         groups.setdefault(r["experiment"], []).append(r)
+    if args.image is not None:
+        groups = {exp: one_image(rs, args.image) for exp, rs in groups.items()}
+        groups = {exp: rs for exp, rs in groups.items() if any(complete(r) for r in rs)}
+        if not groups:
+            raise OptionError(f"--image {args.image}: no finished run of {args.log_dir} fitted an image of that name")
+    return groups
+
+
+def compare_all(groups, args):
+    """{experiment: the paired comparison} of the experiments with the baseline row; OptionError if none has it."""
+    out = {exp: comparison(rs, args.baseline, args.metric, args.tie, args.image) for exp, rs in sorted(groups.items())}
+    out = {exp: c for exp, c in out.items() if c}
+    if not out:
+        sets = sorted({r["set"] for rs in groups.values() for r in rs})
+        raise OptionError(f"--baseline {args.baseline}: no finished row of that name shares a protocol, seed and "
+                          f"image with another row (rows: {', '.join(sets[:12])})")
+    return out
+
+
+def comparison_json(compared, args):
+    """The --json file: {"baseline", "metric", "rows": {row: numbers}} (rows "<experiment>/<row>" when
+    several experiments have the baseline)."""
+    keep = ("per_image", "mean_delta", "ci95", "wins", "ties", "losses", "baseline", "seeds")
+    several = len(compared) > 1
+    rows = {(f"{exp}/{name}" if several else name): {k: c[k] for k in keep}
+            for exp, cs in compared.items() for name, c in cs.items()}
+    return {"baseline": args.baseline, "metric": args.metric, "tie": args.tie, "interval": paired.INTERVAL,
+            **({"image": args.image} if args.image else {}), "rows": rows}
+
+
+def plot(groups, compared, args):
+    from util.plot import plot_summary
+
+    label = f"{METRICS[args.metric]}, " + (f"image {args.image}" if args.image else "mean over images")
+    panels = [(curves_title(exp, rs) + (f", image {args.image}" if args.image else ""),
+               curves(rs, args.metric, args.paper, args.image), (compared or {}).get(exp))
+              for exp, rs in sorted(groups.items())]
+    panels = [p for p in panels if p[1]]
+    if not panels:
+        raise OptionError(f"--metric {args.metric}: no finished run of {args.log_dir} recorded it")
+    plot_summary(panels, args.plot, label, METRICS[args.metric], args.baseline)
+    print(f"plot: {args.plot}", file=sys.stderr)
+
+
+def main(argv=None):
     try:
+        args = parse(argv)
+        groups = experiments(args)
+        compared = compare_all(groups, args) if args.baseline else None
         for exp in sorted(groups):
             attrs = data_attributes(groups[exp], args.data) if args.data else None
-            print(table(exp, groups[exp], epochs, args.paper, args.ssim, args.lpips, attrs))
-        if args.plot:
-            from util.plot import plot_curves
+            print(table(exp, groups[exp], args.epoch_list, args.paper, args.ssim, args.lpips, attrs, args.image))
+            if compared and exp in compared:
+                print(comparison_table(exp, compared[exp], args.metric, args.tie))
+        if args.json:
+            from util.io import write_json
 
-            panels = [(curves_title(exp, groups[exp]), curves(groups[exp], args.metric)) for exp in sorted(groups)]
-            panels = [(t, c) for t, c in panels if c]
-            if not panels:
-                raise UserError(f"--metric {args.metric}: no finished run of {args.log_dir} recorded it")
-            plot_curves(panels, args.plot, f"{METRICS[args.metric]}, mean over images")
-            print(f"plot: {args.plot}", file=sys.stderr)
+            write_json(args.json, comparison_json(compared, args))
+            print(f"json: {args.json}", file=sys.stderr)
+        if args.plot:
+            plot(groups, compared, args)
     except (UserError, OSError) as e:
         return exit_code_for(e)
     return 0

@@ -19,7 +19,7 @@ from components.metrics import audio_metrics, image_metrics, video_metrics
 from util.errors import InputError, OptionError
 from util.io import (AUDIO_EXTS, IMAGE_EXTS, Nominal, atomic_write, list_samples, missing, read_image,
                      sample_name, save_image, to_uint)
-from util.tensorboard import error_map
+from util.tensorboard import error_map, error_scale
 
 
 @dataclass
@@ -54,17 +54,16 @@ class ImageSignals:
     def log_target(self, writer, signal, data):
         writer.add_image(f"{signal.name}/target", signal.nominal.unit(data), 0)
 
-    def log_media(self, writer, signal, epoch, recon, data):
+    def error_scale(self, signal):
+        """The top of the sample's error-map scale: from its nominal range, the same in every run."""
+        return error_scale(signal.nominal.span)
+
+    def log_media(self, writer, signal, epoch, recon, data, psnr=None):
         writer.add_image(f"{signal.name}/reconstruction", signal.nominal.unit(recon), epoch)
         err = (recon - data).abs().mean(0).cpu()  # in intensity levels, the mean over channels
-        peak = float(err.max())
-        # One colour scale for the whole run: the first logged epoch's maximum, so that later maps are
-        # darker as the fit improves and runs compare through their colour bars. Kept in meta, which the
-        # checkpoint stores, so a resumed run keeps it.
-        scale = signal.meta.setdefault("error_scale", max(peak, 1e-12))
         # one tag for every epoch (one card with a step slider); the maximum is a scalar of its own
-        writer.add_image(f"{signal.name}/abs_error", error_map(err, scale, "levels"), epoch)
-        writer.add_scalar(f"{signal.name}/eval/abs_error_max", peak, global_step=epoch)
+        writer.add_image(f"{signal.name}/abs_error", error_map(err, self.error_scale(signal), "levels", psnr), epoch)
+        writer.add_scalar(f"{signal.name}/eval/abs_error_max", float(err.max()), global_step=epoch)
 
 
 # ---- audio -----------------------------------------------------------------------------------------
@@ -146,7 +145,10 @@ class AudioSignals:
     def log_target(self, writer, signal, data):
         writer.add_audio(f"{signal.name}/target", data[:1].cpu().clamp(-1, 1), 0, sample_rate=RATE)
 
-    def log_media(self, writer, signal, epoch, recon, data):
+    def error_scale(self, signal):
+        return None  # no error map
+
+    def log_media(self, writer, signal, epoch, recon, data, psnr=None):
         writer.add_audio(f"{signal.name}/reconstruction", recon[:1].cpu().clamp(-1, 1), epoch, sample_rate=RATE)
 
 
@@ -243,7 +245,10 @@ class VideoSignals:
         for i, frame in _preview(data):
             writer.add_image(f"{signal.name}/target/frame_{i}", signal.nominal.unit(frame), 0)
 
-    def log_media(self, writer, signal, epoch, recon, data):
+    def error_scale(self, signal):
+        return None  # no error map
+
+    def log_media(self, writer, signal, epoch, recon, data, psnr=None):
         for i, frame in _preview(recon):
             writer.add_image(f"{signal.name}/reconstruction/frame_{i}", signal.nominal.unit(frame), epoch)
 

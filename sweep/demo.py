@@ -12,7 +12,8 @@ import imageio.v2 as imageio
 import numpy as np
 
 from util.errors import InputError
-from util.records import read_results
+from util.records import read_args, read_results
+from util.tensorboard import tensorboard_command
 
 DEMO_IMAGE = "data/div2k/test_data/00.png"
 CPU_SIZE, CPU_EPOCHS, CPU_LOG_EPOCH = 128, 1000, 250
@@ -51,6 +52,7 @@ def demo_summary(task):
         return
     try:
         res = read_results(os.path.join(task.folder, "results.json"))
+        command = tensorboard_command(task.folder, [read_args(task.folder)])
     except InputError:
         return
     if not res["mean"]:
@@ -65,4 +67,4 @@ def demo_summary(task):
     print(f"  epoch {last}: PSNR {fmt(m.get('psnr'), '.2f')} dB, SSIM {fmt(m.get('ssim'), '.4f')} "
           f"(Table 1's variant: {fmt(m.get('ssim_ref'), '.4f')})")
     print(f"  reconstruction: {os.path.join(task.folder, 'final_pred')}")
-    print(f"  tensorboard --logdir {task.folder}")
+    print(f"  {command}")

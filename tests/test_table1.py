@@ -115,10 +115,13 @@ def test_seeds_give_mean_and_std_and_curves(tmp_path, capsys):
     assert sym[6].startswith(f"31.17 ± {std:.2f} [31.18, -0.01]") and sym[-1] == "ok, 3 seeds (1, 2, 3407)"
     assert rows[("scale_1.0", "this project")][6].startswith("25.00 [")
     assert "plot: " in out.err and (tmp_path / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    series = dict((label, (e, m, s)) for label, e, m, s in summarize.curves(summarize.load_runs(tmp_path)))
-    epochs, mean, sd = series["sym_power, 3 seeds"]  # the table's row names
-    assert epochs == [500, 1000] and mean[1] == pytest.approx(31.1666667) and sd[1] == pytest.approx(std)
-    assert series["scale_1.0"][2] is None
+    series = {c["label"]: c for c in summarize.curves(summarize.load_runs(tmp_path))}
+    sym = series["sym_power, 3 seeds"]  # the table's row names
+    assert sym["row"] == "sym_power" and sym["epochs"] == [500, 1000]
+    assert sym["mean"][1] == pytest.approx(31.1666667) and sym["std"][1] == pytest.approx(std)
+    assert series["scale_1.0"]["std"] is None and sym["paper"] is None  # --paper marks nothing unless asked
+    marked = {c["row"]: c["paper"] for c in summarize.curves(summarize.load_runs(tmp_path), paper=True)}
+    assert marked["sym_power"] == {500: 26.96, 1000: 31.18}  # Table 1's values at the epochs it reports
 
 
 def test_run_py_seeds_make_one_task_per_set_and_seed(capsys):

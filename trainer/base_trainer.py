@@ -204,14 +204,14 @@ class BaseTrainer:
         sample, target = make_sample(signal, self.opts, self.device, perm=stored_perm)
         if not torch.isfinite(target).all():
             raise InputError(f"{path}: the {a.transform} transform gives non-finite values on this data")
-        self.recorder.describe(signal.name, T.attributes(target), signal.data.shape)
+        self.recorder.describe(signal.name, T.attributes(target), signal.data.shape, self.signals.error_scale(signal))
         data = sample.data.cpu()
         self.log(f"[{signal.name}] {tuple(data.shape)} {a.transform}: " + json.dumps(sample.tf.params))
         if resume is None:  # logged once: a resumed run has them in its first events file
             self.log_transform(signal, data, target, sample.tf)
             if not a.no_images:
                 self.signals.log_target(self.writer, signal, data)
-        else:  # what the pictures keep fixed for the run (the error map's scale), as the checkpoint saved it
+        else:  # what the checkpoint saved of the signal (an audio clip's rate)
             signal.meta = {**resume["signal"].get("meta", {}), **signal.meta}
         return sample
 
@@ -252,7 +252,7 @@ class BaseTrainer:
             recon = sample.to_grid(sample.decode_rows(rows))
             metrics = self.modality.evaluate(recon, sample.data, sample.signal, self.lpips)
             if not self.args.no_images:
-                self.signals.log_media(self.writer, sample.signal, epoch, recon, sample.data)
+                self.signals.log_media(self.writer, sample.signal, epoch, recon, sample.data, metrics.get("psnr"))
             return metrics
 
     def record(self, name, epoch, metrics, scalars):
@@ -302,9 +302,12 @@ class BaseTrainer:
         counts, before, after = transform_histograms(data, tf)
         for tag, values, edges in (("before", data, before), ("after", target, after)):
             v = values.detach().flatten().double()
-            self.writer.add_histogram_raw(f"{name}/data/{tag}", float(v.min()), float(v.max()), v.numel(),
-                                          float(v.sum()), float((v * v).sum()), edges[1:].tolist(),
-                                          counts.tolist(), 0)
+            # at the first and the last epoch: the data do not change, and with one step the
+            # Distributions tab would draw an empty chart; with two it draws their constant percentiles
+            for step in (0, a.num_epochs):
+                self.writer.add_histogram_raw(f"{name}/data/{tag}", float(v.min()), float(v.max()), v.numel(),
+                                              float(v.sum()), float((v * v).sum()), edges[1:].tolist(),
+                                              counts.tolist(), step)
         row = seed_free_tag(a.tag, a.seed)
         row = a.transform if row == a.transform else f"{row} ({a.transform})"
         if not a.no_images:

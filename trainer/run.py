@@ -180,17 +180,31 @@ class Run:
         self.recorder.save(self.folder, complete=True)
         means = self.recorder.mean()  # the image means are known once every sample has logged
         mean = means.get(str(self.args.num_epochs), {})
-        write_hparams(self.writer, vars(self.args), means, hparam_domains(), ROLES["fit"])
+        write_hparams(self.writer, vars(self.args), means, hparam_domains(self.folder), ROLES["fit"],
+                      list(self.recorder.samples))
         self.log(f"done: {self.folder} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items() if isinstance(v, float)))
 
 
-def hparam_domains():
-    """The names a string option of the HParams table can take: the project's tables, and every
-    parameter set of config.py's experiments (a run made by hand adds its own tag)."""
+def hparam_domains(folder):
+    """The names a string option of the HParams table can take: the project's tables, every parameter
+    set of config.py's experiments (a run made by hand adds its own tag), and the seeds of the sweep
+    whose sweep.json sits beside the run's folder (run.py's; a run made by hand adds its own seed)."""
     from components.signals import MODALITIES
     from components.transform import TRANSFORMS
     from config import PARAM_SETS
     from models import MODELS
 
     return {"transform": list(TRANSFORMS), "model_type": list(MODELS), "signal_type": list(MODALITIES),
-            "set": [s for sets in PARAM_SETS.values() for s in sets]}
+            "set": [s for sets in PARAM_SETS.values() for s in sets], "seed": sweep_seeds(folder)}
+
+
+def sweep_seeds(folder):
+    """The seeds of the tasks in the sweep.json beside a run folder (none without one)."""
+    from util.records import option_values, read_sweep
+
+    try:
+        sweep = read_sweep(os.path.dirname(os.path.abspath(folder)))
+    except InputError:  # an unreadable sweep.json names no seeds; the run's own still counts
+        return []
+    tasks = sweep.tasks if sweep is not None else []
+    return sorted({int(v) for t in tasks for v in option_values(t.argv, "--seed") if v.isdigit()})

@@ -55,10 +55,13 @@ def cur_time():
 
 
 def run_folder_name(save_dir, up_folder_name, tag):
-    """<save_dir>/<up_folder_name>/<tag>_<time>_<random>: a new run folder's path (not created). The
-    random part does not touch the seeded generators."""
+    """<save_dir>/<up_folder_name>/<tag>_<yymmdd-hhmmss>_<random>: a new run folder's path (not
+    created). Short, so TensorBoard's legends show the set and seed (run.py tags `<set>_seed<N>`);
+    sorted by name, a set's seeds sit together; no ':' (a path separator on some systems). The random
+    part does not touch the seeded generators."""
     suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(4))
-    return os.path.join(save_dir, up_folder_name, f"{tag}_{cur_time()}_{suffix}")
+    stamp = datetime.datetime.now().strftime("%y%m%d-%H%M%S")
+    return os.path.join(save_dir, up_folder_name, f"{tag}_{stamp}_{suffix}")
 
 
 def new_run_folder(save_dir, up_folder_name, tag):

@@ -128,41 +128,121 @@ def plot_transforms(rows, out_path, row_name):
     plt.close(fig)
 
 
-def curves_figure(panels, ylabel="PSNR (dB), mean over images"):
-    """panels: [(title, [(label, epochs, mean, std or None)])]: a metric against epoch, one panel per
-    experiment, one line per row, a band of +- one standard deviation over seeds where there is one
-    (named in the legend). Returns the matplotlib figure."""
+def row_colours(panels):
+    """{row name: colour}: one colour per row of the summariser, the same in every panel and figure
+    (tab10, then tab20's light shades: 20 rows before a colour repeats)."""
+    import matplotlib
+
+    light = matplotlib.colormaps["tab20"].colors[1::2]
+    palette = [f"C{i}" for i in range(10)] + [matplotlib.colors.to_hex(c) for c in light]
+    names = list(dict.fromkeys(c["row"] for _, series, *_ in panels for c in series))
+    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
+
+
+def draw_curves(ax, title, series, colours, ylabel):
+    """A metric against epoch, one line per row (series: summarize.curves), a band of +- one
+    standard deviation over seeds where there is one, and the paper's values as crosses."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    for c in series:
+        colour = colours[c["row"]]
+        ax.plot(c["epochs"], c["mean"], marker="o" if len(c["epochs"]) < 12 else None, ms=3, label=c["label"],
+                color=colour)
+        if c["std"] is not None:
+            lo = [m - sd for m, sd in zip(c["mean"], c["std"])]
+            hi = [m + sd for m, sd in zip(c["mean"], c["std"])]
+            ax.fill_between(c["epochs"], lo, hi, color=colour, alpha=0.2, linewidth=0)
+        if c.get("paper"):
+            ax.plot(list(c["paper"]), list(c["paper"].values()), "x", color=colour, ms=9, mew=2)
+    handles, _ = ax.get_legend_handles_labels()
+    if any(c["std"] is not None for c in series):
+        handles.append(Patch(color="0.5", alpha=0.3, label="band: ± 1 std over seeds"))
+    if any(c.get("paper") for c in series):
+        handles.append(Line2D([], [], ls="", marker="x", color="0.3", mew=2, label="the paper's value"))
+    ax.set_title(title, fontsize=10)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    ax.legend(handles=handles, fontsize=8)
+
+
+WHISKER_ROWS = 4  # with more rows the per-image whiskers (± 1 std over seeds) would hide the points
+
+
+def draw_differences(ax, compared, colours, ylabel, baseline):
+    """Per image, each row's paired difference against the baseline (mean over seeds; with few rows
+    +- one std over seeds), images sorted by the rows' mean difference, and at the right each row's
+    mean difference with its 95% interval; zero (the baseline) in the baseline row's colour."""
+    images = sorted({i for c in compared.values() for i in c["per_image"]},
+                    key=lambda i: sum(c["per_image"].get(i, 0.0) for c in compared.values()))
+    x = {i: n for n, i in enumerate(images)}
+    width = 0.7 / max(len(compared), 1)
+    whiskers = len(compared) <= WHISKER_ROWS
+    for k, (name, c) in enumerate(compared.items()):
+        colour = colours.get(name, f"C{k % 10}")
+        off = (k - (len(compared) - 1) / 2) * width
+        std = [c["per_image_std"].get(i) or 0.0 for i in c["per_image"]] if whiskers else None
+        ax.errorbar([x[i] + off for i in c["per_image"]], list(c["per_image"].values()), yerr=std, fmt="o", ms=4,
+                    color=colour, capsize=2, lw=1,
+                    label=f"{name}: {c['mean_delta']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}], "
+                          f"W/T/L {c['wins']}/{c['ties']}/{c['losses']}")
+        lo, hi = c["ci95"]
+        ax.errorbar([len(images) + 1 + 2 * off], [c["mean_delta"]], yerr=[[c["mean_delta"] - lo], [hi - c["mean_delta"]]],
+                    fmt="D", ms=5, color=colour, capsize=3, lw=2)
+    ax.axhline(0, color=colours.get(baseline, "black"), lw=1.5, label=f"{baseline} (the baseline)")
+    ax.axvline(len(images) - 0.4, color="0.6", lw=0.8)
+    ax.set_xticks(list(range(len(images))) + [len(images) + 1], images + ["mean"],
+                  rotation=90 if len(images) > 12 else 0)
+    ax.set_xlim(-0.6, len(images) + 1.9)
+    ax.set_xlabel("image (sorted by the rows' mean difference)")
+    ax.set_ylabel(f"{ylabel}: row minus {baseline}, same seed")
+    ax.set_title(f"paired differences against {baseline}, per image (mean over seeds"
+                 + (", ± 1 std" if whiskers else "") + ");\nright: the mean with its 95% bootstrap interval",
+                 fontsize=10)
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2 if len(images) > 12 else -0.13),
+              ncol=2 if len(compared) > 3 else 1, frameon=False)
+
+
+def _legend_height(panels):
+    """Inches under a differences panel for its legend (two columns beyond three rows)."""
+    rows = max((len(c) for *_, c in panels if c), default=0)
+    return 0.25 * (rows if rows <= 3 else (rows + 1) // 2) + 0.6
+
+
+def summary_figure(panels, ylabel, metric_label, baseline=None):
+    """panels: [(title, curves, paired comparison or None)] per experiment: its curves, and beside
+    them the per-image paired differences where there is a comparison. Returns the matplotlib figure."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from matplotlib.patches import Patch
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
-    for (title, series), ax in zip(panels, axes[0]):
-        for label, epochs, mean, std in series:
-            line, = ax.plot(epochs, mean, marker="o" if len(epochs) < 12 else None, ms=3, label=label)
-            if std is not None:
-                lo = [m - s for m, s in zip(mean, std)]
-                hi = [m + s for m, s in zip(mean, std)]
-                ax.fill_between(epochs, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
-        handles, _ = ax.get_legend_handles_labels()
-        if any(std is not None for *_, std in series):
-            handles.append(Patch(color="0.5", alpha=0.3, label="band: ± 1 std over seeds"))
-        ax.set_title(title, fontsize=10)
-        ax.set_xlabel("epoch")
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        ax.legend(handles=handles, fontsize=8)
+    colours = row_colours(panels)
+    paired = any(c for *_, c in panels)
+    fig, axes = plt.subplots(len(panels) if paired else 1, 2 if paired else len(panels), squeeze=False,
+                             figsize=(15, 5.2 * len(panels) + _legend_height(panels)) if paired else
+                             (6.5 * len(panels), 4.5))
+    for n, (title, series, compared) in enumerate(panels):
+        ax = axes[n, 0] if paired else axes[0, n]
+        draw_curves(ax, title, series, colours, ylabel)
+        if paired:
+            if compared:
+                bases = list(dict.fromkeys(c["baseline"] for c in compared.values()))  # one per protocol
+                draw_differences(axes[n, 1], compared, colours, metric_label,
+                                 bases[0] if len(bases) == 1 else f"{baseline} of its protocol")
+            else:
+                axes[n, 1].set_axis_off()
     fig.tight_layout()
     return fig
 
 
-def plot_curves(panels, out_path, ylabel="PSNR (dB), mean over images"):
-    """curves_figure in the format OUT's suffix names (`python summarize.py LOG_DIR --plot OUT.png`)."""
+def plot_summary(panels, out_path, ylabel, metric_label, baseline=None):
+    """summary_figure in the format OUT's suffix names (`python summarize.py LOG_DIR --plot OUT.png [--baseline ROW]`)."""
     import matplotlib.pyplot as plt
 
     fmt = plot_format(out_path)
-    fig = curves_figure(panels, ylabel)
-    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=120), mode="wb")
+    fig = summary_figure(panels, ylabel, metric_label, baseline)
+    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=110), mode="wb")
     plt.close(fig)

@@ -33,13 +33,15 @@ def write_failed(folder, reason):
 
 class Recorder:
     """samples: {name: {epoch(str): {metric: value or None}}}; attributes: {name: {std, skew, range}};
-    shapes: {name: the signal's shape, e.g. [3, 512, 512]} (what the summariser's --paper checks)."""
+    shapes: {name: the signal's shape, e.g. [3, 512, 512]} (what the summariser's --paper checks);
+    error_scale: {name: the top of its error maps' colour scale} (images; the same in every run)."""
 
     def __init__(self, num_epochs):
         self.num_epochs = num_epochs
         self.samples = {}
         self.attributes = {}
         self.shapes = {}
+        self.error_scale = {}
         self.finished = []
         self.time_s = 0.0
 
@@ -47,10 +49,13 @@ class Recorder:
         """Metrics of one sample at one epoch; anything not finite becomes None (null), never NaN."""
         self.samples.setdefault(name, {})[str(epoch)] = {k: _clean(v) for k, v in metrics.items()}
 
-    def describe(self, name, attributes, shape):
-        """One sample's shape and Table 1's Attributes (std, skew, range) of its transformed data."""
+    def describe(self, name, attributes, shape, error_scale=None):
+        """One sample's shape, Table 1's Attributes (std, skew, range) of its transformed data, and its
+        error maps' scale (None: it has none)."""
         self.attributes[name] = attributes
         self.shapes[name] = list(shape)
+        if error_scale is not None:
+            self.error_scale[name] = float(error_scale)
 
     def finish(self, name):
         """Mark a sample finished (its reconstruction is written): a resumed run skips it."""
@@ -75,19 +80,21 @@ class Recorder:
 
     def state(self):
         return {"samples": self.samples, "attributes": self.attributes, "shapes": self.shapes,
-                "finished": list(self.finished), "time_s": self.time_s}
+                "error_scale": self.error_scale, "finished": list(self.finished), "time_s": self.time_s}
 
     def load_state(self, state):
         self.samples = {n: dict(r) for n, r in state["samples"].items()}
         self.attributes = dict(state["attributes"])
         self.shapes = dict(state.get("shapes", {}))  # none in checkpoints written before shapes were recorded
+        self.error_scale = dict(state.get("error_scale", {}))  # nor before error scales were
         self.finished = list(state["finished"])
         self.time_s = float(state["time_s"])
 
     def results(self, complete):
         return {"samples": self.samples, "mean": self.mean(), "attributes": self.mean_attributes(),
                 "time_s": round(self.time_s, 3), "sample_attributes": self.attributes, "sample_shapes": self.shapes,
-                "num_epochs": self.num_epochs, "complete": complete}
+                **({"error_scale": self.error_scale} if self.error_scale else {}), "num_epochs": self.num_epochs,
+                "complete": complete}
 
     def res_table(self):
         """Markdown: one table per logged epoch, a row per sample plus the mean row."""

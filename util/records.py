@@ -263,6 +263,9 @@ def read_results(path):
     _attributes(res.get("attributes"), f"{path}: attributes")
     for name, attrs in _object(res.get("sample_attributes", {}), f"{path}: sample_attributes").items():
         _attributes(attrs, f"{path}: sample_attributes {name[:40]!r}")
+    for name, v in _object(res.get("error_scale", {}), f"{path}: error_scale").items():
+        if not is_number(v) or v <= 0:
+            raise InputError(f"{path}: error_scale {name[:40]!r} must be a positive number (got {_type(v)})")
     checks = {"complete": lambda v: isinstance(v, bool), "failed": lambda v: isinstance(v, bool),
               "error": lambda v: isinstance(v, str), "time_s": lambda v: is_number(v) and v >= 0,
               "num_epochs": lambda v: v is None or is_int(v, 1), "measured": lambda v: isinstance(v, str)}
@@ -622,3 +625,6 @@ def _check_recorder(path, rec):
         _epoch_blocks(blocks, f"{path}: recorder sample {str(name)[:40]!r}", _metric)
     for name, attrs in rec["attributes"].items():
         _attributes(attrs, f"{path}: recorder attributes {str(name)[:40]!r}")
+    scales = rec.get("error_scale", {})
+    if not isinstance(scales, dict) or not all(is_number(v) and v > 0 for v in scales.values()):
+        raise InputError(f"{path}: recorder error_scale must map samples to positive numbers")

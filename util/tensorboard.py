@@ -10,13 +10,12 @@ A sweep's own run <log_dir>/_compare overlays the sets' `after` histograms per s
 """
 import math
 import os
-
-import torch
+import shlex
 
 # A perceptually ordered dark-to-bright map (anchors of matplotlib's "inferno"), enough for error maps.
-_INFERNO = torch.tensor([
-    [0.001, 0.000, 0.014], [0.258, 0.039, 0.406], [0.578, 0.148, 0.404],
-    [0.865, 0.317, 0.226], [0.988, 0.645, 0.040], [0.988, 0.998, 0.645]])
+# torch is imported where it is used: run.py prints tensorboard_command without loading it.
+_INFERNO = [[0.001, 0.000, 0.014], [0.258, 0.039, 0.406], [0.578, 0.148, 0.404],
+            [0.865, 0.317, 0.226], [0.988, 0.645, 0.040], [0.988, 0.998, 0.645]]
 
 # Metric keys whose TensorBoard name says more than results.json's (which keeps the reference's names).
 TAGS = {"mse": "mse_transformed"}  # the loss in the transform's own domain: not comparable across transforms
@@ -25,17 +24,31 @@ METRIC_ORDER = ("psnr", "ssim_ref", "ssim", "lpips", "snr", "si_snr", "abs_error
 
 def colormap(x):
     """Values in [0, 1] of shape (H, W) -> RGB (3, H, W) in [0, 1]."""
-    x = x.clamp(0, 1) * (len(_INFERNO) - 1)
-    i = x.floor().long().clamp(max=len(_INFERNO) - 2)
+    import torch
+
+    anchors = torch.tensor(_INFERNO)
+    x = x.clamp(0, 1) * (len(anchors) - 1)
+    i = x.floor().long().clamp(max=len(anchors) - 2)
     w = (x - i).unsqueeze(-1)
-    rgb = _INFERNO[i] * (1 - w) + _INFERNO[i + 1] * w
+    rgb = anchors[i] * (1 - w) + anchors[i + 1] * w
     return rgb.permute(2, 0, 1)
 
 
 # ---- error maps ---------------------------------------------------------------------------------
 
 MAP_MIN_SIDE = 192  # small images are enlarged (nearest neighbour, an integer factor) so the bar's text fits
-HEADER, GAP, BAR, LABELS = 16, 8, 14, 48  # pixels: the text line above, map-to-bar gap, bar width, tick text
+HEADER, GAP, BAR, LABELS = 30, 8, 14, 52  # pixels: the two text lines above, map-to-bar gap, bar width, tick text
+# One colour scale per sample for every run of a sweep, from the signal's nominal range alone, so runs
+# that never meet draw the same error in the same colour: a log scale from ERROR_TOP of the range
+# (an error of 12 dB) down ERROR_DECADES decades (72 dB): an early epoch's errors of tens of levels and
+# a finished fit's fractions of a level both sit inside it. Errors outside it take the end colours, so
+# one bright outlier darkens nothing else.
+ERROR_TOP, ERROR_DECADES = 0.25, 3
+
+
+def error_scale(span):
+    """The top of a sample's error-map scale, in the signal's units: ERROR_TOP of its nominal span."""
+    return ERROR_TOP * span
 
 
 def error_map_layout(h, w):
@@ -43,33 +56,63 @@ def error_map_layout(h, w):
     return max(1, math.ceil(MAP_MIN_SIDE / max(h, w))), HEADER
 
 
-def error_map(err, scale, unit="levels"):
-    """An error map (H, W) in signal units on the fixed colour scale [0, scale] (brighter than the
-    scale's top is shown as the top colour), with a colour bar labelled in `unit` and the map's own
-    maximum marked on the bar: RGB (3, H', W') in [0, 1]."""
+def error_fraction(err, top):
+    """Where on the colour scale (0 .. 1) each error lies: log10 between top / 10**ERROR_DECADES and top."""
+    import torch
+
+    bottom = top / 10 ** ERROR_DECADES
+    return ((torch.log10(err.double().clamp(min=bottom)) - math.log10(bottom)) / ERROR_DECADES).clamp(0, 1).float()
+
+
+def error_map(err, top, unit="levels", psnr=None):
+    """An error map (H, W) in signal units on the fixed log colour scale error_fraction(., top), with a
+    colour bar labelled in `unit`, the map's own maximum marked on it (blue), and a caption with the
+    scale and the map's PSNR: RGB (3, H', W') in [0, 1]."""
     import numpy as np
+    import torch
     from PIL import Image, ImageDraw, ImageFont
 
     h, w = err.shape
-    k, top = error_map_layout(h, w)
-    rgb = colormap(err.float() / scale).repeat_interleave(k, 1).repeat_interleave(k, 2)
+    k, head = error_map_layout(h, w)
+    rgb = colormap(error_fraction(err, top)).repeat_interleave(k, 1).repeat_interleave(k, 2)
     hk, wk = h * k, w * k
-    canvas = np.full((top + hk + 6, wk + GAP + BAR + LABELS, 3), 255, dtype=np.uint8)
-    canvas[top:top + hk, :wk] = (rgb.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
-    bar = colormap(torch.linspace(1, 0, hk).unsqueeze(1).expand(hk, BAR))  # top of the bar is `scale`
-    canvas[top:top + hk, wk + GAP:wk + GAP + BAR] = (bar.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    canvas = np.full((head + hk + 6, wk + GAP + BAR + LABELS, 3), 255, dtype=np.uint8)
+    canvas[head:head + hk, :wk] = (rgb.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+    bar = colormap(torch.linspace(1, 0, hk).unsqueeze(1).expand(hk, BAR))  # top of the bar is `top`
+    canvas[head:head + hk, wk + GAP:wk + GAP + BAR] = (bar.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
     img = Image.fromarray(canvas)
     draw, font = ImageDraw.Draw(img), ImageFont.load_default(size=11)
     peak = float(err.max())
-    draw.text((2, 1), f"|error| in {unit}; max {peak:.3g}", fill=(0, 0, 0), font=font)
+    draw.text((2, 1), f"|error| in {unit}, log scale to {top:.3g}", fill=(0, 0, 0), font=font)
+    draw.text((2, 15), (f"PSNR {psnr:.2f} dB; " if psnr is not None else "") + f"max {peak:.3g}", fill=(0, 0, 0),
+              font=font)
     x = wk + GAP + BAR + 3
-    for frac in (1.0, 0.5, 0.0):
-        y = top + round((1 - frac) * (hk - 1))
+    for d in range(ERROR_DECADES + 1):  # a tick per decade
+        y = head + round(d / ERROR_DECADES * (hk - 1))
         draw.line([(wk + GAP + BAR, y), (x, y)], fill=(0, 0, 0))
-        draw.text((x + 1, min(max(y - 6, 0), top + hk - 10)), f"{frac * scale:.3g}", fill=(0, 0, 0), font=font)
-    y = top + round((1 - min(peak / scale, 1.0)) * (hk - 1))  # the map's own maximum, on the fixed scale
+        draw.text((x + 1, min(max(y - 6, 0), head + hk - 10)), f"{top / 10 ** d:.3g}", fill=(0, 0, 0), font=font)
+    y = head + round((1 - float(error_fraction(torch.tensor(peak), top))) * (hk - 1))  # the map's own maximum
     draw.line([(wk + GAP - 4, y), (wk + GAP + BAR - 1, y)], fill=(0, 160, 255), width=2)
     return torch.from_numpy(np.asarray(img).copy()).permute(2, 0, 1).float() / 255
+
+
+# ---- the command that shows a log folder ------------------------------------------------------------
+
+# TensorBoard keeps 10 images per tag unless told (and in 2.21 `images=0` keeps none): the command keeps
+# at least this many, and more where a run logged more epochs (each log epoch's images, and step 0's).
+IMAGES_KEPT = 100
+
+
+def log_epochs(num_epochs, log_epoch):
+    """How many epochs a run logs: every log_epoch-th, and the last."""
+    return num_epochs // log_epoch + (num_epochs % log_epoch != 0)
+
+
+def tensorboard_command(logdir, run_args=()):
+    """The command that shows `logdir` with every image its runs logged; run_args: their args.json."""
+    counts = [log_epochs(a["num_epochs"], a["log_epoch"]) + 1 for a in run_args
+              if isinstance(a.get("num_epochs"), int) and isinstance(a.get("log_epoch"), int) and a["log_epoch"] > 0]
+    return f"tensorboard --logdir {shlex.quote(str(logdir))} --samples_per_plugin images={max([IMAGES_KEPT, *counts])}"
 
 
 # ---- the writer, scalars, HParams ------------------------------------------------------------------
@@ -124,20 +167,32 @@ HPARAM_FIRST = (("set", "parameter set"), ("transform", "transform"), ("seed", "
                 ("pn_beta", "pn_beta"), ("gamma_boundary", "gamma_boundary"), ("gamma_trans", "gamma_trans"))
 
 
+def _metric_name(tag):
+    """A metric's HParams column: `psnr` for the mean over images, `psnr 01` for image 01's."""
+    head, metric = tag.split("/")[0], tag.split("/")[-1]
+    return metric if head == "mean" else f"{metric} {head}"
+
+
 def hparam_columns(args, domains, shown):
     """[(option, column name, value, discrete domain or None)] in HParams order: of the options in
     `shown` (the caller's: those that change what a run fits, opt.ROLES), HPARAM_FIRST's, then the
     others alphabetically. A free string (a path) has no discrete domain and no column: TensorBoard warns
-    about a string column without one, and the run's name already says where it is. `set` is the parameter set without its seed (run.py --seeds tags a
-    run <set>_seed<N>), so the seeds of one set group. `domains`: {option: the names it can take} for
+    about a string column without one, and the run's name already says where it is. `set` is the
+    parameter set without its seed (run.py --seeds tags a run <set>_seed<N>), so the seeds of one set
+    group. `domains`: {option: the names it can take} for
     the options whose values come from the project's tables (the caller's: this layer knows none);
-    `set` gets every parameter set named there and this run's own."""
+    `set` gets every parameter set named there and this run's own; `seed` (a string) every seed named
+    there (a sweep's) and this run's own."""
     from util.runs import seed_free_tag
 
     choices = {k: list(v) for k, v in domains.items()}
     the_set = seed_free_tag(str(args.get("tag")), args.get("seed"))
     choices["set"] = list(dict.fromkeys([*choices.get("set", []), the_set]))
     values = {**args, "set": the_set}  # resolved options (opt.resolve): lr is the one the run used
+    if args.get("seed") is not None:  # a name, not a quantity: shown as 3407, never 3407.0
+        values["seed"] = str(args["seed"])
+        seeds = {int(x) for x in [*choices.get("seed", []), args["seed"]]}
+        choices["seed"] = [str(x) for x in sorted(seeds)]
     first = [k for k, _ in HPARAM_FIRST if k == "set" or k in shown]
     names = dict(HPARAM_FIRST)
     rest = sorted((k for k in values if k in shown and k not in first), key=str.lower)
@@ -151,18 +206,37 @@ def hparam_columns(args, domains, shown):
     return out
 
 
-def write_hparams(writer, args, means, domains, shown):
+HPARAM_METRICS_SKIP = {"mse"}  # the loss in each transform's own domain: not a metric to compare runs by
+
+
+def write_layout(writer, mean_tags):
+    """The Custom Scalars tab: the image means first (one chart per metric, every run a line), then each
+    metric of every image of every run in one chart (Time Series gives each image its own)."""
+    import re
+
+    mean_tags = [t for t in mean_tags if t.split("/")[-1] not in map(metric_tag, HPARAM_METRICS_SKIP)]
+    metrics = [t.split("/")[-1] for t in mean_tags]
+    writer.add_custom_scalars({
+        "mean over images (every run)": {m: ["Multiline", [f"^{re.escape(t)}$"]] for m, t in zip(metrics, mean_tags)},
+        "per image (every run and image)": {m: ["Multiline", [rf"^(?!mean/)[^/]+/eval/{re.escape(m)}$"]]
+                                            for m in metrics}})
+
+
+def write_hparams(writer, args, means, domains, shown, images=()):
     """The run's options and image-mean metrics in TensorBoard's HParams tab (a whole sweep compares
     there), written into the run's own events file so that every run is one row.
 
     The configuration is declared (each column's type and domain, the metrics), so TensorBoard shows
     the columns in HPARAM_FIRST's order: it sorts them by name, hence the numbered names (the column
     shows the plain one). The metrics are mean/eval/<metric>: the table shows the last epoch's value
-    and "show metrics" draws each run's curve."""
+    and "show metrics" draws each run's curve; after them each image's (`images`) final PSNR."""
     from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
     tags = write_means(writer, means)
+    write_layout(writer, tags)
+    tags = [t for t in tags if t.split("/")[-1] not in map(metric_tag, HPARAM_METRICS_SKIP)]
+    tags += [f"{name}/eval/psnr" for name in images]
     run_name = os.path.basename(os.path.normpath(writer.get_logdir()))  # the table's Trial ID
     infos, start = [], plugin_data_pb2.SessionStartInfo(group_name=run_name)
     for i, (k, label, v, domain) in enumerate(hparam_columns(args, domains, shown)):
@@ -181,7 +255,7 @@ def write_hparams(writer, args, means, domains, shown):
         elif isinstance(v, str):
             start.hparams[name].string_value = v
     experiment = api_pb2.Experiment(hparam_infos=infos, metric_infos=[
-        api_pb2.MetricInfo(name=api_pb2.MetricName(tag=t), display_name=t.split("/")[-1]) for t in tags])
+        api_pb2.MetricInfo(name=api_pb2.MetricName(tag=t), display_name=_metric_name(t)) for t in tags])
     end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS)
     for tag, data in ((metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment)),
                       (metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_start_info=start)),

@@ -1,0 +1,131 @@
+"""The paired comparison (`summarize.py --baseline`) and the protocol card, on fabricated run folders:
+the numbers are differences of what the runs' results.json hold, runs of two protocols never share a
+row, a comparison pairs within one protocol, and --paper sits only beside the published schedule."""
+import json
+
+import numpy as np
+import pytest
+
+from tests.test_paper_filter import IMAGES, table1_run
+import summarize
+from util import paired
+
+LAST = "5000"
+
+
+def run(root, tag, seed, psnr, **args):
+    """A complete Table 1-setting run of `tag` and `seed` whose image i reaches psnr[i] at epoch 5000."""
+    folder = table1_run(root / f"{tag}_seed{seed}_{len(args)}_{hash(tuple(sorted(args.items()))) % 10 ** 6}", tag,
+                        {LAST: {"psnr": float(np.mean(psnr)), "ssim_ref": 0.99}}, seed=seed, **args)
+    res = json.loads((folder / "results.json").read_text())
+    res["samples"] = {n: {LAST: {"psnr": float(p), "ssim_ref": 0.99}} for n, p in zip(IMAGES, psnr)}
+    (folder / "results.json").write_text(json.dumps(res))
+    return folder
+
+
+def values(seed, shift):
+    return 30 + np.arange(16) * 0.1 + seed * 0.3 + shift
+
+
+def summarize_json(capsys, log, *more):
+    assert summarize.main([str(log), *map(str, more)]) == 0
+    return capsys.readouterr().out
+
+
+def test_json_is_the_per_image_seed_paired_differences(tmp_path, capsys):
+    exp = tmp_path / "001_trans"
+    gain = np.where(np.arange(16) < 8, 0.5, -0.02) + np.arange(16) * 0.001  # 8 wins, 8 ties
+    for seed in (1, 2):
+        run(exp, "scale_1.0", seed, values(seed, 0))
+        run(exp, "sym_power", seed, values(seed, 0) + gain * seed)  # seed 2 gains twice as much
+    run(exp, "sym_power", 3, values(3, 9))  # no baseline run with seed 3: not paired
+    out = summarize_json(capsys, tmp_path, "--baseline", "scale_1.0", "--json", tmp_path / "c.json")
+    got = json.loads((tmp_path / "c.json").read_text())
+    row = got["rows"]["sym_power"]
+    want = {n: (g * 1 + g * 2) / 2 for n, g in zip(IMAGES, gain)}
+    assert row["per_image"] == pytest.approx(want, abs=1e-9) and row["seeds"] == [1, 2]
+    assert row["mean_delta"] == pytest.approx(np.mean(list(want.values())))
+    assert (row["wins"], row["ties"], row["losses"]) == (8, 8, 0)
+    assert row["ci95"][0] < row["mean_delta"] < row["ci95"][1]
+    assert got["baseline"] == "scale_1.0" and got["metric"] == "psnr" and "bootstrap" in got["interval"]
+    again = paired.compare(*[[r for r in summarize.load_runs(exp) if r["set"] == s and r["seed"] in (1, 2)]
+                             for s in ("sym_power", "scale_1.0")], "psnr", 0.05)
+    assert again["ci95"] == row["ci95"]  # a fixed generator: the same runs, the same interval
+    assert "| sym_power | **+0.75** |" in out  # bold: the best row on image 00
+    summarize_json(capsys, tmp_path, "--baseline", "scale_1.0", "--tie", "0.6", "--json", tmp_path / "d.json")
+    row = json.loads((tmp_path / "d.json").read_text())["rows"]["sym_power"]
+    assert (row["wins"], row["ties"], row["losses"]) == (8, 8, 0)  # +0.75 is beyond 0.6
+
+
+def test_two_protocols_make_two_rows_and_pair_within_each(tmp_path, capsys):
+    exp = tmp_path / "001_trans"
+    for seed in (1, 2):
+        run(exp, "scale_1.0", seed, values(seed, 0))
+        run(exp, "sym_power", seed, values(seed, 0.5))
+        run(exp, "scale_1.0", seed, values(seed, 1.0), lr_schedule="constant")
+        run(exp, "sym_power", seed, values(seed, 0.8), lr_schedule="constant")  # -0.2 under this protocol
+    out = summarize_json(capsys, tmp_path, "--baseline", "scale_1.0", "--paper", "--json", tmp_path / "c.json")
+    table = out.split("###")[0]
+    rows = {line.split("|")[1].strip(): line for line in table.splitlines() if line.startswith("| ")}
+    assert {"scale_1.0 [decay]", "sym_power [decay]", "scale_1.0 [constant]", "sym_power [constant]"} <= set(rows)
+    # each row averages its own protocol's runs
+    assert "31.20 ± 0.21 [36.18, " in rows["scale_1.0 [decay]"] and "32.20 ± 0.21" in rows["scale_1.0 [constant]"]
+    assert "[" not in rows["scale_1.0 [constant]"].split("|", 2)[2]  # the paper only beside the decaying schedule
+    assert "scale_1.0 [constant], sym_power [constant]: lr_schedule constant, not decay" in table
+    assert "lr schedule decay / constant (in the rows' brackets)" in table
+    got = json.loads((tmp_path / "c.json").read_text())["rows"]
+    assert got["sym_power [decay]"]["baseline"] == "scale_1.0 [decay]"
+    assert got["sym_power [constant]"]["baseline"] == "scale_1.0 [constant]"
+    assert got["sym_power [decay]"]["mean_delta"] == pytest.approx(0.5)
+    assert got["sym_power [constant]"]["mean_delta"] == pytest.approx(-0.2)
+    assert got["sym_power [constant]"]["losses"] == 16
+    assert "| scale_1.0 [constant] (baseline: its psnr) | **31.45** |" in out  # every row loses: the baseline in bold
+    assert "| sym_power [decay] | **+0.50** |" in out
+
+
+def test_a_run_folder_without_the_schedule_is_the_published_decay(tmp_path, capsys):
+    folder = run(tmp_path / "001_trans", "sym_power", 1, values(1, 0))
+    args = json.loads((folder / "args.json").read_text())
+    args.pop("lr_schedule", None)
+    (folder / "args.json").write_text(json.dumps(args))
+    out = summarize_json(capsys, tmp_path, "--paper")
+    assert "Protocol: lr schedule decay; lr default; epochs 5000; backbone siren; depth 3; width 256" in out
+    assert "[36.75, " in out and "No paper numbers" not in out
+
+
+def test_one_image_is_figure_1s_view(tmp_path, capsys):
+    exp = tmp_path / "001_trans"
+    run(exp, "scale_1.0", 1, values(1, 0))
+    run(exp, "sym_power", 1, values(1, 1))
+    out = summarize_json(capsys, tmp_path, "--image", "01", "--paper", "--baseline", "scale_1.0",
+                         "--plot", tmp_path / "one.png")
+    rows = {line.split("|")[1].strip(): line for line in out.split("###")[0].splitlines() if line.startswith("| ")}
+    assert "31.40 [38.90, -7.50]" in rows["sym_power"]  # Figure 1's fit of image 01, not Table 1's mean
+    assert "| sym_power | **+1.00** | +1.00 |" in out
+    assert (tmp_path / "one.png").read_bytes()[:4] == b"\x89PNG"
+    p = summarize.main([str(tmp_path), "--image", "99"])
+    assert p == 2 and "--image 99" in capsys.readouterr().err
+
+
+def test_mistakes_are_one_line(tmp_path, capsys):
+    exp = tmp_path / "001_trans"
+    run(exp, "sym_power", 1, values(1, 0))
+    assert summarize.main([str(tmp_path), "--baseline", "scale_1.0"]) == 2
+    assert capsys.readouterr().err.startswith("error: --baseline scale_1.0: ")
+    assert summarize.main([str(tmp_path), "--json", str(tmp_path / "x.json")]) == 2
+    assert "--baseline" in capsys.readouterr().err and not (tmp_path / "x.json").exists()
+    assert summarize.main([str(tmp_path), "--baseline", "sym_power", "--tie", "-1"]) == 2
+
+
+def test_sets_that_name_their_protocol_pair_with_the_baseline_of_theirs(tmp_path, capsys):
+    exp = tmp_path / "008_protocols"
+    for seed in (1, 2):
+        for proto, schedule, gain in (("decay_1e-4", "decay", 0.5), ("constant_1e-4", "constant", -0.1)):
+            run(exp, f"scale_1.0@{proto}", seed, values(seed, 0), lr_schedule=schedule, row="scale_1.0")
+            run(exp, f"sym_power@{proto}", seed, values(seed, gain), lr_schedule=schedule, row="sym_power")
+    summarize_json(capsys, tmp_path, "--baseline", "scale_1.0", "--json", tmp_path / "c.json")
+    got = json.loads((tmp_path / "c.json").read_text())["rows"]
+    assert set(got) == {"sym_power@decay_1e-4", "sym_power@constant_1e-4"}
+    assert got["sym_power@constant_1e-4"]["baseline"] == "scale_1.0@constant_1e-4"
+    assert got["sym_power@decay_1e-4"]["mean_delta"] == pytest.approx(0.5)
+    assert got["sym_power@constant_1e-4"]["mean_delta"] == pytest.approx(-0.1)
