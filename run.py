@@ -361,13 +361,22 @@ def next_steps(log_dir):
             f"python -m util.summarize {d} --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]
 
 
+def show_status(log_dir):
+    """--status: a submitted sweep's jobs (jobs.json, with job ids), else a queue sweep's tasks (sweep.json)
+    or the run folders below log_dir."""
+    if os.path.lexists(os.path.join(log_dir, "jobs.json")):
+        from util.launch import print_status
+    else:
+        from util.status import print_status
+    return print_status(log_dir)
+
+
 def main(argv, default_exp="000"):
     args = parse(argv)
     try:
         check_args(args)
         if args.status:
-            from util.launch import print_status
-            return print_status(args.status)
+            return show_status(args.status)
         if args.resume:
             exp, tasks, meta = resume_tasks(args.resume)
             log_dir = args.resume
