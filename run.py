@@ -4,6 +4,7 @@
     python run.py 001 [--gpus 0,1,3] [--only sym_power,scale_1.0] [--dry_run] [-- --num_epochs 500]
     python run.py 001 --seeds 3407,1,2   # every parameter set once per seed (error bars in the summariser)
     python run.py --resume log/001_trans # finish what an interrupted sweep left
+    python run.py --status log/001_trans # every task: state, epoch reached, last PSNR, folder
     python run.py 001 --launcher slurm --partition P   # one SLURM job per parameter set (submitit)
 
 Tasks go to a queue: each free GPU takes the next parameter set; with no GPU they run one after
@@ -123,28 +124,35 @@ def check_args(args):
     return args
 
 
-def parse(argv):
+def parse(argv, default_exp="000"):
     extra = []
     if "--" in argv:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
-    ap = Parser(prog="run.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("exp", nargs="?", help=f"experiment id ({', '.join(PARAM_SETS)})")
-    ap.add_argument("--gpus", default=None, help="comma-separated GPU ids (default: every visible GPU; none: CPU)")
-    ap.add_argument("--only", default=None, help="comma-separated parameter sets to run")
+    ap = Parser(prog="run.py", usage="python run.py [exp] [options] [-- main.py options]",
+                description=__doc__.split("\n\n")[0], epilog=epilog(default_exp),
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("exp", nargs="?", help=f"experiment id, one of {', '.join(PARAM_SETS)} (config.py); "
+                    f"default {default_exp}" + (", the demo" if default_exp == "000" else ""))
+    ap.add_argument("--gpus", default=None, help="comma-separated GPU ids (default: every visible GPU; '': the CPU)")
+    ap.add_argument("--only", default=None, help="comma-separated parameter sets to run (default: all of them)")
     ap.add_argument("--seeds", default=None, help="comma-separated seeds: every parameter set once per seed "
                     "(main.py --seed; the tag gets _seed<N>)")
     ap.add_argument("--dry_run", action="store_true", help="print one main.py command per task and exit")
     ap.add_argument("--full", action="store_true", help="demo: the paper's setting even without a GPU")
     ap.add_argument("--resume", default=None, metavar="LOG_DIR", help="resume every unfinished task of a sweep")
-    ap.add_argument("--status", default=None, metavar="LOG_DIR", help="print the state of a submitted sweep")
+    ap.add_argument("--status", default=None, metavar="LOG_DIR",
+                    help="print every task of a sweep (run here or submitted): state, epoch reached, last PSNR, "
+                         "run folder, job id")
     ap.add_argument("--launcher", default="queue", choices=("queue", "local", "slurm"),
-                    help="queue: subprocesses here; local / slurm: submitit jobs")
+                    help="queue (default): subprocesses here, one per free GPU; local / slurm: submitit jobs")
     ap.add_argument("--partition", default=None, help="slurm partition")
-    ap.add_argument("--gpus_per_task", type=int, default=1, help="slurm: GPUs per job")
+    ap.add_argument("--gpus_per_task", type=int, default=1, help="slurm: GPUs per job (default 1)")
     ap.add_argument("--time", type=float, default=120,
-                    help="local / slurm: minutes per job; at the limit a job checkpoints and is requeued")
-    ap.add_argument("--save_dir", default="./log", help="root of the run folders (as main.py's --save_dir)")
+                    help="local / slurm: minutes per job (default 120); at the limit a job checkpoints and is "
+                         "requeued")
+    ap.add_argument("--save_dir", default="./log", help="root of the run folders, as main.py's --save_dir "
+                    "(default ./log)")
     args = ap.parse_args(argv)
     args.extra = extra
     return args
@@ -353,6 +361,23 @@ def report(tasks):
     return 0 if all(t.rc == 0 for t in tasks) else 1
 
 
+def epilog(default_exp):
+    """run.py --help's end: what a bare run.py does, the pass-through, and how to look at a sweep."""
+    example = os.path.join("log", "001_trans")
+    return "\n".join([
+        f"A bare `python run.py` runs experiment {default_exp}"
+        + (" (the demo: one short fit, sized to the machine)" if default_exp == "000" else "") + ";",
+        "edit `exp` at the bottom of run.py to change it.",
+        "",
+        "Options after `--` go to every task's main.py and override the experiment's (`python main.py --help`",
+        "lists them), e.g.  python run.py 001 -- --num_epochs 500 --log_epoch 100",
+        "",
+        f"Looking at a sweep ({example}: <save_dir>/<id>_<name>):",
+        f"  python run.py --status {example}",
+        *(f"  {c}" for c in next_steps(example)),
+    ])
+
+
 def next_steps(log_dir):
     """The commands that show a finished sweep: TensorBoard (every logged image kept: its default keeps
     10 per tag) and the summariser's table and curves."""
@@ -372,7 +397,7 @@ def show_status(log_dir):
 
 
 def main(argv, default_exp="000"):
-    args = parse(argv)
+    args = parse(argv, default_exp)
     try:
         check_args(args)
         if args.status:

@@ -77,3 +77,13 @@ def test_status_loads_no_torch_and_refuses_a_folder_without_runs(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     one_line_error(run_in_process("run.py", "--status", empty), empty, "sweep.json", "jobs.json")
+
+
+def test_run_help_names_the_default_experiment_the_pass_through_and_the_views():
+    help_text = run_in_process("run.py", "--help", check=True).stdout
+    assert "[-- main.py options]" in help_text and "python run.py 001 -- --num_epochs" in help_text
+    assert "runs experiment 000 (the demo" in help_text
+    from run import next_steps
+
+    for command in ["python run.py --status log/001_trans", *next_steps("log/001_trans")]:
+        assert command in help_text, command
