@@ -361,6 +361,18 @@ def report(tasks):
     return 0 if all(t.rc == 0 for t in tasks) else 1
 
 
+def warn_missing_inputs(tasks):
+    """--dry_run: one warning per input the tasks would not find (paths relative to the repository, where
+    the tasks run), naming the download command where data/manifest.json knows the data."""
+    from util.io import missing
+    from util.records import option_values
+
+    paths = dict.fromkeys(p for t in tasks for p in option_values(t.argv, "--input_path")[-1:])
+    for path in paths:
+        if not path.startswith("builtin:") and not os.path.exists(os.path.join(ROOT, path)):
+            print(f"warning: {missing(path)}; the tasks would stop there", file=sys.stderr, flush=True)
+
+
 def epilog(default_exp):
     """run.py --help's end: what a bare run.py does, the pass-through, and how to look at a sweep."""
     example = os.path.join("log", "001_trans")
@@ -421,6 +433,7 @@ def main(argv, default_exp="000"):
                 extra = ["--input_path", demo["input_path"], *demo["options"], *extra]  # the user's come last
             tasks = build_tasks(exp, args.only, extra, args.save_dir, parse_seeds(args.seeds, args.extra))
             if args.dry_run:
+                warn_missing_inputs(tasks)
                 for t in tasks:
                     print(" ".join(shlex.quote(a) for a in ["python", MAIN, *t.argv]))
                 return 0

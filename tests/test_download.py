@@ -55,3 +55,15 @@ def test_offline_is_one_line_not_one_per_file(tmp_path):
     assert lines[0].startswith("0 of 16 files present")
     assert lines[1].startswith("error: offline: 16 file(s)") and "cannot reach" in lines[1]
     assert lines[2].startswith("to do:") and "copy the files by hand" in lines[2] and "--base_url" in lines[2]
+
+
+def test_dry_run_warns_of_a_missing_input_and_names_its_download(tmp_path):
+    p = run_in_process("run.py", "001", "--dry_run", "--", "--input_path", "data/div2k/test_data/absent", check=True)
+    warnings = [line for line in p.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "data/div2k/test_data/absent" in warnings[0], p.stderr
+    assert "python data/download.py div2k_test" in warnings[0]
+    assert len(p.stdout.strip().splitlines()) == 11  # the commands are still listed
+    present = tmp_path / "00.png"
+    present.write_bytes(b"")
+    p = run_in_process("run.py", "001", "--dry_run", "--", "--input_path", present, check=True)
+    assert "warning" not in p.stderr
