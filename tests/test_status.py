@@ -1,6 +1,7 @@
 """`run.py --status` on a sweep run by the queue (sweep.json): every task with its state, the epoch it
 reached, its last PSNR and its folder; on a folder of run folders without sweep.json; without torch."""
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -13,10 +14,12 @@ TINY = ["--hidden_features", "16", "--hidden_layers", "1", "--quiet", "--device"
 
 
 def _rows(stdout):
-    """{task: its columns} of a --status table (after its title and header lines)."""
+    """{task: its cells} of a --status table (after its title and header lines); cells are apart by two
+    spaces or more."""
     lines = stdout.strip().splitlines()
     assert lines[1].split() == ["task", "state", "sample", "epoch", "psnr", "folder"], lines
-    return {line.split("  ")[0]: line for line in lines[2:]}
+    rows = [re.split(r"\s{2,}", line.strip()) for line in lines[2:]]
+    return {r[0]: r for r in rows}
 
 
 def test_status_of_a_queue_sweep_lists_every_task(tmp_path):
@@ -39,22 +42,21 @@ def test_status_of_a_queue_sweep_lists_every_task(tmp_path):
     rows = _rows(status.stdout)
     assert set(rows) == {"scale_1.0", "sym_power"}
     tasks = {t["name"]: t for t in json.loads((sweep / "sweep.json").read_text())["tasks"]}
-    killed = rows["scale_1.0"].split()
-    assert killed[1:4] == ["killed", "(signal", "9)"] and killed[4:6] == ["00", "20/60"]
-    assert Path(killed[7]).resolve() == Path(tasks["scale_1.0"]["folder"]).resolve()
+    killed = rows["scale_1.0"]
+    assert killed[1:4] == ["killed (signal 9)", "00", "20/60"]
+    assert Path(killed[5]).resolve() == Path(tasks["scale_1.0"]["folder"]).resolve()
     import torch  # killed before its results.json: its checkpoint holds the metrics it had logged
 
     ckpt, = (Path(tasks["scale_1.0"]["folder"]) / "ckpt").glob("*.pth")
     recorded = torch.load(ckpt, weights_only=True)["recorder"]["samples"]["00"]
-    assert killed[6] == f"{recorded['20']['psnr']:.2f}"  # its last logged PSNR, at the epoch it reached
-    done = rows["sym_power"].split()
+    assert killed[4] == f"{recorded['20']['psnr']:.2f} @20"  # its last logged PSNR, at the epoch it reached
+    done = rows["sym_power"]
     res = json.loads((Path(tasks["sym_power"]["folder"]) / "results.json").read_text())
-    assert done[1:4] == ["ok", "00", "60/60"] and done[4] == f"{res['mean']['60']['psnr']:.2f}"
+    assert done[1:5] == ["ok", "00", "60/60", f"{res['mean']['60']['psnr']:.2f}"]
     # the same runs seen as run folders (no sweep.json above them): their state from results.json alone
     plain = run_in_process("run.py", "--status", log)
     assert plain.returncode == 0 and "no sweep.json" in plain.stdout.splitlines()[0]
-    states = sorted(line.split()[1] for line in plain.stdout.strip().splitlines()[2:])
-    assert states == ["ok", "unfinished"]
+    assert sorted(r[1] for r in _rows(plain.stdout).values()) == ["ok", "unfinished"]
 
 
 def test_status_loads_no_torch_and_refuses_a_folder_without_runs(tmp_path):
@@ -72,8 +74,8 @@ def test_status_loads_no_torch_and_refuses_a_folder_without_runs(tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "TORCH False"
     rows = _rows("\n".join(p.stdout.strip().splitlines()[:-1]))
-    assert rows["r"].split()[1:4] == ["running", "00", "7/50"] and "log last written" in rows["r"]
-    assert rows["q"].split()[1:] == ["pending", "-", "-", "-", "-"]
+    assert rows["r"][1:5] == ["running", "00", "7/50", "-"] and rows["r"][6].startswith("(log last written")
+    assert rows["q"][1:] == ["pending", "-", "-", "-", "-"]
     empty = tmp_path / "empty"
     empty.mkdir()
     one_line_error(run_in_process("run.py", "--status", empty), empty, "sweep.json", "jobs.json")

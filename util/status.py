@@ -23,8 +23,8 @@ PSNR = re.compile(r"[:\s]psnr (-?[0-9.]+(?:e[-+]?\d+)?)")
 
 
 def log_progress(folder):
-    """(sample, epoch, total, last psnr or None, seconds since the log grew) from a run's log.txt; None
-    without a progress line."""
+    """(sample, epoch, total, last psnr as "<psnr> @<its epoch>" or None, seconds since the log grew)
+    from a run's log.txt; None without a progress line."""
     path = os.path.join(folder, "log.txt")
     try:
         with open(path, "rb") as f:
@@ -43,7 +43,7 @@ def log_progress(folder):
         found = (m["sample"], int(m["epoch"]), int(m["total"]))
         p = PSNR.search(m["rest"])
         if m["rest"].startswith(":") and p:
-            psnr = float(p[1])
+            psnr = f"{float(p[1]):.2f} @{m['epoch']}"
     return None if found is None else (*found, psnr, age)
 
 
@@ -69,13 +69,13 @@ def run_line(name, state, folder):
         epoch = f"{e}/{total}"
         if state == "running":
             note = f"  (log last written {age:.0f} s ago)"
-    if state == "ok" and there and final_psnr(folder) is not None:
-        psnr = final_psnr(folder)
+    if state == "ok" and there and final_psnr(folder) is not None:  # the mean over the run's samples
+        psnr = f"{final_psnr(folder):.2f}"
     shown = "-"
     if there:
         shown = os.path.relpath(folder)
         shown = folder if shown.startswith("..") else shown
-    return [name, state, sample, epoch, "-" if psnr is None else f"{psnr:.2f}", shown + note]
+    return [name, state, sample, epoch, psnr or "-", shown + note]
 
 
 def folder_state(folder):
@@ -100,7 +100,9 @@ def sweep_rows(log_dir):
             if "args.json" in files:
                 dirs[:] = []  # a run folder's subfolders hold no runs
                 states.append("ok" if run_complete(dirpath) else folder_state(dirpath))
-                rows.append(run_line(os.path.relpath(dirpath, log_dir), states[-1], dirpath))
+                name = os.path.relpath(dirpath, log_dir)
+                rows.append(run_line(os.path.basename(os.path.abspath(dirpath)) if name == "." else name, states[-1],
+                                     dirpath))
         if not rows:
             raise InputError(f"{log_dir}: not a sweep folder (no sweep.json or jobs.json) and it holds no run "
                              f"folders (args.json)")
@@ -112,7 +114,7 @@ def sweep_rows(log_dir):
 
 
 def print_status(log_dir):
-    """One line per task (state, sample and epoch reached, last PSNR, run folder); exit 1 if any task failed."""
+    """One line per task (state, sample and epoch reached, last PSNR and its epoch, run folder); exit 1 if any task failed."""
     title, rows, failed = sweep_rows(log_dir)
     header = ["task", "state", "sample", "epoch", "psnr", "folder"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
