@@ -58,6 +58,14 @@ def failure(e):
     return "disk", f"{type(e).__name__}: {e}"  # an OSError here: the destination cannot be written
 
 
+def parents(folder):
+    """folder and the folders above it."""
+    out = [os.path.abspath(folder)]
+    while os.path.dirname(out[-1]) != out[-1]:
+        out.append(os.path.dirname(out[-1]))
+    return out
+
+
 def fetch_data(sets, base_url, dest, manifest):
     import pooch
     import requests
@@ -67,6 +75,7 @@ def fetch_data(sets, base_url, dest, manifest):
     prefixes = tuple(p for s in sets for p in manifest["sets"][s])
     files = {p: e for p, e in manifest["files"].items() if p.startswith(prefixes)}
     failed = {}  # kind -> (reason, [paths])
+    new_folders = {f for p in files for f in parents(os.path.join(dest, os.path.dirname(p))) if not os.path.isdir(f)}
     for i, (path, entry) in enumerate(sorted(files.items()), 1):
         if "offline" in failed:  # the server cannot be reached: the other files would only repeat it
             failed["offline"][1].append(path)
@@ -76,6 +85,9 @@ def fetch_data(sets, base_url, dest, manifest):
         except (ValueError, OSError, requests.RequestException) as e:
             kind, reason = failure(e)
             failed.setdefault(kind, (reason, []))[1].append(path)
+    for folder in sorted(new_folders, key=len, reverse=True):  # an empty folder would pass for the data set
+        if os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
     n_failed = sum(len(paths) for _, paths in failed.values())
     print(f"{len(files) - n_failed} of {len(files)} files present and verified in {dest}", file=sys.stderr)
     for kind, (reason, paths) in failed.items():

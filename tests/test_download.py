@@ -55,6 +55,7 @@ def test_offline_is_one_line_not_one_per_file(tmp_path):
     assert lines[0].startswith("0 of 16 files present")
     assert lines[1].startswith("error: offline: 16 file(s)") and "cannot reach" in lines[1]
     assert lines[2].startswith("to do:") and "copy the files by hand" in lines[2] and "--base_url" in lines[2]
+    assert not (tmp_path / "data").exists()  # no empty folder left to pass for the data set
 
 
 def test_dry_run_warns_of_a_missing_input_and_names_its_download(tmp_path):
