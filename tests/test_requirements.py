@@ -50,7 +50,7 @@ def test_every_import_is_a_requirement():
     assert not missing, f"imported at run time, not in requirements.txt: {missing}"
     listed |= _requirements("requirements-test.txt")
     missing = {d: m for d, m in _third_party(list((ROOT / "tests").rglob("*.py"))).items() if d not in listed}
-    missing.pop("packaging", None)  # this test's own: pip itself and most of the requirements depend on it
+    missing.pop("packaging", None)  # this test's own; pytest depends on it
     assert not missing, f"imported by the tests, in neither requirements file: {missing}"
 
 
