@@ -1,6 +1,12 @@
 """A one-off run from an explicit argument list: edit `args` and run `python debug.py`.
 
-Every option of opt.py can be set here; the run goes to log/<up_folder_name>/<tag>_<time>_<random>/.
+    python debug.py                                   # the list below: SIREN + sym_power on DIV2K 00
+    python debug.py --num_epochs 300 --log_epoch 100  # options after it go to main.py, after the list's
+    python debug.py --input_path my.png --tag try2    # ... so they override it (argparse: the last wins)
+
+Every option of main.py (`python main.py --help`) can be set in the list or after the command. The
+run goes to log/debug/<tag>_<time>_<random>/ (--save_dir / --up_folder_name / --tag move it), apart
+from the demo's log/000_demo/.
 """
 import os
 import subprocess
@@ -15,7 +21,7 @@ def debug(gpu=None):
         "--transform", "sym_power",
         "--tag", "debug_demo",
         "--lr", "0.0001",
-        "--up_folder_name", "000_demo",
+        "--up_folder_name", "debug",  # its own folder, not the demo's
     ]
     env = dict(os.environ)
     if gpu is not None:

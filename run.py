@@ -4,6 +4,7 @@
     python run.py 001 [--gpus 0,1,3] [--only sym_power,scale_1.0] [--dry_run] [-- --num_epochs 500]
     python run.py 001 --seeds 3407,1,2   # every parameter set once per seed (error bars in the summariser)
     python run.py --resume log/001_trans # finish what an interrupted sweep left
+    python run.py --status log/001_trans # every task: state, epoch reached, last PSNR, folder
     python run.py 001 --launcher slurm --partition P   # one SLURM job per parameter set (submitit)
 
 Tasks go to a queue (sweep/queue.py): each free GPU takes the next parameter set; on the CPU
@@ -147,28 +148,35 @@ def check_set_options(extra):
                           f"to every set; choose sets with --only, or add one to config.py")
 
 
-def parse(argv):
+def parse(argv, default_exp="000"):
     extra = []
     if "--" in argv:
         i = argv.index("--")
         argv, extra = argv[:i], argv[i + 1:]
-    ap = Parser(prog="run.py", description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("exp", nargs="?", help=f"experiment id ({', '.join(PARAM_SETS)})")
-    ap.add_argument("--gpus", default=None, help="comma-separated GPU ids (default: every visible GPU; none: CPU)")
-    ap.add_argument("--only", default=None, help="comma-separated parameter sets to run")
+    ap = Parser(prog="run.py", usage="python run.py [exp] [options] [-- main.py options]",
+                description=__doc__.split("\n\n")[0], epilog=epilog(default_exp),
+                formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("exp", nargs="?", help=f"experiment id, one of {', '.join(PARAM_SETS)} (config.py); "
+                    f"default {default_exp}" + (", the demo" if default_exp == "000" else ""))
+    ap.add_argument("--gpus", default=None, help="comma-separated GPU ids (default: every visible GPU; '': the CPU)")
+    ap.add_argument("--only", default=None, help="comma-separated parameter sets to run (default: all of them)")
     ap.add_argument("--seeds", default=None, help="comma-separated seeds: every parameter set once per seed "
                     "(main.py --seed; the tag gets _seed<N>)")
     ap.add_argument("--dry_run", action="store_true", help="print one main.py command per task and exit")
     ap.add_argument("--full", action="store_true", help="demo: the paper's setting even without a GPU")
     ap.add_argument("--resume", default=None, metavar="LOG_DIR", help="resume every unfinished task of a sweep")
-    ap.add_argument("--status", default=None, metavar="LOG_DIR", help="print the state of a submitted sweep")
+    ap.add_argument("--status", default=None, metavar="LOG_DIR",
+                    help="print every task of a sweep (run here or submitted): state, epoch reached, last PSNR, "
+                         "run folder, job id")
     ap.add_argument("--launcher", default="queue", choices=("queue", "local", "slurm"),
-                    help="queue: subprocesses here; local / slurm: submitit jobs")
+                    help="queue (default): subprocesses here, one per free GPU; local / slurm: submitit jobs")
     ap.add_argument("--partition", default=None, help="slurm partition")
-    ap.add_argument("--gpus_per_task", type=int, default=1, help="slurm: GPUs per job")
+    ap.add_argument("--gpus_per_task", type=int, default=1, help="slurm: GPUs per job (default 1)")
     ap.add_argument("--time", type=float, default=120,
-                    help="local / slurm: minutes per job; at the limit a job checkpoints and is requeued")
-    ap.add_argument("--save_dir", default="./log", help="root of the run folders (as main.py's --save_dir)")
+                    help="local / slurm: minutes per job (default 120); at the limit a job checkpoints and is "
+                         "requeued")
+    ap.add_argument("--save_dir", default="./log", help="root of the run folders, as main.py's --save_dir "
+                    "(default ./log)")
     ap.add_argument("--workers", type=int, default=None,
                     help="tasks at once on the CPU (per GPU with GPUs), the CPU's threads split between them "
                          f"(default: on the CPU, every core busy when each image has at most {SMALL_FIT_PIXELS} "
@@ -281,6 +289,35 @@ def report(tasks):
     return 0 if all(t.rc == 0 for t in tasks) else 1
 
 
+def warn_missing_inputs(tasks):
+    """--dry_run: one warning per input the tasks would not find (paths relative to the repository, where
+    the tasks run), naming the download command where data/manifest.json knows the data."""
+    from util.io import missing
+    from util.records import option_values
+
+    paths = dict.fromkeys(p for t in tasks for p in option_values(t.argv, "--input_path")[-1:])
+    for path in paths:
+        if not path.startswith("builtin:") and not os.path.exists(os.path.join(ROOT, path)):
+            print(f"warning: {missing(path)}; the tasks would stop there", file=sys.stderr, flush=True)
+
+
+def epilog(default_exp):
+    """run.py --help's end: what a bare run.py does, the pass-through, and how to look at a sweep."""
+    example = os.path.join("log", "001_trans")
+    return "\n".join([
+        f"A bare `python run.py` runs experiment {default_exp}"
+        + (" (the demo: one short fit, sized to the machine)" if default_exp == "000" else "") + ";",
+        "edit `exp` at the bottom of run.py to change it.",
+        "",
+        "Options after `--` go to every task's main.py and override the experiment's (`python main.py --help`",
+        "lists them), e.g.  python run.py 001 -- --num_epochs 500 --log_epoch 100",
+        "",
+        f"Looking at a sweep ({example}: <save_dir>/<id>_<name>):",
+        f"  python run.py --status {example}",
+        *(f"  {c}" for c in next_steps(example, [])),
+    ])
+
+
 def next_steps(log_dir, runs):
     """The commands that show a finished sweep, from its finished runs [(parameter set, run folder)]:
     TensorBoard with every image they logged (its default keeps 10 per tag), and the summariser's table
@@ -386,13 +423,22 @@ def show_sweep(log_dir, record):
              f"picture(s), also TensorBoard's run {COMPARE})" if pictures else ""), file=sys.stderr, flush=True)
 
 
+def show_status(log_dir):
+    """--status: a submitted sweep's jobs (jobs.json, with job ids), else a queue sweep's tasks (sweep.json)
+    or the run folders below log_dir."""
+    if os.path.lexists(os.path.join(log_dir, "jobs.json")):
+        from sweep.launch import print_status
+    else:
+        from sweep.status import print_status
+    return print_status(log_dir)
+
+
 def main(argv, default_exp="000"):
-    args = parse(argv)
+    args = parse(argv, default_exp)
     try:
         check_args(args)
         if args.status:
-            from sweep.launch import print_status
-            return print_status(args.status)
+            return show_status(args.status)
         if args.resume:
             resume_tasks(args.resume)  # a bad record is refused before anything is written, the lock file too
             with hold(args.resume, "sweep folder"):  # then read again as the folder's only writer
@@ -412,6 +458,7 @@ def main(argv, default_exp="000"):
             extra = ["--input_path", demo["input_path"], *demo["options"], *extra]  # the user's come last
         tasks = build_tasks(exp, args.only, extra, args.save_dir, parse_seeds(args.seeds, args.extra))
         if args.dry_run:
+            warn_missing_inputs(tasks)
             for t in tasks:
                 print(" ".join(shlex.quote(a) for a in ["python", MAIN, *t.argv]))
             return 0

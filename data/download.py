@@ -10,6 +10,8 @@ file never sits there; a present file with the right checksum is not fetched aga
 The released runs sit in a Google Drive folder (the published README's "Checkpoints" link), fetched
 with gdown; `python summarize.py log/authors` reads them, `python main.py --eval_ckpt log/authors
 --input_path data/div2k/test_data --trust_checkpoint` decodes their checkpoints.
+Failures are told one line per kind (offline: the rest is not tried; HTTP <code>; checksum; disk),
+with the reason, then one line saying what to do (--base_url, or where to copy the files by hand).
 Exit status: 0 when everything requested is present (and verified), 1 otherwise.
 """
 import json
@@ -37,6 +39,33 @@ def download(path, entry, base_url, dest):
     return "downloaded"
 
 
+def failure(e):
+    """(kind, reason) of a failed download: offline (the host cannot be reached), HTTP <code>, checksum,
+    or the local disk."""
+    import requests
+
+    if isinstance(e, ValueError):  # pooch: the downloaded file's hash is not the manifest's (file removed)
+        return "checksum", "the file at that address is not the pinned one (its SHA-256 differs; not kept)"
+    if isinstance(e, requests.HTTPError) and e.response is not None:
+        return f"HTTP {e.response.status_code}", f"the server answered {e.response.status_code} {e.response.reason}"
+    if isinstance(e, (requests.ConnectionError, requests.Timeout)):
+        cause = e
+        while cause.__cause__ or cause.__context__:  # the socket's own words: "Name or service not known" ...
+            cause = cause.__cause__ or cause.__context__
+        return "offline", f"cannot reach the server ({type(cause).__name__}: {str(cause)[:100]})"
+    if isinstance(e, requests.RequestException):
+        return type(e).__name__, str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+    return "disk", f"{type(e).__name__}: {e}"  # an OSError here: the destination cannot be written
+
+
+def parents(folder):
+    """folder and the folders above it."""
+    out = [os.path.abspath(folder)]
+    while os.path.dirname(out[-1]) != out[-1]:
+        out.append(os.path.dirname(out[-1]))
+    return out
+
+
 def fetch_data(sets, base_url, dest, manifest):
     import pooch
     import requests
@@ -45,21 +74,39 @@ def fetch_data(sets, base_url, dest, manifest):
     base = base_url or manifest["raw_url_pattern"].replace("<commit>", manifest["commit"]).replace("/<path>", "")
     prefixes = tuple(p for s in sets for p in manifest["sets"][s])
     files = {p: e for p, e in manifest["files"].items() if p.startswith(prefixes)}
-    failed = 0
+    failed = {}  # kind -> (reason, [paths])
+    new_folders = {f for p in files for f in parents(os.path.join(dest, os.path.dirname(p))) if not os.path.isdir(f)}
     for i, (path, entry) in enumerate(sorted(files.items()), 1):
+        if "offline" in failed:  # the server cannot be reached: the other files would only repeat it
+            failed["offline"][1].append(path)
+            continue
         try:
-            state = download(path, entry, base, dest)
-            print(f"[{i}/{len(files)}] {path}: {state}", file=sys.stderr)
-        except ValueError as e:  # pooch: the downloaded file's hash is not the manifest's (file removed)
-            failed += 1
-            print(f"[{i}/{len(files)}] {path}: FAILED: checksum mismatch ({str(e).splitlines()[0][:120]})",
-                  file=sys.stderr)
-        except (OSError, requests.RequestException) as e:
-            failed += 1
-            print(f"[{i}/{len(files)}] {path}: FAILED: {type(e).__name__}: {str(e)[:160]}", file=sys.stderr)
-    print(f"{len(files) - failed} of {len(files)} files present and verified in {dest}"
-          + (f"; {failed} failed (run again to retry)" if failed else ""), file=sys.stderr)
+            print(f"[{i}/{len(files)}] {path}: {download(path, entry, base, dest)}", file=sys.stderr)
+        except (ValueError, OSError, requests.RequestException) as e:
+            kind, reason = failure(e)
+            failed.setdefault(kind, (reason, []))[1].append(path)
+    for folder in sorted(new_folders, key=len, reverse=True):  # an empty folder would pass for the data set
+        if os.path.isdir(folder) and not os.listdir(folder):
+            os.rmdir(folder)
+    n_failed = sum(len(paths) for _, paths in failed.values())
+    print(f"{len(files) - n_failed} of {len(files)} files present and verified in {dest}", file=sys.stderr)
+    for kind, (reason, paths) in failed.items():
+        print(f"error: {kind}: {len(paths)} file(s) not fetched from {base} ({paths[0]}"
+              f"{', ...' if len(paths) > 1 else ''}): {reason}", file=sys.stderr)
+    if failed:
+        print(what_to_do(sets, failed, base_url, dest, manifest), file=sys.stderr)
     return 1 if failed else 0
+
+
+def what_to_do(sets, failed, base_url, dest, manifest):
+    """One line: the ways to get the files that failed."""
+    folders = sorted({os.path.join(dest, os.path.dirname(p)) + os.sep for _, paths in failed.values() for p in paths})
+    source = manifest["source"].split(" ")[0]
+    again = " ".join(["python data/download.py", *sets] + (["--base_url", base_url] if base_url else []))
+    return (f"to do: run `{again}` again when the server can be reached; or fetch from a mirror of the data "
+            f"folder with --base_url URL (each file from URL/<path>); or copy the files by hand (from {source}, "
+            f"folder data/, commit {manifest['commit'][:10]}) into {', '.join(folders)} and run the command "
+            f"again to verify them (the SHA-256s are in data/manifest.json)")
 
 
 def fetch_authors_runs(dest):

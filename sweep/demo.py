@@ -1,7 +1,7 @@
 """The demo ("000"): SIREN + sym_power on DIV2K image 00, sized to the machine it runs on.
 
 With a GPU (or --full) it is the paper's setting: 512 x 512, 5000 epochs. On a CPU it announces
-and runs a profile that finishes in a few minutes: a 128 x 128 downscale and 1000 epochs. The
+and runs a profile that takes minutes (2 min 16 s on two cores, measured; far longer when they are busy): a 128 x 128 downscale and 1000 epochs. The
 profile lives here only; main.py never shrinks images or epochs by itself. Without the data it
 fits scikit-image's bundled astronaut (no download).
 """
@@ -35,7 +35,8 @@ def demo_profile(args, gpus, save_dir):
         from skimage.transform import resize
 
         print(f"note: no GPU, so the demo runs its CPU profile: {CPU_SIZE}x{CPU_SIZE} downscale, {CPU_EPOCHS} epochs "
-              f"(a few minutes). `python run.py --full` runs the paper's 512x512, 5000 epochs.", file=sys.stderr)
+              f"(minutes on 2 CPU cores, tens of minutes when they are busy; a progress line with an ETA every 20 s). "
+              f"`python run.py --full` runs the paper's 512x512, 5000 epochs.", file=sys.stderr)
         img = resize(img, (CPU_SIZE, CPU_SIZE), anti_aliasing=True, preserve_range=True).round().astype(np.uint8)
         name = f"{name}_{CPU_SIZE}px"
         options = ["--num_epochs", str(CPU_EPOCHS), "--log_epoch", str(CPU_LOG_EPOCH)]

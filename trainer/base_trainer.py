@@ -324,29 +324,70 @@ def transform_table(row, tf):
                                    "domain, not comparable across transforms (eval/psnr is)."])
 
 
+PROGRESS_EVERY_S = 20  # a plain progress line this often when the output is not a terminal (a log, a queue)
+
+
 class Progress:
-    """A tqdm bar with ETA and the latest PSNR; plain lines at log epochs when quiet or not a terminal."""
+    """What a fit is doing, from its first seconds: a line when it starts and when its first step is done
+    (the first step compiles the kernels), then a tqdm bar on a terminal, or without one (--quiet, a
+    redirected output, a sweep's task) a plain line every PROGRESS_EVERY_S seconds; a line with the
+    metrics at every log epoch. ETAs come from the steps after the first (compilation excluded). It reads
+    only the host's clock: no step waits for the device because of it."""
 
     def __init__(self, name, start, total, quiet, log):
-        self.name, self.total, self.log = name, total, log
+        self.name, self.start, self.total, self.log = name, start, total, log
         plain = quiet or not sys.stderr.isatty()
         self.bar = None if plain else tqdm(total=total, initial=start - 1, desc=name, dynamic_ncols=True,
                                            file=sys.stderr)
-        self.t0, self.start = time.time(), start
+        self.epoch, self.t0 = start - 1, time.monotonic()
+        self.first_done = self.last_line = None  # host times: the first step done, the last plain line
+        if self.bar is None:
+            self.log(f"[{name}] training epochs {start} to {total}: a progress line every {PROGRESS_EVERY_S} s")
+
+    def eta(self):
+        """Seconds left, from the rate since the first step (None until a second step is done)."""
+        steps = self.epoch - self.start
+        if self.first_done is None or steps < 1:
+            return None
+        return (time.monotonic() - self.first_done) / steps * (self.total - self.epoch)
+
+    def where(self):
+        eta = self.eta()
+        return f"epoch {self.epoch}/{self.total} ({100 * self.epoch / self.total:.0f}%), " \
+               f"{format_s(time.monotonic() - self.t0)} elapsed, eta {'n/a' if eta is None else format_s(eta)}"
 
     def update(self):
+        self.epoch += 1
+        now = time.monotonic()
+        if self.first_done is None:
+            self.first_done = self.last_line = now
+            self.log(f"[{self.name}] epoch {self.epoch} done in {now - self.t0:.1f} s (the first step compiles, "
+                     f"if it does); the rest gives the eta")
         if self.bar is not None:
             self.bar.update()
+        elif now - self.last_line >= PROGRESS_EVERY_S and self.epoch < self.total:
+            self.last_line = now
+            self.log(f"[{self.name}] {self.where()}")
 
     def log_epoch(self, epoch, metrics):
         psnr = metrics.get("psnr")
         shown = " ".join(f"{k} {v:.5g}" for k, v in metrics.items() if isinstance(v, float))
         if self.bar is not None:
             self.bar.set_postfix(psnr=f"{psnr:.2f}" if psnr is not None else "n/a")
-        done = epoch - self.start + 1
-        eta = (time.time() - self.t0) / done * (self.total - epoch)
-        self.log(f"[{self.name}] epoch {epoch}/{self.total}: {shown} (eta {eta:.0f} s)")
+        eta = self.eta()
+        self.log(f"[{self.name}] epoch {epoch}/{self.total}: {shown}"
+                 + ("" if eta is None else f" (eta {format_s(eta)})"))
 
     def close(self):
         if self.bar is not None:
             self.bar.close()
+
+
+def format_s(seconds):
+    """12 s, 3 min 05 s, 2 h 07 min."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60:02d} s"
+    return f"{s // 3600} h {s % 3600 // 60:02d} min"

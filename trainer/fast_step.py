@@ -137,6 +137,8 @@ class Kernels:
             return self.PAIRS[name][1](*tensors)
         if name in self.compiled:
             return self.compiled[name](*tensors)
+        if not self.compiled:
+            self.log(f"compiling the step's {len(self.PAIRS)} kernels (once per run; cached on disk for the next)")
         t0 = time.perf_counter()
         logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "no CUDA runtime" noise
         try:  # compilation fails before the kernel touches its inputs, so eager can take over on them

@@ -1,0 +1,124 @@
+"""`run.py --status LOG_DIR` for a sweep run by the queue (sweep.json) or a folder of run folders: one
+line per task with its state, the epoch it reached, its last PSNR and its run folder.
+
+The state is what run.py recorded in sweep.json (a run folder alone: what its results.json says); the
+epoch and the PSNR come from the run's own log.txt (its progress lines and its log-epoch lines, the
+freshest source while it trains) and results.json. A running task also shows how long ago its log last
+grew: a queue that was killed outright leaves "running" in sweep.json, and a silent log tells it. Every
+file is read through util/records.py; nothing here loads torch. (Sweeps submitted with --launcher
+local / slurm have jobs.json and job ids: util/launch.py's print_status.)
+"""
+import os
+import re
+import time
+
+from util.errors import InputError
+from util.recorder import run_complete
+from util.records import read_results, read_sweep, walk
+
+LOG_TAIL = 64 * 1024  # bytes of a log.txt read from its end: the last progress lines are there
+# "[<sample>] epoch 113/300 (38%), ..." (a progress line) or "[<sample>] epoch 100/300: psnr 39.6 ..." (a log epoch)
+EPOCH_LINE = re.compile(r"\[(?P<sample>[^\]]*)\] epoch (?P<epoch>\d+)/(?P<total>\d+)(?P<rest>.*)$")
+PSNR = re.compile(r"[:\s]psnr (-?[0-9.]+(?:e[-+]?\d+)?)")
+
+
+def log_progress(folder):
+    """(sample, epoch, total, last psnr as "<psnr> @<its epoch>" or None, seconds since the log grew)
+    from a run's log.txt; None without a progress line."""
+    path = os.path.join(folder, "log.txt")
+    try:
+        with open(path, "rb") as f:
+            f.seek(max(0, os.fstat(f.fileno()).st_size - LOG_TAIL))
+            lines = f.read().decode("utf-8", errors="replace").splitlines()
+        age = time.time() - os.path.getmtime(path)
+    except OSError:
+        return None
+    found, psnr = None, None
+    for line in lines:
+        m = EPOCH_LINE.search(line)
+        if m is None:
+            continue
+        if found is not None and m["sample"] != found[0]:
+            psnr = None  # a new sample: the last one's PSNR is not this one's
+        found = (m["sample"], int(m["epoch"]), int(m["total"]))
+        p = PSNR.search(m["rest"])
+        if m["rest"].startswith(":") and p:
+            psnr = f"{float(p[1]):.2f} @{m['epoch']}"
+    return None if found is None else (*found, psnr, age)
+
+
+def final_psnr(folder):
+    """The mean PSNR at a finished run's last epoch (None if it has none)."""
+    try:
+        mean = read_results(os.path.join(folder, "results.json"))["mean"]
+    except InputError:
+        return None
+    if not mean:
+        return None
+    return mean[max(mean, key=int)].get("psnr")
+
+
+def run_line(name, state, folder):
+    """The columns of one task: name, state, sample, epoch, psnr, folder (and how fresh a running task's
+    log is)."""
+    there = folder is not None and os.path.isdir(folder)
+    progress = log_progress(folder) if there else None
+    sample, epoch, psnr, note = "-", "-", None, ""
+    if progress is not None:
+        sample, e, total, psnr, age = progress
+        epoch = f"{e}/{total}"
+        if state == "running":
+            note = f"  (log last written {age:.0f} s ago)"
+    if state == "ok" and there and final_psnr(folder) is not None:  # the mean over the run's samples
+        psnr = f"{final_psnr(folder):.2f}"
+    shown = "-"
+    if there:
+        shown = os.path.relpath(folder)
+        shown = folder if shown.startswith("..") else shown
+    return [name, state, sample, epoch, psnr or "-", shown + note]
+
+
+def folder_state(folder):
+    """A run folder's state from its results.json alone (no sweep.json to say more)."""
+    try:
+        res = read_results(os.path.join(folder, "results.json"))
+    except InputError:
+        return "unfinished"
+    return "failed" if res.get("failed") else "ok" if res["complete"] else "unfinished"
+
+
+def sweep_rows(log_dir):
+    """(title, rows, failed) of a queue sweep or of a folder of run folders; InputError if it is neither."""
+    sweep = read_sweep(log_dir)
+    if sweep is not None:
+        rows = [run_line(t.name, t.status, t.folder) for t in sweep.tasks]
+        states = [t.status for t in sweep.tasks]
+        title = f"sweep {log_dir}" + (f" (experiment {sweep.experiment})" if sweep.experiment else "")
+    else:
+        rows, states = [], []
+        for dirpath, dirs, files in walk(log_dir):
+            if "args.json" in files:
+                dirs[:] = []  # a run folder's subfolders hold no runs
+                states.append("ok" if run_complete(dirpath) else folder_state(dirpath))
+                name = os.path.relpath(dirpath, log_dir)
+                rows.append(run_line(os.path.basename(os.path.abspath(dirpath)) if name == "." else name, states[-1],
+                                     dirpath))
+        if not rows:
+            raise InputError(f"{log_dir}: not a sweep folder (no sweep.json or jobs.json) and it holds no run "
+                             f"folders (args.json)")
+        title = f"run folders under {log_dir} (no sweep.json)"
+    counts = {s: states.count(s) for s in dict.fromkeys(states)}
+    failed = sum(1 for s in states if s not in ("ok", "running", "pending", "not started", "unfinished")
+                 and not s.startswith("interrupted"))
+    return f"{title}: {len(rows)} task(s): " + ", ".join(f"{n} {s}" for s, n in counts.items()), rows, failed
+
+
+def print_status(log_dir):
+    """One line per task (state, sample and epoch reached, last PSNR and its epoch, run folder); exit 1 if any task failed."""
+    title, rows, failed = sweep_rows(log_dir)
+    header = ["task", "state", "sample", "epoch", "psnr", "folder"]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
+    print(title)
+    for r in [header, *rows]:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)) + "  " + r[5])
+    return 1 if failed else 0
