@@ -87,5 +87,5 @@ def test_run_help_names_the_default_experiment_the_pass_through_and_the_views():
     assert "runs experiment 000 (the demo" in help_text
     from run import next_steps
 
-    for command in ["python run.py --status log/001_trans", *next_steps("log/001_trans")]:
+    for command in ["python run.py --status log/001_trans", *next_steps("log/001_trans", [])]:
         assert command in help_text, command
