@@ -5,7 +5,7 @@ log/<id>_<name>/<set>_<time>_<random>/ identifies each run.
 """
 import os
 
-from config import ABLATIONS, EXPERIMENTS, ROWS
+from config import ABLATIONS, EXPERIMENTS, PROTOCOLS, ROWS
 from util.errors import OptionError
 
 
@@ -26,8 +26,13 @@ def _ablation(param_set):
     return {"transform": "sym_power", **ABLATIONS[param_set]}
 
 
+def _protocol(param_set):
+    row, protocol = param_set.split("@", 1)
+    return {**_row(row), **PROTOCOLS[protocol]}
+
+
 # An experiment's kind (config.Experiment.kind) -> how one of its parameter sets becomes options.
-BUILDERS = {"rows": _row, "backbones": _backbone, "ablations": _ablation}
+BUILDERS = {"rows": _row, "backbones": _backbone, "ablations": _ablation, "protocols": _protocol}
 
 
 def check_experiment(exp):

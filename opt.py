@@ -13,6 +13,7 @@ import os
 import re
 
 from config import ROWS
+from trainer.schedule import DEFAULT_SCHEDULE, LR_SCHEDULES
 from util.cli import Parser
 from util.errors import OptionError
 from util.records import within
@@ -68,6 +69,9 @@ def build_parser():
     a("--num_epochs", type=int, default=5000)
     a("--lr", type=float, default=None, help="learning rate (default: the backbone's: siren 1e-4, finer 5e-4, "
                                              "pemlp 1e-3, gauss and wire 5e-3)")
+    a("--lr_schedule", default=DEFAULT_SCHEDULE, choices=tuple(LR_SCHEDULES),
+      help="decay: lr * 0.1 ** (epoch / num_epochs), the published trainer's; constant: --lr to the last epoch "
+           "(the authors' later EVOS-INR baseline; docs/protocol.md)")
     a("--multi_data", action="store_true",
       help="the reference's flag for a folder input, kept so its command lines (and run.py's, as protocol.md "
            "writes them) work; a folder is always fitted whole, with or without it")
