@@ -74,7 +74,7 @@ class Run:
         self.log(run_folder_line(folder, device, args.resume))
         fix_seed(args.seed)
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(args.tf32)
-        self.recorder = Recorder(args.num_epochs)
+        self.recorder = Recorder(args.num_epochs, args.lr_schedule)
         self.writer = make_writer(folder)
 
     @classmethod
