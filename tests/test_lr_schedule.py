@@ -45,7 +45,8 @@ def test_the_schedules_part_after_the_first_update(tiny_png, tmp_path):
     """The first update uses --lr under both; the fits part after it (the schedule is not a no-op)."""
     curves = {}
     for s in ("decay", "constant"):
-        res = json.loads((_fit(tiny_png, tmp_path / s, "--lr_schedule", s, "--log_epoch", "1") / "results.json").read_text())
+        folder = _fit(tiny_png, tmp_path / s, "--lr_schedule", s, "--log_epoch", "1")
+        res = json.loads((folder / "results.json").read_text())
         curves[s] = res["samples"]["00"]
     assert curves["decay"]["2"] == curves["constant"]["2"]  # after one update, made at --lr under both
     assert curves["decay"]["3"]["psnr"] != curves["constant"]["3"]["psnr"]

@@ -5,8 +5,9 @@ reconstruction, the batch, the PSNR peak) is the run's modality record (componen
 MODALITIES), as SIREN's one train() is given a loss and a summary; the run's folder, log, writer and
 recorder are trainer/run.py's; checkpoints are trainer/checkpoint.py's. The loop is the reference's: full
 batch (video: a random batch per epoch), MSE in the transformed domain, Adam with
-lr * 0.1 ** (t / T) stepped once per epoch (--lr_schedule decay; trainer/schedule.py), metrics at every log_epoch and at the last epoch,
-computed on the prediction made before that epoch's update.
+lr * 0.1 ** (t / T) stepped once per epoch (--lr_schedule decay, the default; trainer/schedule.py),
+metrics at every log_epoch and at the last epoch, computed on the prediction made before that
+epoch's update.
 
 Per-step scalars stay on the device and reach TensorBoard in batches, so a step never waits for
 the host.
@@ -155,7 +156,8 @@ class BaseTrainer:
         n = sample.coords.shape[0]
         batch = self.modality.batch(self.args.batch_size, n)
         self.log(f"[{name}] {self.args.model_type}, {n_params(fit.model)} parameters, lr "
-                 f"{fit.optimizer.defaults['lr']:g} ({self.args.lr_schedule}), {batch} of {n} coordinates per step, {num_epochs} epochs")
+                 f"{fit.optimizer.defaults['lr']:g} ({self.args.lr_schedule}), {batch} of {n} coordinates per step, "
+                 f"{num_epochs} epochs")
         chunk = self.chunk_rows(sample, fit.model, batch)
         self.eval_rows = EVAL_CHUNK if chunk is None else min(EVAL_CHUNK, chunk)
         step = Step(fit.model, fit.optimizer, fit.scheduler, sample.decode_rows, self.modality.peak(sample.ref),
