@@ -119,15 +119,16 @@ def test_hparams_are_declared_in_order_with_domains(sweep):
     experiment = metadata.parse_experiment_plugin_data(content[metadata.EXPERIMENT_TAG])
     backend_context._sort_and_reduce_to_hparams_limit(experiment)  # what TensorBoard does before showing them
     shown = [h.display_name for h in experiment.hparam_infos]
-    assert shown[:8] == ["parameter set", "transform", "seed", "backbone", "width", "depth", "lr", "epochs"]
-    assert shown[8:10] == ["pn_cum", "pn_buffer"] and "input_path" not in shown
+    assert shown[:9] == ["parameter set", "transform", "seed", "backbone", "width", "depth", "lr", "lr schedule",
+                         "epochs"]
+    assert shown[9:11] == ["pn_cum", "pn_buffer"] and "input_path" not in shown
     for h in experiment.hparam_infos:  # a string or bool without a domain makes TensorBoard warn
         assert h.type == 3 or len(h.domain_discrete) > 0, h.name  # 3: DATA_TYPE_FLOAT64
     assert [m.name.tag for m in experiment.metric_infos][:2] == ["mean/eval/psnr", "mean/eval/ssim_ref"]
     start = metadata.parse_session_start_info_plugin_data(content[metadata.SESSION_START_INFO_TAG])
     by_label = {h.display_name: start.hparams[h.name] for h in experiment.hparam_infos if h.name in start.hparams}
     assert by_label["parameter set"].string_value == "sym_power" and by_label["seed"].number_value == 5
-    assert by_label["lr"].number_value == pytest.approx(1e-3)
+    assert by_label["lr"].number_value == pytest.approx(1e-3) and by_label["lr schedule"].string_value == "decay"
 
 
 def test_transform_figure_labels_itself():

@@ -157,6 +157,7 @@ def hparam_domains():
     from components.transform import TRANSFORMS
     from config import PARAM_SETS
     from models import MODELS
+    from trainer.schedule import LR_SCHEDULES
 
     return {"transform": list(TRANSFORMS), "model_type": list(MODELS), "signal_type": list(MODALITIES),
-            "set": [s for sets in PARAM_SETS.values() for s in sets]}
+            "lr_schedule": list(LR_SCHEDULES), "set": [s for sets in PARAM_SETS.values() for s in sets]}
