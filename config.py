@@ -28,11 +28,19 @@ ABLATIONS = {
 }
 
 
+# Training protocols (experiment 008) -> the options that set them; each names its schedule and lr.
+PROTOCOLS = {
+    "decay_1e-4": {"lr_schedule": "decay", "lr": 1e-4},  # the published trainer (Table 1; protocol.md)
+    "constant_1e-4": {"lr_schedule": "constant", "lr": 1e-4},  # the authors' later EVOS-INR "Standard" baseline
+    "decay_5e-4": {"lr_schedule": "decay", "lr": 5e-4},  # FINER's scripts' SIREN lr on the same images
+}
+
+
 class Experiment(NamedTuple):
     name: str  # folder under log/: <id>_<name>
     input_path: str
     signal_type: str
-    kind: str  # rows (Table 1 rows), backbones (<model>-<row>) or ablations (ABLATIONS)
+    kind: str  # rows (Table 1 rows), backbones (<model>-<row>), ablations (ABLATIONS) or protocols (<row>@<protocol>)
     sets: tuple
 
 
@@ -40,6 +48,7 @@ TABLE1_ROWS = tuple(ROWS)  # 01_norm, z_score, gamma_0.5, gamma_2.0, scale_*, in
 BACKBONES = ("siren", "finer", "wire", "gauss", "pemlp")
 AUDIO_ROWS = ("01_norm", "z_score", "scale_1.0", "box_cox", "sym_power", "gamma_0.5", "gamma_2.0")
 ABLATION_SETS = tuple(ABLATIONS)
+PROTOCOL_SETS = tuple(f"{r}@{p}" for p in PROTOCOLS for r in ("scale_1.0", "sym_power"))
 
 EXPERIMENTS = {
     "000": Experiment("demo", "data/div2k/test_data/00.png", "image", "rows", ("sym_power",)),
@@ -51,6 +60,7 @@ EXPERIMENTS = {
     "005": Experiment("video", "builtin:astronaut_pan", "video", "rows", ("scale_1.0", "sym_power")),
     "006": Experiment("kodak", "data/Kodak", "image", "rows", TABLE1_ROWS),
     "007": Experiment("text", "data/text/test_data", "image", "rows", TABLE1_ROWS),
+    "008": Experiment("protocols", "data/div2k/test_data", "image", "protocols", PROTOCOL_SETS),
 }
 
 PARAM_SETS = {exp_id: e.sets for exp_id, e in EXPERIMENTS.items()}  # id -> parameter-set names

@@ -4,7 +4,9 @@ Every task runs with --up_folder_name <id>_<name> and --tag <parameter set>, so
 log/<id>_<name>/<set>_<time>_<random>/ identifies each run. A folder input is fitted whole (main.py
 needs no --multi_data, which it accepts only for the published code's command lines).
 """
-from config import ABLATIONS, EXPERIMENTS, ROWS
+import os
+
+from config import ABLATIONS, EXPERIMENTS, PROTOCOLS, ROWS
 from util.errors import OptionError
 
 
@@ -25,8 +27,13 @@ def _ablation(param_set):
     return {"transform": "sym_power", **ABLATIONS[param_set]}
 
 
+def _protocol(param_set):
+    row, protocol = param_set.split("@", 1)
+    return {**_row(row), **PROTOCOLS[protocol]}
+
+
 # An experiment's kind (config.Experiment.kind) -> how one of its parameter sets becomes options.
-BUILDERS = {"rows": _row, "backbones": _backbone, "ablations": _ablation}
+BUILDERS = {"rows": _row, "backbones": _backbone, "ablations": _ablation, "protocols": _protocol}
 
 
 def check_experiment(exp):

@@ -74,7 +74,7 @@ ROLES = {
             "scale_req_grad", "N_freqs", "scale",
             "transform", "trans_shift", "trans_scale", "pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta",
             "gamma_boundary", "gamma_trans", "box_shift", "inverse", "rpp",
-            "seed", "num_epochs", "lr", "batch_size",
+            "seed", "num_epochs", "lr", "lr_schedule", "batch_size",
             "eval_lpips"),  # LPIPS's network is drawn before the model (protocol.md): it moves the draws
     "run": ("device", "quiet", "eager", "tf32", "chunk_rows", "memory_gb"),
     "display": ("save_dir", "up_folder_name", "tag", "run_folder", "log_epoch", "snap_epoch", "snap_minutes",
@@ -161,6 +161,10 @@ def build_parser():
     a("--num_epochs", type=int, default=5000, help="full-batch steps (video: batches of --batch_size)")
     a("--lr", type=float, default=None, help="Adam's learning rate (default: the backbone's, models.py's MODELS: "
                                              "SIREN's 1e-4)")
+    schedules = table_names("trainer/schedule.py", "LR_SCHEDULES")  # the first is the published one
+    a("--lr_schedule", default=schedules[0], choices=schedules,
+      help="decay: lr * 0.1 ** (epoch / num_epochs), the published trainer's; constant: --lr to the last epoch "
+           "(the authors' later EVOS-INR baseline; docs/protocol.md)")
     a("--batch_size", type=int, default=None,
       help="video: coordinates per step (default: 1/16 of all pixels, at least 4096); images and audio fit the "
            "full batch")

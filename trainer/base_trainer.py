@@ -5,8 +5,9 @@ reconstruction, the batch, the PSNR peak) is the run's modality record (componen
 MODALITIES), as SIREN's one train() is given a loss and a summary; the run's folder, log, writer and
 recorder are trainer/run.py's; checkpoints are trainer/checkpoint.py's. The loop is the reference's: full
 batch (video: a random batch per epoch), MSE in the transformed domain, Adam with
-lr * 0.1 ** (t / T) stepped once per epoch, metrics at every log_epoch and at the last epoch,
-computed on the prediction made before that epoch's update.
+lr * 0.1 ** (t / T) stepped once per epoch (--lr_schedule decay, the default; trainer/schedule.py),
+metrics at every log_epoch and at the last epoch, computed on the prediction made before that
+epoch's update.
 
 Per-step scalars stay on the device and reach TensorBoard in batches, so a step never waits for
 the host.
@@ -26,6 +27,7 @@ from models import build_model, n_params
 from trainer import checkpoint, memory
 from trainer.fast_step import COMPILE_MIN_EPOCHS, Kernels, Step, uses_fused_step
 from trainer.memory import EVAL_CHUNK  # coordinates per forward pass outside training: bounds evaluation memory
+from trainer.schedule import LR_SCHEDULES
 from util.errors import InputError, OptionError
 from util.tensorboard import metric_tag
 
@@ -154,7 +156,8 @@ class BaseTrainer:
         n = sample.coords.shape[0]
         batch = self.modality.batch(self.args.batch_size, n)
         self.log(f"[{name}] {self.args.model_type}, {n_params(fit.model)} parameters, lr "
-                 f"{fit.optimizer.defaults['lr']:g}, {batch} of {n} coordinates per step, {num_epochs} epochs")
+                 f"{fit.optimizer.defaults['lr']:g} ({self.args.lr_schedule}), {batch} of {n} coordinates per step, "
+                 f"{num_epochs} epochs")
         chunk = self.chunk_rows(sample, fit.model, batch)
         self.eval_rows = EVAL_CHUNK if chunk is None else min(EVAL_CHUNK, chunk)
         step = Step(fit.model, fit.optimizer, fit.scheduler, sample.decode_rows, self.modality.peak(sample.ref),
@@ -225,7 +228,8 @@ class BaseTrainer:
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
                 model = new_model(self.opts, sample, self.device)
         optimizer = make_adam(model, a.lr, fused=uses_fused_step(model, a.eager))
-        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: 0.1 ** min(it / a.num_epochs, 1))
+        factor = LR_SCHEDULES[a.lr_schedule]
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: factor(it, a.num_epochs))
         if resume is None:
             return Fit(model, optimizer, scheduler, 1)
         model.load_state_dict(resume["model"])
