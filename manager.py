@@ -58,17 +58,17 @@ def task_options(exp, param_set):
     return opts
 
 
-def set_defining_options():
-    """The main.py options that make a parameter set what it is: what its name promises in every table
-    (the transform and each of its parameters, the backbone, the tag that names the row) and whatever
-    option any builder sets. run.py refuses them after `--`, where they would apply to every set and a
-    row would show a fit its name does not describe. (When opt.py marks its options by kind, the
-    fit-defining kind is this list's source.)"""
-    from opt import transform_defaults
+def set_defining_options(exp):
+    """The main.py options that make a parameter set of experiment `exp` what it is: what its name
+    promises in every table (the transform and each of its parameters, the backbone, the tag that names
+    the row) and whatever option its sets differ by (experiment 008's lr and schedule). run.py refuses
+    them after `--`, where they would apply to every set and a row would show a fit its name does not
+    describe."""
+    from opt import group_options
 
-    builders = [*ROWS.values(), *ABLATIONS.values()]
-    return ({"transform", "inverse", "rpp", "model_type", "tag"} | set(transform_defaults())
-            | {k for opts in builders for k in opts})
+    e = EXPERIMENTS[exp]
+    varied = {k for s in e.sets for k in BUILDERS[e.kind](s)}
+    return set(group_options("transform")) | {"model_type", "tag"} | varied
 
 
 def to_argv(opts):

@@ -128,12 +128,11 @@ def check_args(args):
         raise OptionError(f"--workers {args.workers}: expected 1 to 1024 tasks at once (per GPU)")
     if args.workers is not None and args.launcher != "queue":
         raise OptionError(f"--workers is the queue's: --launcher {args.launcher} runs one job per task")
-    check_set_options(args.extra)
     return args
 
 
-def check_set_options(extra):
-    """Options after `--` go to every task: one that defines a parameter set (manager.set_defining_options)
+def check_set_options(extra, exp):
+    """Options after `--` go to every task: one that defines a parameter set of `exp` (manager.set_defining_options)
     would make every row show a fit other than the one its name says (a min_max fit as the sym_power
     row; two sets under one tag), so it is refused, naming the option."""
     p = build_parser()
@@ -141,11 +140,12 @@ def check_set_options(extra):
         action.default = argparse.SUPPRESS  # the namespace holds only the options given
     p.error = lambda message: None  # a bad value is task_opts's to report, with its own line
     given, _ = p.parse_known_args(extra)
-    defining = sorted(set(vars(given)) & set_defining_options())
+    defining = sorted(set(vars(given)) & set_defining_options(exp))
     if defining:
-        raise OptionError(f"options after --: --{defining[0]} defines a parameter set (its transform, the "
-                          f"transform's parameters, the backbone, the tag that names its row) and cannot be given "
-                          f"to every set; choose sets with --only, or add one to config.py")
+        raise OptionError(f"options after --: --{defining[0]} defines experiment {exp}'s parameter sets (their "
+                          f"transform and its parameters, the backbone, the tag that names a row, what the sets "
+                          f"differ by) and cannot be given to every set; choose sets with --only, or add one to "
+                          f"config.py")
 
 
 def parse(argv, default_exp="000"):
@@ -450,6 +450,7 @@ def main(argv, default_exp="000"):
                 return run_sweep(args, exp, tasks, args.resume, meta)
         exp = args.exp or default_exp
         check_experiment(exp)
+        check_set_options(args.extra, exp)
         extra = list(args.extra)
         if exp == "000" and not args.dry_run:
             from sweep.demo import demo_profile
