@@ -2,6 +2,7 @@
 modality's defaults fill what the user left None, args.json says what ran, an older args.json with
 nulls still resumes and decodes, and the video batch is derived only when it was not given."""
 import json
+import re
 
 import imageio.v2 as imageio
 import pytest
@@ -9,7 +10,7 @@ import torch
 
 import main
 from opt import build_parser, resolve
-from tests.conftest import image_folder, run_folder, smooth_image
+from tests.conftest import ROOT, image_folder, run_folder, smooth_image
 from util.errors import OptionError
 
 SMALL = ["--hidden_features", "16", "--hidden_layers", "1", "--quiet", "--device", "cpu", "--no_images"]
@@ -150,7 +151,8 @@ def test_every_option_has_help_in_its_group_and_one_role():
     assert sorted(d for name, _ in GROUPS for d in groups[name]) == sorted(a.dest for a in options)
     text = parser.format_help()
     assert all(f"\n{name}:\n" in text for name, _ in GROUPS) and "(default: 3407)" in text
-    assert "protocol.md" not in text
+    referenced = set(re.findall(r"[\w./-]+\.(?:md|py|json)\b", " ".join(a.help for a in options)))
+    assert referenced and all((ROOT / f).is_file() for f in referenced), referenced  # no file it names is missing
     # every option has exactly one role (a new option fails here until it is added to opt.ROLES)
     assert sorted(ROLE) == sorted(a.dest for a in options) and sum(map(len, ROLES.values())) == len(ROLE)
 
