@@ -26,6 +26,7 @@ import threading
 import time
 from collections import deque
 
+from util.interrupt import SignalHandlers
 from util.io import write_json
 from util.records import read_json, read_sweep
 
@@ -60,24 +61,15 @@ def _die_with_parent():
     _PRCTL(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-class StopRequest:
+class StopRequest(SignalHandlers):
     """run.py's handlers for STOP_SIGNALS while the queue runs: the first signal is recorded (the queue
     acts on it), a second Ctrl-C asks for an immediate stop. The previous handlers come back on exit."""
 
     def __init__(self):
-        self.signum, self.at_once, self._previous = None, False, {}
+        self.signum, self.at_once = None, False
 
-    def __enter__(self):
-        if threading.current_thread() is threading.main_thread():
-            for sig in STOP_SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._on_signal)
-        return self
-
-    def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-        self._previous = {}
-        return False
+    def handlers(self):
+        return {sig: self._on_signal for sig in STOP_SIGNALS}
 
     def _on_signal(self, signum, frame):
         if self.signum is None:

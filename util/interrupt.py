@@ -18,16 +18,18 @@ import threading
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
 
 
-class DeferredInterrupt:
-    def __init__(self):
-        self.requested = False
-        self._previous = {}
+class SignalHandlers:
+    """A context that installs `handlers()` ({signal: function}) on entry and puts the previous handlers
+    back on exit; only in the main thread, the only one Python lets set them."""
+
+    def handlers(self):
+        raise NotImplementedError
 
     def __enter__(self):
-        if threading.current_thread() is threading.main_thread():  # only the main thread may set handlers
-            self._previous[signal.SIGINT] = signal.signal(signal.SIGINT, self._on_sigint)
-            for sig in STOP_SIGNALS:
-                self._previous[sig] = signal.signal(sig, self._on_stop_signal)
+        self._previous = {}
+        if threading.current_thread() is threading.main_thread():
+            for sig, handler in self.handlers().items():
+                self._previous[sig] = signal.signal(sig, handler)
         return self
 
     def __exit__(self, *exc):
@@ -35,6 +37,14 @@ class DeferredInterrupt:
             signal.signal(sig, handler)
         self._previous = {}
         return False
+
+
+class DeferredInterrupt(SignalHandlers):
+    def __init__(self):
+        self.requested = False
+
+    def handlers(self):
+        return {signal.SIGINT: self._on_sigint, **{sig: self._on_stop_signal for sig in STOP_SIGNALS}}
 
     def _on_sigint(self, signum, frame):
         if self.requested:
