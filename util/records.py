@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from util.errors import InputError
 
 MAX_JSON_BYTES = 256 << 20  # a run file far beyond this is not one the project wrote
-NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=,-]{0,199}")  # a task or sample name used as a file name
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=,@-]{0,199}")  # a task or sample name used as a file name
 EPOCH = re.compile(r"(0|[1-9][0-9]{0,11})")  # a logged epoch as results.json and res_table.md spell it
 NOMINALS = ((0, 255, 256), (0, 65535, 65536), (-1, 1, 2))  # (lo, hi, levels): util.io.Nominal's ranges
 # (C, *grid) per signal type: what components/signals.py's readers give (tests/test_readers.py reads one
