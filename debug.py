@@ -9,6 +9,7 @@ run goes to log/debug/<tag>_<time>_<random>/ (--save_dir / --up_folder_name / --
 from the demo's log/000_demo/.
 """
 import os
+import signal
 import subprocess
 import sys
 
@@ -28,7 +29,19 @@ def debug(gpu=None):
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
     cmd = [sys.executable, "main.py", *args, *sys.argv[1:]]
     print("Running: " + " ".join(cmd), file=sys.stderr)
-    return subprocess.call(cmd, cwd=os.path.dirname(os.path.abspath(__file__)), env=env)
+    return run_main(cmd, env)
+
+
+def run_main(cmd, env):
+    """main.py's exit code. A terminal's Ctrl-C reaches main.py itself (it is in the foreground group),
+    which checkpoints at the end of its epoch and exits 130; so this process ignores SIGINT while it waits
+    (subprocess.call would kill main.py a quarter of a second after the Ctrl-C, with no checkpoint)."""
+    child = subprocess.Popen(cmd, cwd=os.path.dirname(os.path.abspath(__file__)), env=env)
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return child.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 if __name__ == "__main__":

@@ -314,7 +314,8 @@ def epilog(default_exp):
         "",
         f"Looking at a sweep ({example}: <save_dir>/<id>_<name>):",
         f"  python run.py --status {example}",
-        *(f"  {c}" for c in next_steps(example, [])),
+        *(f"  {c}" for c in next_steps(example, [(s, os.path.join(example, s))  # two sets: the paired comparison
+                                                for s in ("scale_1.0", "sym_power")])),
     ])
 
 

@@ -469,7 +469,8 @@ def curves_title(experiment, runs):
     sizes = [_image_size(a["input_path"]) for a in args
              if a.get("input_path") and a.get("signal_type", "image") == "image"]
     parts = [_one_or_all(os.path.join(*os.path.normpath(p).split(os.sep)[-2:]) for p in paths),
-             f"{n} images" + (f" {_one_or_all(sizes)}" if any(sizes) else "") if n != "?" else "?",
+             f"{n} image{'' if n == '1' else 's'}" + (f" {_one_or_all(sizes)}" if any(sizes) else "")
+             if n != "?" else "?",
              _one_or_all(f"{a['model_type']} {a.get('hidden_layers')}x{a.get('hidden_features')}" for a in args
                          if a.get("model_type")),
              f"{_one_or_all(a.get('num_epochs') for a in args)} epochs"]

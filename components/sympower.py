@@ -50,6 +50,8 @@ import sys
 import numpy as np
 from scipy import stats
 
+__version__ = "0.1.0"  # the package's version (pyproject.toml reads it from here)
+
 BINS = 256  # histogram bins of the reference, whatever the bit depth
 SHIFT, SCALE = -0.5, 2.0  # the final affine shift then scale: [0, 1] -> [-1, 1]
 FLOAT_RANGE = (0.0, 1.0)  # the nominal range assumed for float data when levels is None

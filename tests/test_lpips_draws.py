@@ -84,7 +84,7 @@ def test_image_experiments_pass_eval_lpips_as_the_published_manager(capsys, monk
     (line,) = capsys.readouterr().out.strip().splitlines()
     assert " --eval_lpips " in line and line.endswith("--num_epochs 200")
     calls = []
-    monkeypatch.setattr(debug.subprocess, "call", lambda cmd, **kw: calls.append(cmd) or 0)
+    monkeypatch.setattr(debug, "run_main", lambda cmd, env: calls.append(cmd) or 0)
     monkeypatch.setattr(debug.sys, "argv", ["debug.py"])
     assert debug.debug() == 0 and "--eval_lpips" in calls[0]
 

@@ -129,3 +129,11 @@ def test_sets_that_name_their_protocol_pair_with_the_baseline_of_theirs(tmp_path
     assert got["sym_power@constant_1e-4"]["baseline"] == "scale_1.0@constant_1e-4"
     assert got["sym_power@decay_1e-4"]["mean_delta"] == pytest.approx(0.5)
     assert got["sym_power@constant_1e-4"]["mean_delta"] == pytest.approx(-0.1)
+
+
+def test_the_card_counts_its_images_in_words():
+    from util import protocol
+
+    proto = protocol.of({"input_path": "data/div2k/test_data/00.png", "num_epochs": 200})
+    assert "(1 image: 00)" in protocol.card({"scale_1.0": proto}, samples=["00"])
+    assert "(2 images: 00, 01)" in protocol.card({"scale_1.0": proto}, samples=["00", "01"])

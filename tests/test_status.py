@@ -85,7 +85,7 @@ def test_run_help_names_the_default_experiment_the_pass_through_and_the_views():
     help_text = run_in_process("run.py", "--help", check=True).stdout
     assert "[-- main.py options]" in help_text and "python run.py 001 -- --num_epochs" in help_text
     assert "runs experiment 000 (the demo" in help_text
-    from run import next_steps
-
-    for command in ["python run.py --status log/001_trans", *next_steps("log/001_trans", [])]:
+    for command in ["python run.py --status log/001_trans",  # the commands README's "What to look at" leads with
+                    "tensorboard --logdir log/001_trans --samples_per_plugin images=100",
+                    "python summarize.py log/001_trans --baseline scale_1.0 --plot log/001_trans/curves.png"]:
         assert command in help_text, command

@@ -7,6 +7,7 @@ import json
 import math
 import os
 import pickle
+import re
 import subprocess
 import sys
 import warnings
@@ -67,7 +68,9 @@ def test_pyproject_installs_this_file_as_sympower():
     with open(ROOT / "pyproject.toml", "rb") as f:
         cfg = tomllib.load(f)
     assert cfg["project"]["name"] == "sympower"
-    assert cfg["tool"]["setuptools"] == {"package-dir": {"": "components"}, "py-modules": ["sympower"]}
+    assert cfg["tool"]["setuptools"] == {"package-dir": {"": "components"}, "py-modules": ["sympower"],
+                                         "dynamic": {"version": {"attr": "sympower.__version__"}}}
+    assert cfg["project"]["dynamic"] == ["version"] and re.fullmatch(r"\d+\.\d+\.\d+", S.__version__)
     deps = " ".join(cfg["project"]["dependencies"])
     assert "numpy" in deps and "scipy" in deps and "torch" not in deps
 

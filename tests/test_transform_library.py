@@ -21,12 +21,14 @@ from tests.conftest import ROOT, one_line_error, run_in_process, smooth_image
 LIBRARY_IMPORTS = {"functools", "inspect", "math", "numbers", "sys", "numpy", "scipy"}
 
 
-def readme_block(heading):
-    """The first fenced code block under a README heading, as written."""
+def readme_blocks(heading):
+    """The fenced code blocks under a README heading (up to the next heading), as written."""
     text = (ROOT / "README.md").read_text()
-    m = re.search(rf"^#+ {re.escape(heading)}\s*$(.*?)^```\w*\n(.*?)^```", text, re.M | re.S)
-    assert m, f"README.md has no code block under '{heading}'"
-    return m.group(2)
+    m = re.search(rf"^#+ {re.escape(heading)}\s*$(.*?)(?=^#)", text, re.M | re.S)
+    assert m, f"README.md has no heading '{heading}'"
+    blocks = re.findall(r"^```\w*\n(.*?)^```", m.group(1), re.M | re.S)
+    assert blocks, f"README.md has no code block under '{heading}'"
+    return blocks
 
 
 IMAGES = {"8-bit": None,  # the README's own line
@@ -34,24 +36,43 @@ IMAGES = {"8-bit": None,  # the README's own line
           "float": "np.random.default_rng(0).random((64, 64, 3))"}
 
 
-@pytest.mark.parametrize("kind", list(IMAGES))
-def test_readme_snippet_runs_with_sympower_py_alone(tmp_path, kind):
-    """The README's snippet, as written (its image line swapped for a 16-bit or a float image), in a fresh
-    interpreter whose only project file is a copy of components/sympower.py named sympower.py (the
-    copy-one-file way; `pip install .` installs the same file as the same module; no util/, no opt.py:
-    -E drops PYTHONPATH, the folder is outside the repo)."""
+NO_TORCH = """import sys
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "torch":
+            raise ModuleNotFoundError(f"No module named {name!r}")
+sys.meta_path.insert(0, NoTorch())
+"""  # an interpreter without torch (scipy looks for it in sys.modules, so no None entry there)
+
+
+def _run_alone(tmp_path, snippet, no_torch):
+    """snippet.py in a fresh interpreter whose only project file is a copy of components/sympower.py named
+    sympower.py (-E drops PYTHONPATH, the folder is outside the repo); no_torch: `import torch` fails there,
+    as in an environment without it."""
+    tmp_path.mkdir()
     shutil.copy(ROOT / "components" / "sympower.py", tmp_path / "sympower.py")
-    snippet = readme_block("Use sym-power in your own code")
-    assert re.search(r"^image = .*uint8", snippet, re.M)
-    if IMAGES[kind]:
-        snippet = re.sub(r"^image = [^#\n]*", lambda m: f"image = {IMAGES[kind]}  ", snippet, count=1, flags=re.M)
     (tmp_path / "snippet.py").write_text(snippet)
+    code = (NO_TORCH if no_torch else "") + "exec(open('snippet.py').read())"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    p = subprocess.run([sys.executable, "-E", "snippet.py"], cwd=tmp_path, env=env, capture_output=True,
-                       text=True)
+    p = subprocess.run([sys.executable, "-E", "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert p.returncode == 0, p.stderr
     assert sorted(os.listdir(tmp_path)) in (["snippet.py", "sympower.py"],
                                            ["__pycache__", "snippet.py", "sympower.py"])
+
+
+@pytest.mark.parametrize("kind", list(IMAGES))
+def test_readme_snippet_runs_with_sympower_py_alone(tmp_path, kind):
+    """The README's snippets, as written (the image line swapped for a 16-bit or a float image): the first
+    without torch (the install needs none), then the first and the torch one together (the copy-one-file
+    way; `pip install .` installs the same file as the same module; no util/, no opt.py)."""
+    blocks = readme_blocks("Use sym-power in your own code")
+    assert len(blocks) == 2 and "torch" not in blocks[0] and "as_module" in blocks[1]
+    assert re.search(r"^image = .*uint8", blocks[0], re.M)
+    if IMAGES[kind]:
+        blocks[0] = re.sub(r"^image = [^#\n]*", lambda m: f"image = {IMAGES[kind]}  ", blocks[0], count=1,
+                           flags=re.M)
+    _run_alone(tmp_path / "numpy", blocks[0], no_torch=True)
+    _run_alone(tmp_path / "torch", blocks[0] + blocks[1], no_torch=False)
 
 
 def test_library_imports_only_numpy_scipy_and_the_standard_library_at_module_level():

@@ -3,6 +3,7 @@ and the transform curve itself (`python -m components.transform PATH --plot OUT.
 curves: PSNR (or another metric) against epoch per parameter set (`python summarize.py LOG_DIR --plot OUT.png`)."""
 import math
 import os
+import textwrap
 
 import torch
 
@@ -160,7 +161,7 @@ def draw_curves(ax, title, series, colours, ylabel):
         handles.append(Patch(color="0.5", alpha=0.3, label="band: ± 1 std over seeds"))
     if any(c.get("paper") for c in series):
         handles.append(Line2D([], [], ls="", marker="x", color="0.3", mew=2, label="the paper's value"))
-    ax.set_title(title, fontsize=10)
+    ax.set_title(textwrap.fill(title, 72), fontsize=10)  # a long data path must not run off the figure
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)

@@ -77,5 +77,6 @@ def card(by_row, fields=(), samples=(), ssim=SSIM_VARIANT):
             parts.append(f"{name} " + " / ".join(f"{v} ({', '.join(rows)})" for v, rows in values.items()))
     names = sorted(samples)
     if names:
-        parts[-1] += f" ({len(names)} images: {', '.join(names[:16])}{' ...' if len(names) > 16 else ''})"
+        listed = ", ".join(names[:16]) + (" ..." if len(names) > 16 else "")
+        parts[-1] += f" ({len(names)} image{'' if len(names) == 1 else 's'}: {listed})"
     return "Protocol: " + "; ".join(parts) + f"; SSIM {ssim}."
