@@ -587,8 +587,12 @@ class SymPower(Transform):
         if hi_x == lo_x:  # constant data: nothing to redistribute
             return {**p, "gamma": 1.0, "gamma_half": 1.0}
         pdf = ops.pdf(x)
-        gamma_half = self._gamma_half(pdf, ops)
-        gamma = self._calibrate(x, pdf, gamma_half, ops) if self.pn_beta > 0 else gamma_half
+        # m = 0 (the first bin already holds pn_cum of the mass: a two-level or mostly black image) gives
+        # log 0 = -inf, gamma_half 0 and 1 / 0 in the calibration, as in the reference; gamma_boundary then
+        # clamps gamma to its bound. The reference's numbers, so no numpy warning to the user.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma_half = self._gamma_half(pdf, ops)
+            gamma = self._calibrate(x, pdf, gamma_half, ops) if self.pn_beta > 0 else gamma_half
         bound = self.gamma_boundary
         gamma = min(bound, float(gamma)) if gamma > 1 else max(1 / bound, float(gamma))
         if self.pn_buffer < 0:

@@ -343,6 +343,15 @@ def test_a_call_that_does_not_fit_the_signature_is_a_transform_error():
         _one_line(lambda: cls(0.5), cls.__name__, "positional")
 
 
+def test_a_two_level_image_fits_without_a_numpy_warning():
+    x = np.array([0] * 60 + [255] * 40, np.uint8)  # the first bin holds pn_cum of the mass: log 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for data in (x, torch.from_numpy(x)):
+            tf = S.SymPower().fit(data)
+            assert tf.gamma_half_ == 0 and tf.gamma_ == 1 / tf.gamma_boundary  # the reference's numbers
+
+
 def test_sym_power_refuses_data_below_its_fitted_range():
     tf = S.SymPower().fit(np.arange(100, 200, dtype=np.uint8))
     _one_line(lambda: tf.transform(np.array([5, 150], np.uint8)), "sym_power", "above")
