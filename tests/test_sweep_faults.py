@@ -167,6 +167,15 @@ def test_options_after_dashes_that_define_a_set_are_refused(tmp_path, extra, opt
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("extra, option, hint", [
+    (["--resume", "x"], "--resume", "run.py --resume"), (["--eval_ckpt=y"], "--eval_ckpt", "main.py --eval_ckpt"),
+    (["--run_fold", "z"], "--run_folder", "one folder")])
+def test_options_after_dashes_that_make_a_task_another_command_are_refused(tmp_path, extra, option, hint):
+    p = run_in_process("run.py", "001", "--only", "sym_power", "--gpus", "", "--", "--save_dir", tmp_path, *extra)
+    one_line_error(p, option, hint)
+    assert not any(tmp_path.iterdir())
+
+
 def test_options_after_dashes_that_keep_the_sets_are_taken(tmp_path):
     p = run_in_process("run.py", "001", "--only", "sym_power", "--dry_run", "--", "--num_epochs", "7", "--lr", "5e-4",
                        "--seed", "1", "--hidden_features", "64", check=True)
