@@ -212,6 +212,18 @@ def test_a_run_writes_files_others_can_read(tmp_path, tiny_png):
         [(p.name, oct(os.stat(p).st_mode & 0o777)) for p in files]
 
 
+def test_an_atomic_write_onto_a_folder_names_the_folder_and_leaves_no_temporary(tmp_path):
+    from util.errors import exit_code_for
+    from util.io import write_json
+
+    (tmp_path / "out.json").mkdir()
+    with pytest.raises(IsADirectoryError) as e:
+        write_json(tmp_path / "out.json", {"x": 1})
+    assert e.value.filename == tmp_path / "out.json" and e.value.filename2 is None  # not the hidden .tmp
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    assert exit_code_for(e.value) == 2
+
+
 def _disk_full(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
