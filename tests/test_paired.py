@@ -129,3 +129,18 @@ def test_sets_that_name_their_protocol_pair_with_the_baseline_of_theirs(tmp_path
     assert got["sym_power@constant_1e-4"]["baseline"] == "scale_1.0@constant_1e-4"
     assert got["sym_power@decay_1e-4"]["mean_delta"] == pytest.approx(0.5)
     assert got["sym_power@constant_1e-4"]["mean_delta"] == pytest.approx(-0.1)
+
+
+@pytest.mark.parametrize("more", [["--baseline", "scale_1.0", "--json", "-"], ["--baseline", "scale_1.0", "--json", "."],
+                                  ["--plot", "curves.bmp"]])
+def test_an_output_summarize_cannot_write_is_refused_before_the_table(tmp_path, capsys, monkeypatch, more):
+    """--json - would write a file named '-' where the command ran, --json onto a folder named the hidden
+    temporary file, and a plot suffix no backend writes came after the whole table: one line, nothing out."""
+    exp = tmp_path / "001_trans"
+    for tag in ("scale_1.0", "sym_power"):
+        run(exp, tag, 1, values(1, 0))
+    monkeypatch.chdir(tmp_path)
+    assert summarize.main([str(tmp_path), *more]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith(f"error: {more[-2]} ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["001_trans"]
