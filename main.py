@@ -6,7 +6,7 @@
     python main.py --eval_ckpt LOG_DIR --input_path DATA   # every run's last checkpoints (trainer/decode.py)
 
 User mistakes end with one line on standard error and exit code 2; out of memory with 3; a stop by
-Ctrl-C, SIGTERM, SIGUSR1 or SIGUSR2 (after a checkpoint of the current epoch) with 130, meaning
+Ctrl-C, SIGTERM, SIGHUP, SIGUSR1 or SIGUSR2 (after a checkpoint of the current epoch) with 130, meaning
 "interrupted, resumable" (util/errors.py's exit_code, as every entry point). Anything else is a bug
 and shows its traceback (exit 1). The run itself (folder, options, log, resume) is trainer/run.py's,
 the loop trainer/base_trainer.py's.

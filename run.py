@@ -131,6 +131,16 @@ def check_args(args):
     return args
 
 
+# main.py options that make a task something other than one fresh fit in its own folder: given to every task
+# they would send every set to one folder (whose lock then stops all but one) or to another command.
+NOT_FOR_EVERY_TASK = {
+    "resume": "continues one run, not a sweep's tasks: continue a sweep with python run.py --resume LOG_DIR",
+    "eval_ckpt": "decodes a checkpoint, not a sweep's task: run python main.py --eval_ckpt PATH itself",
+    "run_folder": "would put every task into one folder: each task's folder is named after its set (the "
+                  "root is run.py's --save_dir)",
+}
+
+
 def check_set_options(extra, exp):
     """Options after `--` go to every task: one that defines a parameter set of `exp` (manager.set_defining_options)
     would make every row show a fit other than the one its name says (a min_max fit as the sym_power
@@ -140,6 +150,9 @@ def check_set_options(extra, exp):
         action.default = argparse.SUPPRESS  # the namespace holds only the options given
     p.error = lambda message: None  # a bad value is task_opts's to report, with its own line
     given, _ = p.parse_known_args(extra)
+    other_command = sorted(set(vars(given)) & set(NOT_FOR_EVERY_TASK))
+    if other_command:
+        raise OptionError(f"options after --: --{other_command[0]} {NOT_FOR_EVERY_TASK[other_command[0]]}")
     defining = sorted(set(vars(given)) & set_defining_options(exp))
     if defining:
         raise OptionError(f"options after --: --{defining[0]} defines experiment {exp}'s parameter sets (their "

@@ -538,6 +538,12 @@ def parse(argv):
         raise OptionError(f"--tie {args.tie}: expected a difference >= 0")
     if args.json and not args.baseline:
         raise OptionError("--json writes the paired comparison: give --baseline ROW with it")
+    if args.json is not None and (args.json in ("", "-") or os.path.isdir(args.json)):
+        raise OptionError(f"--json {args.json!r}: expected a file to write (OUT.json); the table goes to stdout")
+    if args.plot:
+        from util.plot import plot_format  # (imports torch: only when a plot is asked for)
+
+        plot_format(args.plot)  # a suffix no backend writes is refused before the table, not after it
     args.tie = paired.default_tie(args.metric) if args.tie is None else args.tie
     return args
 

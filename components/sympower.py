@@ -261,6 +261,14 @@ class Transform:
     OPTIONS = {}  # option -> the interval check_number holds it to (None allowed where it is "derive")
     PARAMS = {}  # fitted number -> its interval, for from_params; absent: any finite number
 
+    def __new__(cls, *args, **options):
+        try:  # an unknown or positional option: TransformError, as for a bad value (not Python's TypeError)
+            inspect.signature(cls).bind(*args, **options)
+        except TypeError as e:
+            raise TransformError(f"{cls.__name__}: {e} (options, by keyword: "
+                                 f"{', '.join(inspect.signature(cls).parameters)})") from None
+        return super().__new__(cls)
+
     def _init(self, **options):
         for k, v in options.items():
             self._check_option(k, v)
@@ -313,7 +321,27 @@ class Transform:
             raise TransformError(f"{self.name}: the fit of these data with these options gives a non-finite "
                                  f"{', '.join(bad)} ({self!r})")
         self._params = params
+        self._check_usable((float(x.min()), float(x.max())))
         return self
+
+    def _check_usable(self, data_range=None):
+        """TransformError unless the fit maps its target range's ends and middle back and forth in float32 (the targets' dtype), and
+        the fitted data's own ends to distinct targets: fitted numbers or options that overflow, or squeeze
+        distinct values into one target, would hand a network NaN, inf or a constant without a word. The
+        fit of a constant signal (zero spread) maps everything to one value, as it should."""
+        p = self._params
+        constant = p["std"] == 0 if "std" in p else p["max"] == p["min"] and not p.get("left") and not p.get("right")
+        shift, scale = p.get("shift", SHIFT), p.get("scale", SCALE)
+        targets = (np.array([0.0, 0.5, 1.0]) + shift) * scale  # the bottom, middle and top of the target range
+        with np.errstate(all="ignore"):
+            ends = np.asarray(self._inverse(targets, _NumpyOps), dtype=np.float64)
+            back = np.asarray(self._forward(ends.astype(np.float32), _NumpyOps), dtype=np.float64) \
+                if np.isfinite(ends.astype(np.float32)).all() else np.array([np.nan])
+            own = self._forward(np.array(data_range, np.float32), _NumpyOps) if data_range else (0, 1)
+        if not np.isfinite(back).all() or (not constant and np.abs(back - targets).max() > 1e-2 * abs(scale)) \
+                or (data_range and data_range[0] != data_range[1] and own[0] == own[1]):
+            raise TransformError(f"{self.name}: the fitted numbers {self.params} overflow or squeeze distinct "
+                                 f"values into one target in float32 ({self!r})")
 
     def transform(self, data):
         """Data to the network's target domain, in the caller's kind (numpy or torch)."""
@@ -379,6 +407,7 @@ class Transform:
             raise TransformError(f"{cls.name}: parameter scale must be a nonzero finite number (got 0)")
         t = cls(**{k: fitted[k] for k in ("shift", "scale") if k in inspect.signature(cls).parameters})
         t._params = {k: fitted.get(k, params[k]) for k in params if k in fitted or k in cls.OPTIONAL}  # in its order
+        t._check_usable()
         return t
 
     OPTIONAL = ()  # fitted values kept by from_params but not needed to transform (sym-power's gamma_half)
@@ -468,7 +497,11 @@ class BoxCox(Transform):
         if v.max() == v.min():
             lam, y = 1.0, v - 1.0  # constant data: any lambda fits; take the identity's
         else:
-            y, lam = stats.boxcox(v)
+            try:
+                y, lam = stats.boxcox(v)
+            except (ValueError, RuntimeError) as e:  # its maximum-likelihood search found no lambda
+                raise TransformError(f"box_cox: no lambda fits these data with this offset ({e}); say their "
+                                     f"units with levels= and lo=") from None
             if y.max() == y.min():  # distinct data, one target: their spread is lost beside the offset
                 raise TransformError(f"box_cox: these data all map to one value (lambda {lam:g}): their spread "
                                      f"({v.max() - v.min():g}) is tiny beside the offset {offset:g}; say their "
@@ -556,8 +589,12 @@ class SymPower(Transform):
         if hi_x == lo_x:  # constant data: nothing to redistribute
             return {**p, "gamma": 1.0, "gamma_half": 1.0}
         pdf = ops.pdf(x)
-        gamma_half = self._gamma_half(pdf, ops)
-        gamma = self._calibrate(x, pdf, gamma_half, ops) if self.pn_beta > 0 else gamma_half
+        # m = 0 (the first bin already holds pn_cum of the mass: a two-level or mostly black image) gives
+        # log 0 = -inf, gamma_half 0 and 1 / 0 in the calibration, as in the reference; gamma_boundary then
+        # clamps gamma to its bound. The reference's numbers, so no numpy warning to the user.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gamma_half = self._gamma_half(pdf, ops)
+            gamma = self._calibrate(x, pdf, gamma_half, ops) if self.pn_beta > 0 else gamma_half
         bound = self.gamma_boundary
         gamma = min(bound, float(gamma)) if gamma > 1 else max(1 / bound, float(gamma))
         if self.pn_buffer < 0:
@@ -576,6 +613,9 @@ class SymPower(Transform):
         edge, width, gamma, _ = _constants(_sym_power_constants, ops, tuple(p[k] for k in SYM_POWER_KEYS), like=x)
         if p["max"] - p["min"] + p["left"] + p["right"] == 0:  # constant data: the centre of the range
             return ops.full_like(x, (0.5 + p["shift"]) * p["scale"])
+        if float(x.min()) < float(edge):  # a negative base: NaN targets
+            raise TransformError(f"sym_power: data to transform must lie at or above {p['min'] - p['left']:g}, "
+                                 f"the fitted range's bottom (min is {float(x.min()):g})")
         return (((x - edge) / width) ** gamma + p["shift"]) * p["scale"]
 
     def _inverse(self, y, ops):

@@ -66,7 +66,7 @@ def run_py(*args, cwd=ROOT, env=None, timeout=600, check=False):
     return p
 
 
-SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP)
 
 
 def _entry_point(args):

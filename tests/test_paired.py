@@ -137,3 +137,18 @@ def test_the_card_counts_its_images_in_words():
     proto = protocol.of({"input_path": "data/div2k/test_data/00.png", "num_epochs": 200})
     assert "(1 image: 00)" in protocol.card({"scale_1.0": proto}, samples=["00"])
     assert "(2 images: 00, 01)" in protocol.card({"scale_1.0": proto}, samples=["00", "01"])
+
+
+@pytest.mark.parametrize("more", [["--baseline", "scale_1.0", "--json", "-"], ["--baseline", "scale_1.0", "--json", "."],
+                                  ["--plot", "curves.bmp"]])
+def test_an_output_summarize_cannot_write_is_refused_before_the_table(tmp_path, capsys, monkeypatch, more):
+    """--json - would write a file named '-' where the command ran, --json onto a folder named the hidden
+    temporary file, and a plot suffix no backend writes came after the whole table: one line, nothing out."""
+    exp = tmp_path / "001_trans"
+    for tag in ("scale_1.0", "sym_power"):
+        run(exp, tag, 1, values(1, 0))
+    monkeypatch.chdir(tmp_path)
+    assert summarize.main([str(tmp_path), *more]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and err.startswith(f"error: {more[-2]} ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["001_trans"]

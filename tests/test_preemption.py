@@ -12,6 +12,7 @@ import sys
 import time
 
 import imageio.v2 as imageio
+import pytest
 
 from tests.conftest import ROOT, one_line_error, run_folder, run_in_process, run_py, sitecustomize_env, smooth_image
 from sweep.launch import signal_delay_s
@@ -88,6 +89,22 @@ def test_sigterm_checkpoints_and_resume_matches_the_uninterrupted_run(tmp_path):
     resumed = json.loads((run_dir / "results.json").read_text())
     assert resumed["complete"]
     assert abs(resumed["samples"]["00"]["2000"]["psnr"] - straight["2000"]["psnr"]) < 0.05
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2])
+def test_a_stop_signal_asks_for_a_stop_at_the_epoch_end(sig, capfd):
+    """SIGHUP (a closed terminal) as SIGTERM: recorded, said once, the process alive until check()."""
+    from util.interrupt import DeferredInterrupt
+
+    before = signal.getsignal(sig)
+    with DeferredInterrupt() as stop:
+        os.kill(os.getpid(), sig)
+        os.kill(os.getpid(), sig)  # a second one does not escalate
+        assert stop.requested
+        with pytest.raises(KeyboardInterrupt):
+            stop.check()
+    assert signal.getsignal(sig) is before
+    assert capfd.readouterr().err.count(f"{signal.Signals(sig).name}: stopping after this epoch") == 1
 
 
 def test_snap_minutes_leaves_a_recent_checkpoint_after_sigkill(tmp_path):

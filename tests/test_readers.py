@@ -180,6 +180,20 @@ def test_every_option_of_a_checkpoint_takes_every_json_type(run_dir):
                 assert "\n" not in str(e).strip()
 
 
+def test_every_scheduler_entry_of_a_checkpoint_takes_every_json_type(run_dir, tmp_path):
+    """The scheduler's state (read back on --resume and checked on --eval_ckpt), each entry holding a value
+    of every JSON type: read, or refused with an InputError (a NaN in lr_lambdas was a TypeError)."""
+    state = torch.load(_ckpt(run_dir), weights_only=True)
+    for key in state["scheduler"]:
+        for value in EVERY_TYPE:
+            path = tmp_path / "ckpt_1_6_x.pth"
+            torch.save({**state, "scheduler": {**state["scheduler"], key: value}}, path)
+            try:
+                records.read_checkpoint(str(path))
+            except InputError as e:
+                assert "\n" not in str(e).strip()
+
+
 def test_the_signal_dimensions_are_what_the_readers_give(tmp_path):
     """util/records.py's SIGNAL_DIMS (torch-free, for the checkpoint check) against a signal of each
     modality as components/signals.py reads it."""

@@ -167,6 +167,15 @@ def test_options_after_dashes_that_define_a_set_are_refused(tmp_path, extra, opt
     assert not any(tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("extra, option, hint", [
+    (["--resume", "x"], "--resume", "run.py --resume"), (["--eval_ckpt=y"], "--eval_ckpt", "main.py --eval_ckpt"),
+    (["--run_fold", "z"], "--run_folder", "one folder")])
+def test_options_after_dashes_that_make_a_task_another_command_are_refused(tmp_path, extra, option, hint):
+    p = run_in_process("run.py", "001", "--only", "sym_power", "--gpus", "", "--", "--save_dir", tmp_path, *extra)
+    one_line_error(p, option, hint)
+    assert not any(tmp_path.iterdir())
+
+
 def test_options_after_dashes_that_keep_the_sets_are_taken(tmp_path):
     p = run_in_process("run.py", "001", "--only", "sym_power", "--dry_run", "--", "--num_epochs", "7", "--lr", "5e-4",
                        "--seed", "1", "--hidden_features", "64", check=True)
@@ -203,6 +212,18 @@ def test_a_run_writes_files_others_can_read(tmp_path, tiny_png):
         [(p.name, oct(os.stat(p).st_mode & 0o777)) for p in files]
 
 
+def test_an_atomic_write_onto_a_folder_names_the_folder_and_leaves_no_temporary(tmp_path):
+    from util.errors import exit_code_for
+    from util.io import write_json
+
+    (tmp_path / "out.json").mkdir()
+    with pytest.raises(IsADirectoryError) as e:
+        write_json(tmp_path / "out.json", {"x": 1})
+    assert e.value.filename == tmp_path / "out.json" and e.value.filename2 is None  # not the hidden .tmp
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.json"]
+    assert exit_code_for(e.value) == 2
+
+
 def _disk_full(*args, **kwargs):
     raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
@@ -226,7 +247,7 @@ def test_a_full_disk_is_one_line_and_leaves_every_file_readable(tmp_path, tiny_p
         monkeypatch.setattr(util.io.os, "fsync", fsync)
     p = run_in_process("main.py", "--input_path", tiny_png, "--save_dir", tmp_path, *QUICK)
     line = one_line_error(p, "No space left")
-    assert where == "tensorboard" or "results.json" in line
+    assert ("events.out.tfevents" if where == "tensorboard" else "results.json") in line  # the file named
     files = [f for f in tmp_path.rglob("*") if f.is_file()]
     assert files and not [f for f in files if f.name.endswith(".tmp")]  # no half-written file left
     for f in files:

@@ -203,7 +203,7 @@ def test_as_module_carries_the_fit(cls, u8):
     x = torch.from_numpy(u8.astype(np.float32))
     y = m(x)
     assert torch.equal(y, tf.transform(x)) and torch.equal(m.inverse(y), tf.inverse_transform(y))
-    other = cls().fit((u8 // 3 + 40).astype(np.uint8)).as_module()
+    other = cls().fit(u8 // 2).as_module()  # another fit with the same bottom (below it sym-power refuses)
     assert not torch.equal(other(x), y)
     other.load_state_dict(json.loads(json.dumps({k: v.item() for k, v in m.state_dict().items()}),
                                      object_hook=lambda d: {k: torch.tensor(v, dtype=torch.float64) for k, v in d.items()}))
@@ -338,6 +338,44 @@ def test_box_cox_refuses_data_below_its_offset_and_collapsing_fits():
     _one_line(lambda: bc.transform(np.array([-0.5])), "above")
     _one_line(lambda: S.BoxCox(box_shift=0).fit(np.linspace(0, 1, 100)), "box_shift")
     _one_line(lambda: S.BoxCox(levels=256).fit(np.linspace(0, 1, 1000) ** 2), "one value", "levels")
+
+
+def test_a_call_that_does_not_fit_the_signature_is_a_transform_error():
+    for cls in CLASSES:
+        _one_line(lambda: cls(bogus=1), cls.__name__, "bogus")
+        _one_line(lambda: cls(0.5), cls.__name__, "positional")
+
+
+def test_a_two_level_image_fits_without_a_numpy_warning():
+    x = np.array([0] * 60 + [255] * 40, np.uint8)  # the first bin holds pn_cum of the mass: log 0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for data in (x, torch.from_numpy(x)):
+            tf = S.SymPower().fit(data)
+            assert tf.gamma_half_ == 0 and tf.gamma_ == 1 / tf.gamma_boundary  # the reference's numbers
+
+
+def test_sym_power_refuses_data_below_its_fitted_range():
+    tf = S.SymPower().fit(np.arange(100, 200, dtype=np.uint8))
+    _one_line(lambda: tf.transform(np.array([5, 150], np.uint8)), "sym_power", "above")
+    assert np.isfinite(tf.transform(np.array([150, 250], np.uint8))).all()  # above the top: finite, as before
+
+
+@pytest.mark.parametrize("cls_name, key, value", [("SymPower", "gamma", 1e9), ("SymPower", "gamma", 1e-9),
+                                                  ("BoxCox", "lmbda", 2.0 ** 70), ("BoxCox", "lmbda", 1e-320),
+                                                  ("ZScore", "std", 1e308), ("ZScore", "mean", 2.0 ** 70),
+                                                  ("MinMax", "max", 1e308)])
+def test_fitted_numbers_that_overflow_or_squeeze_float32_are_refused(cls_name, key, value):
+    cls = getattr(S, cls_name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        _one_line(lambda: cls.from_params({**GOOD[cls_name], key: value}), cls.name, "float32")
+
+
+def test_units_that_squeeze_the_data_to_one_target_are_refused():
+    x = np.arange(256, dtype=np.uint8)
+    _one_line(lambda: S.SymPower(levels=2 ** 62).fit(x), "sym_power", "one target")
+    _one_line(lambda: S.BoxCox(levels=2 ** 62).fit(x), "box_cox")
 
 
 def test_permutation_of_the_wrong_length_is_refused():

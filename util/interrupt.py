@@ -7,15 +7,15 @@ kernel) is swallowed by PyTorch (seen with 2.14), and the run would carry on as 
 happened.
 
 SIGTERM, SIGUSR1, SIGUSR2 (a cluster's time limit or preemption: SLURM sends SIGTERM, or the
-USR2 that submitit asks for, some seconds before it kills the job): the same stop at the end of the
-epoch, however often they arrive; they never escalate to an immediate stop, which would lose the
+USR2 that submitit asks for, some seconds before it kills the job) and SIGHUP (the terminal or ssh
+session the run was started from closed): the same stop at the end of the epoch, however often they arrive; they never escalate to an immediate stop, which would lose the
 checkpoint the scheduler's grace period is for.
 """
 import os
 import signal
 import threading
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2)
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP)
 
 
 class SignalHandlers:

@@ -212,8 +212,9 @@ def atomic_write(path, write_fn, mode="w"):
     except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
-        if isinstance(e, OSError) and e.filename is None:
-            e.filename = path  # a failed write (a full disk) says which file it was
+        if isinstance(e, OSError) and e.filename in (None, tmp):
+            # a failed write (a full disk) or rename (onto a folder) names the user's file, not our temporary
+            e.filename, e.filename2 = path, None
         raise
 
 

@@ -558,7 +558,8 @@ def _check_schedule(path, state):
     sched = _entry(state, "scheduler", path)
     if not is_int(sched.get("last_epoch"), -1) or not all(
             isinstance(sched.get(k, []), list) and all(is_number(x) for x in sched.get(k, []))
-            for k in ("base_lrs", "_last_lr")) or any(f is not None for f in sched.get("lr_lambdas") or []):
+            for k in ("base_lrs", "_last_lr")) or not isinstance(sched.get("lr_lambdas", []), list) \
+            or any(f is not None for f in sched.get("lr_lambdas", [])):  # LambdaLR saves a None per lambda
         raise InputError(f"{path}: 'scheduler' is not a schedule state")
 
 

@@ -135,6 +135,10 @@ def _quiet_writer_errors(args):
     from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
 
     if isinstance(args.thread, _AsyncWriterThread) and issubclass(args.exc_type, OSError):
+        if args.exc_value.filename is None:  # a write's OSError names no file: name the event file it was
+            gfile = getattr(getattr(args.thread, "_record_writer", None), "_writer", None)
+            name = getattr(gfile, "filename", None)
+            args.exc_value.filename = os.fsdecode(name) if isinstance(name, (bytes, str)) else None
         return
     _quiet_writer_errors.previous(args)
 
