@@ -6,7 +6,7 @@ epoch and the PSNR come from the run's own log.txt (its progress lines and its l
 freshest source while it trains) and results.json. A running task also shows how long ago its log last
 grew: a queue that was killed outright leaves "running" in sweep.json, and a silent log tells it. Every
 file is read through util/records.py; nothing here loads torch. (Sweeps submitted with --launcher
-local / slurm have jobs.json and job ids: util/launch.py's print_status.)
+local / slurm have jobs.json and job ids: sweep/launch.py's print_status.)
 """
 import os
 import re
