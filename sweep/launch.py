@@ -21,7 +21,7 @@ import submitit
 
 from util.errors import OptionError
 from util.io import write_json
-from util.records import read_job_state, read_jobs
+from util.records import read_job_state, read_jobs, read_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_REQUEUES = 100  # timeouts a job may be requeued after; each resumes where the last one stopped
@@ -93,14 +93,18 @@ def _executor(args, folder):
 def submit(tasks, log_dir, meta, args):
     ex = _executor(args, os.path.join(log_dir, "submitit"))
     os.makedirs(os.path.join(log_dir, "jobs"), exist_ok=True)
+    earlier = _earlier_jobs(log_dir)
     jobs = {}
     for t in tasks:
+        base, k = t.name, 2
+        while t.name in earlier:  # a second submit of the same sets: renamed as the queue's record does
+            t.name, k = f"{base}+{k}", k + 1
         state_path = os.path.join(log_dir, "jobs", f"{t.name}.json")
         job = ex.submit(RunTask(t.name, t.argv, t.folder, os.path.abspath(state_path)))
         jobs[t.name] = {"job_id": str(job.job_id), "argv": t.argv, "folder": t.folder, "launcher": args.launcher,
                         "state_file": state_path, "job": job}
         print(f"[run] {t.name}: submitted as job {job.job_id}", file=sys.stderr, flush=True)
-    _save_jobs(log_dir, meta, jobs)
+    _save_jobs(log_dir, meta, jobs, earlier)
     if args.launcher == "slurm":
         print(f"submitted {len(jobs)} job(s); follow them with: python run.py --status {log_dir}")
         return 0
@@ -109,13 +113,22 @@ def submit(tasks, log_dir, meta, args):
             j["result"] = j["job"].result()
         except Exception as e:
             j["result"] = {"state": "failed", "rc": None, "folder": j["folder"], "last_line": str(e).splitlines()[-1:]}
-    _save_jobs(log_dir, meta, jobs)
+    _save_jobs(log_dir, meta, jobs, earlier)
     return print_status(log_dir)
 
 
-def _save_jobs(log_dir, meta, jobs):
-    write_json(os.path.join(log_dir, "jobs.json"), {**meta, "jobs": {
-        n: {k: v for k, v in j.items() if k not in ("job", "result")} for n, j in jobs.items()}})
+def _earlier_jobs(log_dir):
+    """The jobs an earlier submit into log_dir recorded ({} for a new folder), checked by util/records.py:
+    a sweep's record only ever gains jobs."""
+    if not os.path.lexists(os.path.join(log_dir, "jobs.json")):
+        return {}
+    read_jobs(log_dir)  # every entry checked (names, folders inside log_dir) before any is kept
+    return read_json(os.path.join(log_dir, "jobs.json"))["jobs"]
+
+
+def _save_jobs(log_dir, meta, jobs, earlier):
+    write_json(os.path.join(log_dir, "jobs.json"), {**meta, "jobs": {**earlier, **{
+        n: {k: v for k, v in j.items() if k not in ("job", "result")} for n, j in jobs.items()}}})
 
 
 def print_status(log_dir):

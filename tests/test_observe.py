@@ -69,6 +69,11 @@ def test_local_submitit_sweep_summarises_like_a_queue_sweep(tmp_path):
     table = run_in_process("summarize.py", tmp_path / "log" / "001_trans", check=True).stdout
     rows = [line for line in table.splitlines() if line.startswith("| s")]
     assert [r.split("|")[1].strip() for r in rows] == ["scale_1.0", "sym_power"] and all(" ok |" in r for r in rows)
+    again = run_in_process("run.py", "001", "--launcher", "local", "--only", "scale_1.0", "--", "--input_path", data,
+                           "--save_dir", tmp_path / "log", *SMALL, check=True)  # a second submit into the folder
+    jobs = json.loads((tmp_path / "log" / "001_trans" / "jobs.json").read_text())["jobs"]
+    assert set(jobs) == {"scale_1.0", "sym_power", "scale_1.0+2"}  # the record only gains jobs
+    assert len(again.stdout.strip().splitlines()) == 3
 
 
 def test_slurm_needs_a_partition_and_status_needs_jobs(tmp_path):
