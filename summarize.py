@@ -536,6 +536,8 @@ def parse(argv):
         raise OptionError(f"--epochs {args.epochs}: expected comma-separated epochs, e.g. 500,1000")
     if args.tie is not None and not (math.isfinite(args.tie) and args.tie >= 0):
         raise OptionError(f"--tie {args.tie}: expected a difference >= 0")
+    if args.baseline is not None and not args.baseline.strip():
+        raise OptionError("--baseline '': expected a row name, e.g. scale_1.0")
     if args.json and not args.baseline:
         raise OptionError("--json writes the paired comparison: give --baseline ROW with it")
     if args.json is not None and (args.json in ("", "-") or os.path.isdir(args.json)):

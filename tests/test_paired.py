@@ -140,10 +140,11 @@ def test_the_card_counts_its_images_in_words():
 
 
 @pytest.mark.parametrize("more", [["--baseline", "scale_1.0", "--json", "-"], ["--baseline", "scale_1.0", "--json", "."],
-                                  ["--plot", "curves.bmp"]])
+                                  ["--plot", "curves.bmp"], ["--plot", "curves.png", "--baseline", ""]])
 def test_an_output_summarize_cannot_write_is_refused_before_the_table(tmp_path, capsys, monkeypatch, more):
     """--json - would write a file named '-' where the command ran, --json onto a folder named the hidden
-    temporary file, and a plot suffix no backend writes came after the whole table: one line, nothing out."""
+    temporary file, a plot suffix no backend writes came after the whole table, and an empty --baseline
+    was taken as none: one line, nothing out."""
     exp = tmp_path / "001_trans"
     for tag in ("scale_1.0", "sym_power"):
         run(exp, tag, 1, values(1, 0))
