@@ -528,7 +528,8 @@ def parse(argv):
                     help="what --plot draws and --baseline compares (default psnr)")
     args = ap.parse_args(argv)
     if not os.path.isdir(args.log_dir):
-        raise OptionError(f"{args.log_dir}: no such folder")
+        raise OptionError(f"{args.log_dir}: " + ("a file, not a log folder" if os.path.exists(args.log_dir)
+                                                  else "no such folder"))
     if args.data and not os.path.isdir(args.data):
         raise OptionError(f"--data {args.data}: no such folder")
     args.epoch_list = [e.strip() for e in args.epochs.split(",")] if args.epochs else None

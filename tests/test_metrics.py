@@ -108,3 +108,16 @@ def test_two_bit_depths_are_compared_in_the_references_units(tmp_path):
     for ref, test in (("a8", "b16"), ("a16", "b16"), ("a16", "b8")):
         out, _ = metrics(ref, test)
         assert out["psnr"] == pytest.approx(same["psnr"], abs=1e-9) and out["ssim"] == pytest.approx(same["ssim"], abs=1e-9)
+
+
+def test_a_folder_is_named_a_folder_by_the_metrics_tool_and_the_summariser(tmp_path):
+    """A folder where an image belongs, and a file where a log folder belongs: one line that says which it
+    is (they read "no such file" / "no such folder", as if nothing were there)."""
+    from tests.conftest import one_line_error
+
+    line = one_line_error(run_in_process("-m", "components.metrics", tmp_path, tmp_path), tmp_path)
+    assert "folder" in line and "no such" not in line
+    note = tmp_path / "notes.txt"
+    note.write_text("x")
+    line = one_line_error(run_in_process("summarize.py", note), note)
+    assert "a file" in line and "no such" not in line

@@ -134,6 +134,8 @@ def read_image(path):
     Grayscale gives C = 1, RGBA C = 4; palette images are expanded to their colours; 16-bit
     images keep their 16-bit values.
     """
+    if os.path.isdir(path):
+        raise InputError(f"{path}: a folder, not an image file")
     if not os.path.isfile(path):
         raise missing(path, "file")
     try:
