@@ -113,9 +113,9 @@ def test_two_bit_depths_are_compared_in_the_references_units(tmp_path):
 def test_a_folder_is_named_a_folder_by_the_metrics_tool_and_the_summariser(tmp_path):
     """A folder where an image belongs, and a file where a log folder belongs: one line that says which it
     is (they read "no such file" / "no such folder", as if nothing were there)."""
-    from tests.conftest import one_line_error
+    from tests.conftest import one_line_error, run_py
 
-    line = one_line_error(run_in_process("-m", "components.metrics", tmp_path, tmp_path), tmp_path)
+    line = one_line_error(run_py("-m", "components.metrics", tmp_path, tmp_path), tmp_path)  # its exit code: __main__
     assert "folder" in line and "no such" not in line
     note = tmp_path / "notes.txt"
     note.write_text("x")
