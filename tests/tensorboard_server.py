@@ -17,6 +17,7 @@ import urllib.parse
 import urllib.request
 
 START_S = 120  # bound on TensorBoard's start-up and first load of the log folder (seconds)
+POLL_S = 0.1  # between two asks of a server that is still loading: a poll, bounded by START_S
 URL = re.compile(r"(http://127\.0\.0\.1:\d+)/")
 
 
@@ -77,7 +78,7 @@ class TensorBoard:
             tags = json.loads(self.get("/data/plugin/images/tags"))
             if all(run in tags and tags[run] for run in runs) or time.monotonic() > deadline:
                 return {run: sorted(t) for run, t in tags.items()}
-            time.sleep(0.5)
+            time.sleep(POLL_S)
 
     def images(self, run, tag):
         """[(step, the image's bytes)] that the Images tab shows for one run's tag."""
