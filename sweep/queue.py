@@ -18,7 +18,6 @@ signals reach them only through run.py; on Linux each is also sent SIGTERM if ru
 import ctypes
 import heapq
 import os
-import re
 import signal
 import subprocess
 import sys
@@ -26,6 +25,7 @@ import threading
 import time
 from collections import deque
 
+from sweep.status import EPOCH_LINE  # a run's progress line (trainer/base_trainer.py)
 from util.interrupt import SignalHandlers
 from util.io import write_json
 from util.records import read_json, read_sweep
@@ -122,7 +122,6 @@ class SweepRecord:
         return out
 
 
-EPOCH_LINE = re.compile(r"epoch (\d+)/(\d+)")  # a run's progress line at a log epoch (trainer/base_trainer.py)
 
 
 def task_progress(task):
@@ -139,8 +138,9 @@ def task_progress(task):
             finished = sum(any(int(e) >= total for e in epochs) for epochs in samples.values())
         with open(task.log_file, "rb") as f:
             f.seek(max(0, os.path.getsize(task.log_file) - 8192))
-            lines = EPOCH_LINE.findall(f.read().decode("utf-8", "replace"))
-        current = int(lines[-1][0]) if lines and int(lines[-1][0]) < total else 0
+            text = f.read().decode("utf-8", "replace")
+        epochs = [int(m["epoch"]) for m in map(EPOCH_LINE.search, text.splitlines()) if m]
+        current = epochs[-1] if epochs and epochs[-1] < total else 0
         if not finished and not current:
             return None
         return min(1.0, (finished + current / total) / max(task.samples, finished + (current > 0)))
