@@ -30,10 +30,10 @@ import math
 import os
 import sys
 
-from opt import group_options, option_kinds
+from opt import check_kinds, group_options
 from util.cli import Parser
 from util.errors import InputError, OptionError, UserError, exit_code_for
-from util.records import EPOCH, check_options, md_cell, read_sweep
+from util.records import EPOCH, md_cell, read_sweep
 from util import paired, protocol
 from util.runs import SOURCES, load_runs
 
@@ -45,12 +45,10 @@ PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "util", "paper_
 # epoch 500 is not Table 1's; a run folder without lr_schedule decayed (util/protocol.py's PAST).
 # unset (None) lr and first_omega mean SIREN's image defaults, 1e-4 and 30.
 TABLE1_SETTING = {"signal_type": "image", "model_type": "siren", "hidden_layers": 3, "hidden_features": 256,
-                  "lr": 1e-4, "first_omega": 30, "hidden_omega": 30, "num_epochs": 5000, "lr_schedule": "decay"}
+                  "lr": 1e-4, "first_omega": 30, "hidden_omega": 30, "num_epochs": 5000, "lr_schedule": protocol.PAST["lr_schedule"]}
 TABLE1_IMAGES = [f"{i:02d}" for i in range(16)]  # DIV2K's test images, fitted at their 512 x 512
 TABLE1_SHAPE = [3, 512, 512]
 TRANSFORM_OPTIONS = tuple(group_options("transform"))  # main.py's transform options (opt.py)
-# --data applies a published run's transform options to images: each must be of its type
-TRANSFORM_OPTION_KINDS = {k: v for k, v in option_kinds().items() if k in TRANSFORM_OPTIONS}
 
 
 def sweep_of(runs):
@@ -496,7 +494,8 @@ def data_attributes(runs, data_dir):
                   f"its Attributes are left out", file=sys.stderr)
             continue
         try:
-            check_options(dict(r["args"]), TRANSFORM_OPTION_KINDS, os.path.join(r["folder"], "args.json"))
+            # --data applies a published run's transform options to images: each must be of its kind
+            check_kinds(dict(r["args"]), os.path.join(r["folder"], "args.json"), TRANSFORM_OPTIONS)
             out[key] = attributes_of_images((read_image(files[n]) for n in names), r["args"])
         except KeyError as e:
             print(f"note: {r['folder']}: args.json lacks option {e}; its Attributes are left out", file=sys.stderr)

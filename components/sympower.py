@@ -8,7 +8,7 @@ with (MinMax, ZScore, BoxCox): reversible maps of a signal into the [-1, 1] an I
     y = tf.transform(image)                # float32 in [-1, 1]: the network's target
     x = tf.inverse_transform(y)            # the image again, in its own units
 
-Importing needs numpy and scipy only; torch is imported when a tensor comes in, and by `as_module()`.
+Importing needs numpy only (BoxCox's fit scipy); torch is imported when a tensor comes in, and by `as_module()`.
 Numpy in gives numpy out, a tensor in gives a tensor out (on its device, with its gradient): float32
 and float64 keep their dtype, every other dtype becomes float32.
 
@@ -48,7 +48,6 @@ import numbers
 import sys
 
 import numpy as np
-from scipy import stats
 
 __version__ = "0.1.0"  # the package's version (pyproject.toml reads it from here)
 
@@ -497,6 +496,8 @@ class BoxCox(Transform):
         if v.max() == v.min():
             lam, y = 1.0, v - 1.0  # constant data: any lambda fits; take the identity's
         else:
+            from scipy import stats  # here, not at the top: importing scipy takes seconds
+
             try:
                 y, lam = stats.boxcox(v)
             except (ValueError, RuntimeError) as e:  # its maximum-likelihood search found no lambda

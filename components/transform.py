@@ -13,7 +13,6 @@ that prepared data, as in the reference.
 
     python -m components.transform PATH [--transform ROW]   # fitted params and attributes as JSON
 """
-import inspect
 import json
 import sys
 
@@ -23,24 +22,14 @@ from scipy import stats
 
 from components.sympower import (BINS, SCALE, SHIFT, TRANSFORMS, BoxCox, MinMax, SymPower,  # noqa: F401
                                  Transform, TransformError, ZScore)
+from util.declarations import OPTIONS
 
 LEVELS = 256.0  # the nominal full-scale range a run assumes unless its data say otherwise: 8-bit
 SEEDS = (0, 2 ** 32 - 1)  # the inspector's --seed, as main.py's (opt.RULES: what numpy's generator takes)
 
 
-def _keyword_defaults(cls):
-    return {k: p.default for k, p in inspect.signature(cls).parameters.items()}
-
-
-# The transforms' command-line options (main.py's, named as the reference's) with their defaults, read
-# off the constructors: the paper's values are written once, in components/sympower.py's signatures;
-# opt.py reads them from there too.
-OPTION_DEFAULTS = {
-    "trans_shift": SHIFT, "trans_scale": SCALE,
-    **{k: v for k, v in _keyword_defaults(SymPower).items() if k.startswith(("pn_", "gamma_"))},
-    "box_shift": _keyword_defaults(BoxCox)["box_shift"],
-    "inverse": False, "rpp": False,
-}
+# The transforms' command-line options (main.py's, named as the reference's) with their defaults
+OPTION_DEFAULTS = {o.name: o.default for o in OPTIONS if o.group == "transform" and o.name != "transform"}
 
 
 def build(opts, levels=LEVELS, lo=0.0):

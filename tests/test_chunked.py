@@ -12,9 +12,8 @@ import pytest
 import torch
 
 import models
-from opt import option_kinds
+from opt import read_options
 from tests.conftest import run_folder, run_in_process
-from util.records import read_args
 from trainer import memory
 from trainer.fast_step import Kernels, Step
 
@@ -77,7 +76,7 @@ def test_a_chunked_run_reads_back_and_resumes(tmp_path, div2k_64px):
     chunked run gets past the door (here: the run had finished)."""
     _fit(tmp_path, "rows", "--input_path", div2k_64px["00"], "--num_epochs", "2", "--chunk_rows", "1000")
     folder = run_folder(tmp_path / "rows")
-    assert read_args(str(folder), option_kinds())["chunk_rows"] == 1000
+    assert read_options(str(folder))["chunk_rows"] == 1000
     p = run_in_process("main.py", "--resume", folder)
     assert p.returncode == 0 and "already finished" in p.stderr, p.stderr
 

@@ -14,9 +14,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opt import RULES, build_parser, check, check_values, option_kinds, resolve
+from opt import RULES, build_parser, check, check_kinds, check_values, read_options, resolve
 from tests.conftest import image_folder, smooth_image
 from util import records
+from util.declarations import OPTIONS
 from util.errors import InputError, OptionError, UserError
 
 FAST = settings(max_examples=60, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
@@ -79,9 +80,8 @@ def _read_ok(fn, *args):
         return None
 
 
-KINDS = option_kinds()
 READERS = {  # file under a run / sweep folder -> the reader that reads it
-    "args.json": lambda folder: records.read_args(folder, KINDS),
+    "args.json": read_options,
     "results.json": lambda folder: records.read_results(os.path.join(folder, "results.json")),
     "ckpt/latest.json": records.read_latest,
     "sweep.json": records.read_sweep,
@@ -285,7 +285,7 @@ def test_truncated_or_random_checkpoint_files_are_input_errors(tmp_path_factory,
 
 numbers = st.floats(allow_nan=True, allow_infinity=True) | st.integers(-2 ** 80, 2 ** 80) | st.sampled_from(
     [1e-45, 1e-300, 1e-30, 1e-9, 2 ** 32, 2 ** 32 - 1, -1, 0, 1, 0.5, 1e30, 2000])
-INT_OPTIONS = {k for k, (kind, _, _) in option_kinds().items() if kind == "int"}
+INT_OPTIONS = {o.name for o in OPTIONS if o.kind == "int"}
 
 
 @FAST
@@ -323,13 +323,13 @@ def test_options_that_pass_the_check_give_a_usable_target(values, transform, mod
 
 
 @FAST
-@given(values=st.dictionaries(st.sampled_from(sorted(option_kinds())), json_values, min_size=1, max_size=3))
+@given(values=st.dictionaries(st.sampled_from(sorted(o.name for o in OPTIONS)), json_values, min_size=1, max_size=3))
 def test_a_hand_edited_option_set_is_a_record_or_a_user_error(values):
     """What a resumed args.json or a checkpoint's options hold: checked for type, then for range."""
     from opt import defaults
 
     try:
-        check_values(records.check_options({**defaults(), **values}, option_kinds(), "args.json"))
+        check_values(check_kinds({**defaults(), **values}, "args.json"))
     except UserError:
         pass
 

@@ -26,7 +26,7 @@ from tqdm import tqdm
 from components import transform as T
 from components.signals import Signal, modality
 from models import build_model
-from opt import check_values, option_kinds, resolve
+from opt import check_kinds, check_values, resolve
 from trainer import checkpoint
 from trainer.base_trainer import grid_coords, make_sample, predict
 from util.errors import EXIT_USAGE, InputError, OptionError, UserError
@@ -34,7 +34,7 @@ from util.io import Nominal, safe_name, write_json, write_text
 from util.logger import Logger
 from util.misc import new_run_folder, resolve_device
 from util.recorder import Recorder, clean_metrics
-from util.records import check_options, walk
+from util.records import walk
 
 DECODED = "decoded"  # <save_dir>/decoded/: a tree's decodes, kept apart from training runs
 
@@ -80,7 +80,7 @@ def checkpoint_options(path, state, defaults):
         raise InputError(f"{path}: its 'args' entry is not an option set")
     opts = {**defaults, **saved}
     try:
-        check_values(check_options(opts, option_kinds(), path))
+        check_values(check_kinds(opts, path))
     except OptionError as e:
         raise InputError(f"{path}: its options: {e}") from None
     return resolved(opts, path)

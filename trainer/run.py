@@ -19,7 +19,7 @@ import sys
 import torch
 
 from components.signals import modality
-from opt import ROLE, ROLES, build_parser, check, check_device, check_values, option_kinds, resolve
+from opt import ROLE, ROLES, build_parser, check, check_device, check_values, read_options, resolve
 from trainer import checkpoint
 from util.errors import InputError, OptionError
 from util.io import write_json
@@ -27,7 +27,6 @@ from util.lock import LOCK_FILE, hold
 from util.logger import Logger, run_folder_line
 from util.misc import fix_seed, new_run_folder, resolve_device, set_rng_state
 from util.recorder import Recorder, run_complete
-from util.records import read_args
 from util.tensorboard import make_writer, write_hparams
 
 OLD_VIDEO_BATCH = 4096  # what args.json held for a derived video batch before options were resolved
@@ -38,7 +37,7 @@ MEMORY = ("chunk_rows", "memory_gb")
 
 
 def resume_args(given, notes):
-    """The interrupted run's own options (its args.json, checked by util/records.py) over today's
+    """The interrupted run's own options (its args.json, checked by opt.read_options) over today's
     defaults, resolved, with the resume target kept. Of the command line's options (`given`) only
     those of how it runs (opt.ROLES["run"]) may be given with --resume, each said in `notes`: the run
     continues fitting what it started to."""
@@ -46,7 +45,7 @@ def resume_args(given, notes):
     if not os.path.isdir(run_dir):
         raise InputError(f"--resume {run_dir}: no such folder")
     parser = build_parser()
-    saved = read_args(run_dir, option_kinds(parser))
+    saved = read_options(run_dir)
     if saved.get("lr") is None and saved.get("signal_type") == "video" and saved.get("batch_size") == OLD_VIDEO_BATCH:
         saved["batch_size"] = None  # written before resolution, when the literal 4096 meant "derived"
     args = parser.parse_args([])

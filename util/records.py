@@ -154,35 +154,9 @@ COMMON_ARGS = {
     "signal_type": (lambda v: isinstance(v, str) and v in SIGNAL_DIMS, f"one of {', '.join(SIGNAL_DIMS)}"),
 }
 
-KIND_CHECK = {
-    "int": lambda v: is_int(v),
-    "float": is_number,
-    "bool": lambda v: isinstance(v, bool),
-    "str": lambda v: isinstance(v, str) and "\0" not in v,
-    "auto or int": lambda v: v == "auto" or (is_int(v) and v >= 0),  # --chunk_rows
-}
-
-
-def check_options(values, kinds, where):
-    """Each value of `values` that `kinds` describes ({name: (kind, nullable, choices)}) of that kind;
-    InputError naming the first that is not."""
-    for name, v in values.items():
-        if name not in kinds:
-            continue
-        kind, nullable, choices = kinds[name]
-        if v is None and nullable:
-            continue
-        if not KIND_CHECK[kind](v):
-            raise InputError(f"{where}: option {name} must be {'an' if kind[0] in 'aeiou' else 'a'} {kind}"
-                             f"{' or null' if nullable else ''} (got {_type(v)} {str(v)[:40]!r})")
-        if choices is not None and v not in choices:
-            raise InputError(f"{where}: option {name} is {_show(v)!r}, not one of {', '.join(map(str, choices))}")
-    return values
-
-
-def read_args(folder, kinds=None):
-    """A run folder's args.json as a dict of options: an object whose common options (COMMON_ARGS)
-    have their types, and, given `kinds` (opt.option_kinds()), every option of this project too."""
+def read_args(folder):
+    """A run folder's args.json as a dict of options whose common options (COMMON_ARGS) have their
+    types (opt.read_options checks every option of this project's)."""
     path = _own_file(folder, "args.json")
     if not os.path.isfile(path):
         raise InputError(f"{folder}: not a run folder (no args.json)")
@@ -190,8 +164,6 @@ def read_args(folder, kinds=None):
     for name, (ok, rule) in COMMON_ARGS.items():
         if name in args and not ok(args[name]):
             raise InputError(f"{path}: option {name} must be {rule} (got {_type(args[name])} {str(args[name])[:40]!r})")
-    if kinds is not None:
-        check_options(args, kinds, path)
     return args
 
 
