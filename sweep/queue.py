@@ -25,10 +25,9 @@ import threading
 import time
 from collections import deque
 
-from sweep.status import EPOCH_LINE  # a run's progress line (trainer/base_trainer.py)
 from util.interrupt import SignalHandlers
 from util.io import write_json
-from util.records import read_json, read_sweep
+from util.records import read_json, read_progress, read_sweep
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2  # how often the queue looks at its tasks (and a task's log is followed)
@@ -126,7 +125,7 @@ class SweepRecord:
 
 def task_progress(task):
     """The fraction of a running task's epochs done: samples finished (results.json, written after
-    each sample) and the last progress line of its log; None while it has logged no epoch."""
+    each sample) and its progress.json; None while it has trained no epoch."""
     try:
         args = read_json(os.path.join(task.folder, "args.json"))
         total = args["num_epochs"]
@@ -136,11 +135,8 @@ def task_progress(task):
         if os.path.isfile(os.path.join(task.folder, "results.json")):
             samples = read_json(os.path.join(task.folder, "results.json"))["samples"]
             finished = sum(any(int(e) >= total for e in epochs) for epochs in samples.values())
-        with open(task.log_file, "rb") as f:
-            f.seek(max(0, os.path.getsize(task.log_file) - 8192))
-            text = f.read().decode("utf-8", "replace")
-        epochs = [int(m["epoch"]) for m in map(EPOCH_LINE.search, text.splitlines()) if m]
-        current = epochs[-1] if epochs and epochs[-1] < total else 0
+        progress = read_progress(task.folder)
+        current = progress["epoch"] if progress is not None and progress["epoch"] < total else 0
         if not finished and not current:
             return None
         return min(1.0, (finished + current / total) / max(task.samples, finished + (current > 0)))

@@ -2,49 +2,30 @@
 line per task with its state, the epoch it reached, its last PSNR and its run folder.
 
 The state is what run.py recorded in sweep.json (a run folder alone: what its results.json says); the
-epoch and the PSNR come from the run's own log.txt (its progress lines and its log-epoch lines, the
-freshest source while it trains) and results.json. A running task also shows how long ago its log last
-grew: a queue that was killed outright leaves "running" in sweep.json, and a silent log tells it. Every
-file is read through util/records.py; nothing here loads torch. (Sweeps submitted with --launcher
+epoch and the PSNR come from the progress.json the fit writes, and results.json. A running task also
+shows how long ago its progress was written: a queue that was killed outright leaves "running" in
+sweep.json, and a stale progress.json tells it. Nothing here loads torch. (Sweeps submitted with --launcher
 local / slurm have jobs.json and job ids: sweep/launch.py's print_status.)
 """
 import os
-import re
 import time
 
 from util.errors import InputError
 from util.recorder import run_complete
-from util.records import read_results, read_sweep, walk
+from util.records import PROGRESS_FILE, read_progress, read_results, read_sweep, walk
 
-LOG_TAIL = 64 * 1024  # bytes of a log.txt read from its end: the last progress lines are there
-# "[<sample>] epoch 113/300 (38%), ..." (a progress line) or "[<sample>] epoch 100/300: psnr 39.6 ..." (a log epoch)
-EPOCH_LINE = re.compile(r"\[(?P<sample>[^\]]*)\] epoch (?P<epoch>\d+)/(?P<total>\d+)(?P<rest>.*)$")
-PSNR = re.compile(r"[:\s]psnr (-?[0-9.]+(?:e[-+]?\d+)?)")
-
-
-def log_progress(folder):
-    """(sample, epoch, total, last psnr as "<psnr> @<its epoch>" or None, seconds since the log grew)
-    from a run's log.txt; None without a progress line."""
-    path = os.path.join(folder, "log.txt")
+def fit_progress(folder):
+    """(sample, epoch, total, last psnr as "<psnr> @<its epoch>" or None, seconds since it was written)
+    from a run's progress.json (trainer/base_trainer.py's Progress); None before the first."""
     try:
-        with open(path, "rb") as f:
-            f.seek(max(0, os.fstat(f.fileno()).st_size - LOG_TAIL))
-            lines = f.read().decode("utf-8", errors="replace").splitlines()
-        age = time.time() - os.path.getmtime(path)
-    except OSError:
+        p = read_progress(folder)
+        age = time.time() - os.path.getmtime(os.path.join(folder, PROGRESS_FILE))
+    except (InputError, OSError):
         return None
-    found, psnr = None, None
-    for line in lines:
-        m = EPOCH_LINE.search(line)
-        if m is None:
-            continue
-        if found is not None and m["sample"] != found[0]:
-            psnr = None  # a new sample: the last one's PSNR is not this one's
-        found = (m["sample"], int(m["epoch"]), int(m["total"]))
-        p = PSNR.search(m["rest"])
-        if m["rest"].startswith(":") and p:
-            psnr = f"{float(p[1]):.2f} @{m['epoch']}"
-    return None if found is None else (*found, psnr, age)
+    if p is None:
+        return None
+    psnr = None if p["psnr"] is None else f"{p['psnr']:.2f} @{p['psnr_epoch']}"
+    return p["sample"], p["epoch"], p["of"], psnr, age
 
 
 def final_psnr(folder):
@@ -62,13 +43,13 @@ def run_line(name, state, folder):
     """The columns of one task: name, state, sample, epoch, psnr, folder (and how fresh a running task's
     log is)."""
     there = folder is not None and os.path.isdir(folder)
-    progress = log_progress(folder) if there else None
+    progress = fit_progress(folder) if there else None
     sample, epoch, psnr, note = "-", "-", None, ""
     if progress is not None:
         sample, e, total, psnr, age = progress
         epoch = f"{e}/{total}"
         if state == "running":
-            note = f"  (log last written {age:.0f} s ago)"
+            note = f"  (progress last written {age:.0f} s ago)"
     if state == "ok" and there and final_psnr(folder) is not None:  # the mean over the run's samples
         psnr = f"{final_psnr(folder):.2f}"
     shown = "-"

@@ -48,3 +48,20 @@ def test_a_resumed_fit_starts_where_it_stopped(monkeypatch):
 
 def test_format_s():
     assert [format_s(s) for s in (4.4, 65, 3600 * 2 + 7 * 60 + 3)] == ["4 s", "1 min 05 s", "2 h 07 min"]
+
+
+def test_the_progress_file_says_epoch_total_psnr_and_rate(monkeypatch, tmp_path):
+    """progress.json is what the sweep reads (sweep/status.py, sweep/queue.py): the fit writes it as data."""
+    from util.records import read_progress
+
+    clock = Clock()
+    monkeypatch.setattr(bt.time, "monotonic", clock)
+    bar = Progress("00", 1, 100, quiet=True, log=lambda line: None, path=str(tmp_path / "progress.json"))
+    assert read_progress(str(tmp_path))["epoch"] == 0
+    for _ in range(50):
+        clock.t += 1
+        bar.update()
+    bar.log_epoch(50, {"psnr": 31.5})
+    p = read_progress(str(tmp_path))
+    assert (p["sample"], p["epoch"], p["of"], p["psnr"], p["psnr_epoch"]) == ("00", 50, 100, 31.5, 50)
+    assert p["s_per_epoch"] == 1.0 and p["eta_s"] == 50.0

@@ -63,7 +63,8 @@ def test_status_loads_no_torch_and_refuses_a_folder_without_runs(tmp_path):
     run = tmp_path / "log" / "001_trans" / "r"
     run.mkdir(parents=True)
     (run / "args.json").write_text(json.dumps({"tag": "r"}))
-    (run / "log.txt").write_text("12:00:00 INFO [00] epoch 7/50 (14%), 3 s elapsed, eta 18 s\n")
+    (run / "progress.json").write_text(json.dumps({"sample": "00", "epoch": 7, "of": 50, "psnr": None,
+                                                   "psnr_epoch": None, "s_per_epoch": 0.4, "eta_s": 17.2}))
     (tmp_path / "log" / "001_trans" / "sweep.json").write_text(json.dumps({"experiment": "001", "tasks": [
         {"name": "r", "set": "r", "argv": ["--run_folder", str(run)], "status": "running", "folder": str(run)},
         {"name": "q", "set": "q", "argv": ["--run_folder", str(run.parent / "q")], "status": "pending",
@@ -74,7 +75,7 @@ def test_status_loads_no_torch_and_refuses_a_folder_without_runs(tmp_path):
     assert p.returncode == 0, p.stderr
     assert p.stdout.strip().splitlines()[-1] == "TORCH False"
     rows = _rows("\n".join(p.stdout.strip().splitlines()[:-1]))
-    assert rows["r"][1:5] == ["running", "00", "7/50", "-"] and rows["r"][6].startswith("(log last written")
+    assert rows["r"][1:5] == ["running", "00", "7/50", "-"] and rows["r"][6].startswith("(progress last written")
     assert rows["q"][1:] == ["pending", "-", "-", "-", "-"]
     empty = tmp_path / "empty"
     empty.mkdir()

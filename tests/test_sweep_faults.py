@@ -300,13 +300,12 @@ def test_the_eta_counts_a_running_tasks_own_progress(tmp_path):
     done = run_py.Task("a", [])
     done.rc, done.wall, done.status = 0, 100.0, "ok"
     running = run_py.Task("b", [], str(folder))
-    running.status, running.started, running.log_file = "running", 1000.0, str(tmp_path / "b.log")
+    running.status, running.started = "running", 1000.0
     pending = run_py.Task("c", [])
-    (tmp_path / "b.log").write_text("12:00:00 INFO [x] siren, 8707 parameters\n")
     assert task_progress(running) is None and eta_s([running, pending], 1, now=1050.0) is None
-    with open(tmp_path / "b.log", "a") as f:
-        f.write("12:00:50 INFO [x] epoch 500/1000: psnr 30.1 (eta 50 s)\n")
-    assert task_progress(running) == 0.5
+    (folder / "progress.json").write_text(json.dumps({"sample": "x", "epoch": 500, "of": 1000, "psnr": 30.1,
+                                                      "psnr_epoch": 500, "s_per_epoch": 0.1, "eta_s": 50.0}))
+    assert task_progress(running) == 0.5  # the fit's own progress.json, not its log
     # b is half done after 50 s (so 50 s left); c takes a finished task's 100 s after it, on one slot
     assert eta_s([done, running, pending], 1, now=1050.0) == pytest.approx(150.0)
     assert eta_s([done, running, pending], 2, now=1050.0) == pytest.approx(100.0)  # c beside b: its own 100 s

@@ -14,6 +14,7 @@ the host.
 """
 import json
 import math
+import os
 import sys
 import time
 from dataclasses import dataclass
@@ -29,6 +30,8 @@ from trainer.fast_step import COMPILE_MIN_EPOCHS, Kernels, Step, uses_fused_step
 from trainer.memory import EVAL_CHUNK  # coordinates per forward pass outside training: bounds evaluation memory
 from trainer.schedule import LR_SCHEDULES
 from util.errors import InputError, OptionError
+from util.io import write_json
+from util.records import PROGRESS_FILE  # what the sweep reads (sweep/status.py, sweep/queue.py)
 from util.tensorboard import metric_tag
 
 
@@ -163,7 +166,8 @@ class BaseTrainer:
         step = Step(fit.model, fit.optimizer, fit.scheduler, sample.decode_rows, self.modality.peak(sample.ref),
                     eager=self.args.eager, kernels=self.kernels, chunk=chunk)
         scalars, t0 = [], time.time()
-        bar = Progress(name, fit.start, num_epochs, quiet=self.args.quiet, log=self.log)
+        bar = Progress(name, fit.start, num_epochs, quiet=self.args.quiet, log=self.log,
+                       path=os.path.join(self.folder, PROGRESS_FILE))
         for epoch in range(fit.start, num_epochs + 1):
             if self.interrupt is not None and self.interrupt.requested:  # Ctrl-C, SIGTERM, SIGUSR1/2
                 if epoch > fit.start:  # what was trained since the last checkpoint is kept
@@ -328,32 +332,42 @@ def transform_table(row, tf):
                                    "domain, not comparable across transforms (eval/psnr is)."])
 
 
-PROGRESS_EVERY_S = 20  # a plain progress line this often when the output is not a terminal (a log, a queue)
+PROGRESS_EVERY_S = 20  # a plain progress line (and progress.json) this often; a bar on a terminal
 
 
 class Progress:
     """What a fit is doing, from its first seconds: a line when it starts and when its first step is done
-    (the first step compiles the kernels), then a tqdm bar on a terminal, or without one (--quiet, a
-    redirected output, a sweep's task) a plain line every PROGRESS_EVERY_S seconds; a line with the
-    metrics at every log epoch. ETAs come from the steps after the first (compilation excluded). It reads
-    only the host's clock: no step waits for the device because of it."""
+    (the first step compiles), then a tqdm bar on a terminal or a plain line every PROGRESS_EVERY_S
+    seconds; a line with the metrics at every log epoch. The same, as data, in `path` (progress.json),
+    for other processes. Only the host's clock is read: no step waits for the device because of it."""
 
-    def __init__(self, name, start, total, quiet, log):
-        self.name, self.start, self.total, self.log = name, start, total, log
+    def __init__(self, name, start, total, quiet, log, path=None):
+        self.name, self.start, self.total, self.log, self.path = name, start, total, log, path
         plain = quiet or not sys.stderr.isatty()
         self.bar = None if plain else tqdm(total=total, initial=start - 1, desc=name, dynamic_ncols=True,
                                            file=sys.stderr)
         self.epoch, self.t0 = start - 1, time.monotonic()
         self.first_done = self.last_line = None  # host times: the first step done, the last plain line
+        self.psnr = None  # (psnr, its epoch) of the last log epoch
         if self.bar is None:
             self.log(f"[{name}] training epochs {start} to {total}: a progress line every {PROGRESS_EVERY_S} s")
+        self.write()
+
+    def per_epoch(self):
+        """Seconds per epoch since the first step (None until a second step is done)."""
+        steps = self.epoch - self.start
+        return None if self.first_done is None or steps < 1 else (time.monotonic() - self.first_done) / steps
 
     def eta(self):
-        """Seconds left, from the rate since the first step (None until a second step is done)."""
-        steps = self.epoch - self.start
-        if self.first_done is None or steps < 1:
-            return None
-        return (time.monotonic() - self.first_done) / steps * (self.total - self.epoch)
+        per = self.per_epoch()
+        return None if per is None else per * (self.total - self.epoch)
+
+    def write(self, epoch=None):
+        if self.path is not None:
+            psnr, at = self.psnr or (None, None)
+            write_json(self.path, {"sample": self.name, "epoch": epoch or self.epoch, "of": self.total, "psnr": psnr,
+                                   "psnr_epoch": at, "s_per_epoch": self.per_epoch(), "eta_s": self.eta(),
+                                   "time": time.time()})
 
     def where(self):
         eta = self.eta()
@@ -369,9 +383,11 @@ class Progress:
                      f"if it does); the rest gives the eta")
         if self.bar is not None:
             self.bar.update()
-        elif now - self.last_line >= PROGRESS_EVERY_S and self.epoch < self.total:
+        if now - self.last_line >= PROGRESS_EVERY_S and self.epoch < self.total:
             self.last_line = now
-            self.log(f"[{self.name}] {self.where()}")
+            self.write()
+            if self.bar is None:
+                self.log(f"[{self.name}] {self.where()}")
 
     def log_epoch(self, epoch, metrics):
         psnr = metrics.get("psnr")
@@ -381,6 +397,8 @@ class Progress:
         eta = self.eta()
         self.log(f"[{self.name}] epoch {epoch}/{self.total}: {shown}"
                  + ("" if eta is None else f" (eta {format_s(eta)})"))
+        self.psnr = (psnr if psnr is not None and math.isfinite(psnr) else None, epoch)
+        self.write(epoch)
 
     def close(self):
         if self.bar is not None:

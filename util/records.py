@@ -194,6 +194,24 @@ def read_latest(run_dir):
     return Latest(path, sample, epoch)
 
 
+# ---- progress.json (trainer/base_trainer.py's Progress) ----------------------------------------------
+
+PROGRESS_FILE = "progress.json"  # a fit's progress in its run folder, as data for other processes
+
+
+def read_progress(folder):
+    """A running or stopped fit's progress.json ({"sample", "epoch", "of", "psnr", "psnr_epoch",
+    "s_per_epoch", "eta_s", "time"}), or None before its first one."""
+    path = _own_file(folder, PROGRESS_FILE)
+    if not os.path.lexists(path):
+        return None
+    p = _object(read_json(path), path)
+    if not (isinstance(p.get("sample"), str) and is_int(p.get("epoch"), 0) and is_int(p.get("of"), 1)
+            and all(p.get(k) is None or is_number(p[k]) for k in ("psnr", "s_per_epoch", "eta_s"))):
+        raise InputError(f"{path}: not a progress record (sample, epoch, of, psnr)")
+    return p
+
+
 # ---- results.json -----------------------------------------------------------------------------------
 
 def _metric(v):
