@@ -1,16 +1,9 @@
-"""The table of named experiments: one entry per experiment id, and nothing else to edit to add one.
-
-Each entry names the experiment's folder under log/, its input (a path relative to the repository;
-data/download.py fetches them), its signal type, how its parameter sets become options (`kind`, a
-builder in manager.py) and the parameter sets (PARAM_SETS, in the order tables show them). Table 1's
-rows (components/rows.py's ROWS) and the ablations (ABLATIONS) are plain option presets, so that
-listing a sweep (`run.py 001 --dry_run`) imports no torch.
-
-To add an experiment, add a line:
+"""The table of named experiments: one entry per experiment id, and nothing else to edit to add one:
 
     "999": Experiment("my_idea", "data/div2k/test_data", "image", "rows", ("scale_1.0", "sym_power")),
 
-then `python run.py 999` runs it and `python summarize.py log/999_my_idea` tabulates it.
+then `python run.py 999` runs it and `python summarize.py log/999_my_idea` tabulates it. The
+parameter sets are plain option presets, so listing a sweep imports no torch.
 """
 from typing import NamedTuple
 

@@ -1,12 +1,7 @@
 """A one-off run from an explicit argument list: edit `args` and run `python debug.py`.
 
     python debug.py                                   # the list below: SIREN + sym_power on DIV2K 00
-    python debug.py --num_epochs 300 --log_epoch 100  # options after it go to main.py, after the list's
-    python debug.py --input_path my.png --tag try2    # ... so they override it (argparse: the last wins)
-
-Every option of main.py (`python main.py --help`) can be set in the list or after the command. The
-run goes to log/debug/<tag>_<time>_<random>/ (--save_dir / --up_folder_name / --tag move it), apart
-from the demo's log/000_demo/.
+    python debug.py --num_epochs 300 --log_epoch 100  # options after it go to main.py and override the list
 """
 import os
 import signal

@@ -2,14 +2,10 @@
 
     python main.py --input_path data/div2k/test_data/00.png --transform sym_power
     python main.py --resume log/debug/exp_<time>_<rand>
-    python main.py --eval_ckpt CKPT [--input_path DATA]
-    python main.py --eval_ckpt LOG_DIR --input_path DATA   # every run's last checkpoints (trainer/decode.py)
+    python main.py --eval_ckpt CKPT_OR_LOG_DIR [--input_path DATA]
 
-User mistakes end with one line on standard error and exit code 2; out of memory with 3; a stop by
-Ctrl-C, SIGTERM, SIGHUP, SIGUSR1 or SIGUSR2 (after a checkpoint of the current epoch) with 130, meaning
-"interrupted, resumable" (util/errors.py's exit_code, as every entry point). Anything else is a bug
-and shows its traceback (exit 1). The run itself (folder, options, log, resume) is trainer/run.py's,
-the loop trainer/base_trainer.py's.
+Exit codes: 2 a user's mistake (one line), 3 out of memory, 130 interrupted (resumable); a bug shows
+its traceback (util/errors.py).
 """
 import os
 import sys

@@ -1,8 +1,5 @@
-"""From (experiment id, parameter-set name) to main.py options: an explicit registry, no eval.
-
-Every task runs with --up_folder_name <id>_<name> and --tag <parameter set>, so
-log/<id>_<name>/<set>_<time>_<random>/ identifies each run. A folder input is fitted whole (main.py
-needs no --multi_data, which it accepts only for the published code's command lines).
+"""From (experiment id, parameter-set name) to main.py options: an explicit registry, no eval. Every
+task runs with --up_folder_name <id>_<name> and --tag <set>: log/<id>_<name>/<set>_<time>_<random>/.
 """
 import os
 

@@ -1,14 +1,8 @@
 """Image, audio and video metrics: PSNR and SSIM as the reference computes them, textbook SSIM, LPIPS, SNR.
-
-All image metrics take (C, H, W) float tensors in the signal's own units (0..255 for 8-bit).
-A metric that cannot be computed (a perfect reconstruction's PSNR, SSIM of an image smaller than
-its window, LPIPS without weights) is None, written as null: never inf or NaN.
+Images are (C, H, W) float tensors in their own units (0..255 for 8-bit). A metric that cannot be
+computed (a perfect reconstruction's PSNR, LPIPS without weights) is None: never inf or NaN.
 
     python -m components.metrics REF TEST [--lpips]   # one JSON line {"psnr", "ssim", "ssim_ref", "lpips"}
-
-The tool says why a PSNR is null ("psnr_null": "identical" when the images are equal, "no signal"
-when the reference is 0 everywhere: the reference's PSNR divides by its maximum), and compares images
-of two bit depths in the reference's units (each normalised by its own dtype's range), with a note.
 """
 import json
 import math

@@ -1,11 +1,6 @@
-"""Signals on disk, apart from training: read a path into a Signal, list a folder's samples, write a
-prediction and its TensorBoard media. One class per modality (as SIREN's dataio.py holds every
-reader), gathered at the bottom with what the loop needs of that modality into one record each
-(MODALITIES: metrics, PSNR peak, batch, option defaults); the loop itself is trainer/base_trainer.py.
-
-A Signal's data is a float tensor (C, *grid) in the signal's own units (0..255 for 8-bit images,
-[-1, 1] for audio) with its Nominal range. `builtin:chirp` (audio) and `builtin:astronaut_pan`
-(video) are synthesised and need no download.
+"""Signals on disk: read a path into a Signal (C, *grid, in its own units), list a folder's samples,
+write a prediction and its TensorBoard media; one class per modality, and one record per modality
+of what the loop needs (MODALITIES). builtin:chirp and builtin:astronaut_pan need no download.
 """
 import os
 from dataclasses import dataclass, field

@@ -1,15 +1,7 @@
-"""The data transforms of Table 1 as this project runs them: the rows' options to a transform
-(`build`), the rows that change the data rather than the mapping (`prepare_data`: inverse, rpp), the
-Attributes columns, a checkpoint's transform (`restore`), and the inspector below.
-
-The transforms themselves (SymPower, MinMax, ZScore, BoxCox) are the library components/sympower.py,
-installed by `pip install .` as the module `sympower` and importable from here as before. The trainer
-states the data's units explicitly (`build(opts, levels, lo)`: 256 and 0 for 8-bit images, the
-reference's), so the library's dtype rule never applies to a run.
-
-The Table 1 rows `inverse` and `rpp` change the data, not the value mapping: `prepare_data`
-inverts (lo + hi - x) or permutes the pixels before a [-1, 1] min-max, and metrics are computed on
-that prepared data, as in the reference.
+"""The data transforms of Table 1 as this project runs them: options to a transform (`build`), the
+rows that change the data rather than the mapping (`prepare_data`: inverse, rpp), the Attributes
+columns, a checkpoint's transform (`restore`), and an inspector. The transforms themselves are the
+standalone library components/sympower.py.
 
     python -m components.transform PATH [--transform ROW]   # fitted params and attributes as JSON
 """

@@ -3,16 +3,9 @@
     python data/download.py [div2k_test div2k_train kodak text libri ...] [--base_url URL]
     python data/download.py authors_runs          # their log/001_trans (runs + checkpoints) into log/authors/
 
-Data files come from the authors' public repository at the commit pinned in data/manifest.json (or
-from --base_url, which is joined with each file's path, e.g. a mirror), through pooch: each is
-verified against its SHA-256 and moved to its final name only once it matches, so a wrong or partial
-file never sits there; a present file with the right checksum is not fetched again.
-The released runs sit in a Google Drive folder (the published README's "Checkpoints" link), fetched
-with gdown; `python summarize.py log/authors` reads them, `python main.py --eval_ckpt log/authors
---input_path data/div2k/test_data --trust_checkpoint` decodes their checkpoints.
-Failures are told one line per kind (offline: the rest is not tried; HTTP <code>; checksum; disk),
-with the reason, then one line saying what to do (--base_url, or where to copy the files by hand).
-Exit status: 0 when everything requested is present (and verified), 1 otherwise.
+Files come from the authors' repository at the commit pinned in data/manifest.json (or --base_url),
+through pooch, each moved to its name only once its SHA-256 matches; the released runs from Google
+Drive with gdown. Failures: one line per kind, then what to do. Exit 0 when everything is present.
 """
 import json
 import logging

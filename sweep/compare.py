@@ -1,11 +1,6 @@
-"""A sweep's transforms side by side: for each sample, the transformed data's histogram of every
-parameter set of the sweep overlaid in one picture, written when the sweep ends (run.py).
-
-TensorBoard draws each run's histogram in a card of its own (`<name>/data/after`, the same tag in
-every run, so the cards sit side by side), and cannot overlay runs in one card. This picture does:
-it goes into the sweep's own TensorBoard run, <log_dir>/_compare (an image per sample,
-`<name>/data/after, every set`), and beside it as <log_dir>/_compare/<name>_after.png. It is read from
-the runs' own event files, so it needs neither the data nor torch.
+"""A sweep's transforms side by side: per sample, every parameter set's transformed-data histogram
+overlaid in one picture (TensorBoard cannot overlay runs in one card), written when the sweep ends
+into <log_dir>/_compare, read from the runs' event files (no data, no torch).
 """
 import glob
 import io

@@ -1,9 +1,6 @@
-"""The demo ("000"): SIREN + sym_power on DIV2K image 00, sized to the machine it runs on.
-
-With a GPU (or --full) it is the paper's setting: 512 x 512, 5000 epochs. On a CPU it announces
-and runs a profile that takes minutes (2 min 16 s on two cores, measured; far longer when they are busy): a 128 x 128 downscale and 1000 epochs. The
-profile lives here only; main.py never shrinks images or epochs by itself. Without the data it
-fits scikit-image's bundled astronaut (no download).
+"""The demo ("000"): SIREN + sym_power on DIV2K image 00, sized to the machine it runs on: the paper's
+512 x 512 and 5000 epochs with a GPU (or --full), else a 128 x 128 downscale and 1000 epochs (2 min 16 s
+on two cores, measured). Without the data it fits scikit-image's astronaut.
 """
 import os
 import sys

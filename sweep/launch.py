@@ -1,14 +1,7 @@
 """Sweeps on a cluster: each parameter set is one checkpointable submitit job (SLURM, or this machine).
-
-    python run.py 001 --launcher slurm --partition P [--gpus_per_task 1 --time 120]
-    python run.py 001 --launcher local [--time MIN]   # the same code path on this machine
-    python run.py --status log/001_trans               # pending / running / done / failed, requeues
-
-A job runs `main.py` with the task's options into the run folder run.py chose, and records its state
-in <log_dir>/jobs/<task>.json; jobs.json maps each task to its job id and run folder. At a time limit
-or a preemption the scheduler signals the job (USR2, --time minus the signal delay); the job passes
-the signal to main.py, which stops at the end of its epoch with a checkpoint, and submitit requeues
-the job as `main.py --resume <its run folder>`: the same folder, nothing lost beyond that epoch.
+A job runs main.py into the run folder run.py chose and records its state in <log_dir>/jobs/<task>.json;
+at a time limit the job's signal stops main.py with a checkpoint and submitit requeues it as
+`main.py --resume <its run folder>`.
 """
 import os
 import shutil

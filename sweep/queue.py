@@ -1,19 +1,8 @@
 """run.py's queue: tasks (main.py processes) started on free slots, their record in sweep.json, and
-the signals that stop them.
-
-Slots: each device takes `workers` tasks at once (the CPU is one device); a task gets its share of
-the CPU's threads (OMP_NUM_THREADS = cores // slots, at least 1), so that N small fits at once use
-every core and no task oversubscribes them.
-
-Output: a task writes straight into <log_dir>/tasks/<name>.log (a file, not a pipe), so it never dies
-on a broken pipe, whatever happens to run.py; run.py follows the log to show it (one slot) and to
-report its last line.
-
-Signals: Ctrl-C, SIGTERM or SIGHUP (a closed terminal) stop the sweep alike: every running task gets
-SIGTERM, checkpoints at the end of its epoch and exits 130 ("interrupted (resumable)"); tasks not
-started yet are recorded "not started"; `run.py --resume` continues both. A second Ctrl-C stops the
-tasks at once (they keep their last checkpoint). Tasks run in their own session, so a terminal's
-signals reach them only through run.py; on Linux each is also sent SIGTERM if run.py itself dies.
+the signals that stop them. A task writes straight into <log_dir>/tasks/<name>.log (a file, not a
+pipe: it never dies on a broken pipe) and gets cores // slots threads. Ctrl-C, SIGTERM or SIGHUP stop
+every task at the end of its epoch, resumably; a second Ctrl-C at once. Tasks run in their own
+session, and on Linux get SIGTERM if run.py itself dies.
 """
 import ctypes
 import heapq

@@ -1,13 +1,6 @@
-"""Checkpoints: the format, saving, safe loading, the latest one of a run, pruning. Decoding them
-into signals is trainer/decode.py.
-
-This project's format holds tensors and plain types only: the model, optimizer and scheduler state,
-the options as a dict, the fitted transform parameters, the data shape and range, the generator
-states and the metrics so far, so it resumes a run exactly and decodes alone. Every load is
-torch.load(weights_only=True): a checkpoint crafted to run code on load is refused. The reference's
-format pickles an argparse.Namespace under "args"; with --trust_checkpoint that one class (and
-nothing else) is allowed, still under weights_only=True, and its transform is refitted from
---input_path, as the reference would do.
+"""Checkpoints: the format, saving, safe loading, the latest one of a run, pruning. Tensors and plain
+types only, loaded with weights_only=True, so a crafted file cannot run code; the reference's pickled
+argparse.Namespace is allowed with --trust_checkpoint, and nothing else.
 """
 import glob
 import os

@@ -1,16 +1,8 @@
-"""Decoding checkpoints into signals and metrics: one checkpoint, a run folder's or a whole log tree's.
-
-    python main.py --eval_ckpt CKPT [--input_path DATA]                      # one: eval_<name>/ + a JSON line
-    python main.py --eval_ckpt RUN_OR_LOG_DIR --input_path DATA [--trust_checkpoint]
-
-A folder: every run's last checkpoint of every sample (ckpt/ckpt_<name>_<epoch>_<time>.pth, the
-highest epoch), this project's or the published code's, each decoded with its own options. Per source
-run, <save_dir>/decoded/<experiment>/<run>/ gets the decoded signals, an args.json and a results.json
-the summariser reads; the source tree is only read. The metrics describe the model after the
-checkpoint's epoch's update, whereas training logs measure before it: a decoded PSNR at epoch E is a
-little above the logged one, and results.json says so ("measured": "after_update").
-The published code's checkpoints store no transform parameters (they are refitted on --input_path)
-and no rpp permutation (such runs cannot be decoded).
+"""Decoding checkpoints into signals and metrics: one checkpoint, a run folder's or a whole log tree's
+(every run's last checkpoint of every sample, each decoded with its own options, into
+<save_dir>/decoded/<experiment>/<run>/). A decoded model is the one after its epoch's update, so
+its PSNR is a little above the logged one: results.json says "measured": "after_update". The
+published code's checkpoints hold no transform (refitted on --input_path) and no rpp permutation.
 """
 import argparse
 import json

@@ -1,30 +1,7 @@
-"""How many rows one forward + backward pass may take: the training step's peak memory, estimated
-from the rows, the model and the backbone, against a budget (--chunk_rows auto, the default).
-
-The estimate is what the process holds when training starts (its resident memory on the CPU, the
-allocator's tensors on a GPU: the signal, its coordinate, target and data rows, the model) plus
-
-- the model's activations of one pass: STEP_BYTES bytes per row per hidden unit and layer
-  (width x (hidden_layers + 1)), measured for each backbone and step (below),
-- the step's (rows, C) tensors besides the model: the prediction, its residual, the decoded rows of
-  the per-step PSNR, a video batch's gathered rows (ROW_VALUE_BYTES per value, counted),
-- the log-epoch metrics and media of the whole signal (EVAL_BYTES per value, measured) and the
-  model's evaluation pass over at most EVAL_CHUNK rows.
-
-The budget is --memory_gb when given, else what the device has free (CUDA's free memory on a GPU,
-MemAvailable of /proc/meminfo on the CPU) less MARGIN of it, on top of what the process holds. Where
-the full batch fits, the step is not chunked (and is the same step, bit for bit, as without this).
-
-The constants were measured on the CPU (2-core shared machine, torch 2.14.1) by
-
-    python benchmarks/calibrate_memory.py --calibrate
-
-which runs each step configuration in a fresh process at two row counts and takes the difference of
-their peak resident memory per row (the fixed cost of the process cancels), and the metrics once at
-2048 x 2048 x 3 (their peak above what the process held before). Resident memory on the
-CPU counts what the allocator really maps, including freed-but-cached pages; a GPU's caching
-allocator holds the same tensors, so the same per-row figures are used there (not measured on a GPU:
-none was available; there torch.cuda.max_memory_allocated would be the measure).
+"""How many rows one forward + backward pass may take: the step's peak memory, estimated from the
+rows, the model and the backbone, against a budget (--chunk_rows auto, the default). Where the full
+batch fits, the step is not chunked (the same step, bit for bit). The constants were measured on the
+CPU by `python benchmarks/calibrate_memory.py --calibrate`; how: docs/memory.md.
 """
 import os
 from dataclasses import dataclass

@@ -1,17 +1,7 @@
 """One run of main.py: its folder, resolved options (args.json), log, TensorBoard writer, recorder,
-device and resume state, in one object that the loop (trainer/base_trainer.py) is given.
-
-    run = Run.start(args)             # a new run: its inputs read first, then its folder and args.json
-    run = Run.resume(args)            # args.resume, interrupted, with its own args.json; None if finished
-    with run:                         # closes the writer
-        for path, checkpoint in run.pending():
-            trainer.fit(path, checkpoint)
-        run.finish()
-
-Resuming is read and applied here only: the run's args.json (resolved again, so that an older one
-with nulls still resumes), its latest checkpoint, and from it the recorder and the generators,
-restored once before the first sample that is left (the loop then loads that sample's model, Adam
-and schedule from the checkpoint, building the model without moving the generators).
+device and resume state, in one object the loop (trainer/base_trainer.py) is given. Resuming is
+read and applied here only: args.json (resolved again, so an older one with nulls still resumes),
+the latest checkpoint, and from it the recorder and the generators.
 """
 import os
 import sys

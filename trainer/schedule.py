@@ -1,9 +1,5 @@
-"""Learning-rate schedules: the factor on --lr after `t` of `T` epochs, as a LambdaLR stepped once
-per epoch (trainer/base_trainer.py). Importing this loads no torch, so that opt.py can list the names.
-
-decay is the published trainer's (protocol.md): lr * 0.1 ** (t / T), a tenth of --lr at the last
-epoch. constant keeps --lr to the end: the same authors' later repository (zwx-open/EVOS-INR) builds
-the same scheduler but never steps it, so its full-batch "Standard" baseline trains at a constant lr
+"""Learning-rate schedules: the factor on --lr after `t` of `T` epochs (a LambdaLR stepped once per
+epoch). decay is the published trainer's; constant is the authors' later EVOS-INR baseline's
 (docs/protocol.md).
 """
 

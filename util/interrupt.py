@@ -1,15 +1,8 @@
 """Stopping a run between two epochs, with a checkpoint, not wherever Python happens to be.
 
-Ctrl-C (SIGINT): the first one asks to stop; the training loop snapshots and raises
-KeyboardInterrupt at the next epoch boundary; a second one interrupts at once. Why deferred: a
-KeyboardInterrupt raised while torch.compile's guards are being checked (each call of a compiled
-kernel) is swallowed by PyTorch (seen with 2.14), and the run would carry on as if nothing had
-happened.
-
-SIGTERM, SIGUSR1, SIGUSR2 (a cluster's time limit or preemption: SLURM sends SIGTERM, or the
-USR2 that submitit asks for, some seconds before it kills the job) and SIGHUP (the terminal or ssh
-session the run was started from closed): the same stop at the end of the epoch, however often they arrive; they never escalate to an immediate stop, which would lose the
-checkpoint the scheduler's grace period is for.
+A first Ctrl-C asks to stop at the next epoch boundary, a second stops at once: a KeyboardInterrupt
+raised inside torch.compile's guards is swallowed by PyTorch. SIGTERM, SIGUSR1/2 (a cluster's time
+limit) and SIGHUP (a closed terminal) never escalate: the grace period is for the checkpoint.
 """
 import os
 import signal

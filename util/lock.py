@@ -1,14 +1,6 @@
-"""One writer per folder: an advisory lock on <folder>/.lock that a second process is refused.
-
-    with hold(folder, "run folder"):    # or lock = hold(...); ...; lock.release()
-        ...                              # this process alone writes into `folder`
-
-The lock is fcntl.flock on the lock file: the kernel drops it when its holder exits, however it exits
-(a crash or a SIGKILL cannot leave a folder locked), and a stale lock file is only ever a file. The
-holder writes its pid, host and command into it so that the process refused can name it. flock is
-advisory: it guards this project's writers from each other (main.py on a run folder, run.py on a
-sweep folder), not a folder from any other program. On a file system without flock (some network
-mounts) the folder is written unguarded, as before, after a one-line warning.
+"""One writer per folder: an advisory fcntl.flock on <folder>/.lock that a second process is refused
+(naming the holder's pid, host and command). The kernel drops it when its holder exits, however it
+exits. Without flock (some network mounts) the folder is written unguarded after a warning.
 """
 import fcntl
 import os

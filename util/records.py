@@ -1,13 +1,6 @@
-"""Every file the project reads back, read in one place and checked at the door.
-
-One reader per kind: args.json, ckpt/latest.json, results.json, sweep.json, jobs.json (and a job's
-state file), the published code's res_table.md, and a checkpoint of either format. Each checks
-structure, types and ranges and returns a record, or raises InputError naming the file and what is
-wrong; nothing else in the project opens these files. A name or path taken from one of them only
-ever resolves inside the folder it belongs to (symlinks resolved first): `inside` is that check.
-
-Nothing here imports torch at module level: run.py --status / --resume and the summariser read run
-folders without it (read_checkpoint imports it when called).
+"""Every file the project reads back, read in one place and checked at the door: each reader returns
+a record or raises InputError naming the file and what is wrong. A path taken from one only resolves
+inside the folder it belongs to (`inside`). No torch at module level (read_checkpoint imports it).
 """
 import json
 import math

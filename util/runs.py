@@ -1,15 +1,6 @@
-"""Run folders, whoever wrote them, as one record each: what the summariser and the curves read.
-
-Three kinds of folder hold an args.json:
-- this project's runs (main.py): results.json holds every logged epoch's metrics;
-- the published code's runs (the authors' released log/001_trans, or a run of their code): no
-  results.json, but res_table.md, a PrettyTable block per logged epoch (`epoch_N | psnr | mse |
-  ssim | lpips`, one row per image and a `mean` row) and a `time` block written at the end;
-- decoded checkpoints (main.py --eval_ckpt on a folder): results.json with "measured": "after_update".
-
-Training logs (both codes) measure an epoch before that epoch's optimizer update, on the prediction
-the step made; a decoded checkpoint holds the model after it, so its PSNR at epoch E is slightly
-higher. Every record says which it is.
+"""Run folders, whoever wrote them, as one record each: this project's runs (results.json), the
+published code's (res_table.md) and decoded checkpoints (results.json, "measured": "after_update":
+the model after its epoch's update, where training logs measure before it). The summariser reads these.
 """
 import os
 

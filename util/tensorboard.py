@@ -1,12 +1,5 @@
 """TensorBoard helpers: the writer, error maps with a colour bar, metric tags, image means, HParams.
-
-What a run writes (per sample <name>; `mean/` once every sample has logged an epoch):
-    <name>/train/total_loss, <name>/train/psnr   every step (the reference's; its train/mse repeated total_loss)
-    <name>/eval/<metric>                          every log epoch; mse is named mse_transformed (TAGS)
-    mean/eval/<metric>                            the image mean at every log epoch (what HParams reads)
-    <name>/abs_error, <name>/reconstruction, <name>/target, <name>/data/transform   images
-    <name>/data/before, <name>/data/after         histograms (one stable tag for every transform)
-A sweep's own run <log_dir>/_compare overlays the sets' `after` histograms per sample (sweep/compare.py).
+The tags a run writes: docs/views.md.
 """
 import math
 import os
