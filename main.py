@@ -25,8 +25,8 @@ def set_threads():
 def fit(args):
     """Train a new run (args from the command line) or finish an interrupted one (--resume)."""
     from components.metrics import Lpips  # here: --help and a bad option need no torch
-    from trainer.base_trainer import BaseTrainer
-    from trainer.run import Run
+    from trainer.loop import Trainer
+    from trainer.fit import Run
     from util.interrupt import DeferredInterrupt
 
     run = Run.resume(args) if args.resume else Run.start(resolve(check(args)))
@@ -36,7 +36,7 @@ def fit(args):
         # LPIPS's network is the first random draw, as in the reference
         lpips = Lpips(run.device, log=run.log) if run.args.eval_lpips else None
         interrupt = DeferredInterrupt()
-        trainer = BaseTrainer(run, lpips if lpips is not None and lpips.available else None, interrupt)
+        trainer = Trainer(run, lpips if lpips is not None and lpips.available else None, interrupt)
         with interrupt:
             for path, state in run.pending():
                 trainer.fit(path, state)

@@ -12,7 +12,7 @@ from config import ROWS
 from util.cli import Parser
 from util.declarations import GROUPS, OPTIONS
 from util.errors import InputError, OptionError
-from util.records import is_int, is_number, read_args, within
+from util.readers import is_int, is_number, read_args, within
 
 # What each option is to a run (util/declarations.py): resume (trainer/fit.py), checkpoints
 # (trainer/checkpoint.py), TensorBoard's HParams and the decoder read this one table.

@@ -33,7 +33,7 @@ from util.lock import hold
 from util.misc import run_folder_name
 from sweep.queue import Queue, SweepRecord, cores
 from util.recorder import run_complete
-from util.records import option_values, read_args, read_json, read_sweep, walk
+from util.readers import option_values, read_args, read_json, read_sweep, walk
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
 MAIN = "main.py"
@@ -266,7 +266,7 @@ def build_tasks(exp, only, extra, save_dir, seeds=(None,)):
 
 def resume_tasks(log_dir):
     """Tasks of an interrupted sweep: unfinished run folders resume, never-started tasks start. Every
-    folder and name sweep.json gives stays inside log_dir (util/records.py)."""
+    folder and name sweep.json gives stays inside log_dir (util/readers.py)."""
     saved = read_sweep(log_dir)
     tasks = []
     if saved is not None:
@@ -306,7 +306,7 @@ def warn_missing_inputs(tasks):
     """--dry_run: one warning per input the tasks would not find (paths relative to the repository, where
     the tasks run), naming the download command where data/manifest.json knows the data."""
     from util.io import missing
-    from util.records import option_values
+    from util.readers import option_values
 
     paths = dict.fromkeys(p for t in tasks for p in option_values(t.argv, "--input_path")[-1:])
     for path in paths:
@@ -429,12 +429,12 @@ def show_sweep(log_dir, record):
             runs.append((param_set, folder))
     if not runs:
         return
-    from sweep.compare import COMPARE, write_comparison
+    from sweep.overlay import OVERLAY, write_overlay
 
-    pictures = write_comparison(log_dir, runs)
+    pictures = write_overlay(log_dir, runs)
     print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir, runs))
-          + (f"\n  the sets' histograms overlaid: {os.path.join(log_dir, COMPARE)} ({len(pictures)} "
-             f"picture(s), also TensorBoard's run {COMPARE})" if pictures else ""), file=sys.stderr, flush=True)
+          + (f"\n  the sets' histograms overlaid: {os.path.join(log_dir, OVERLAY)} ({len(pictures)} "
+             f"picture(s), also TensorBoard's run {OVERLAY})" if pictures else ""), file=sys.stderr, flush=True)
 
 
 def show_status(log_dir):

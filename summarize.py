@@ -33,9 +33,9 @@ import sys
 from opt import check_kinds, group_options
 from util.cli import Parser
 from util.errors import InputError, OptionError, UserError, exit_code_for
-from util.records import EPOCH, md_cell, read_sweep
+from util.readers import EPOCH, md_cell, read_sweep
 from util import paired, protocol
-from util.runs import SOURCES, load_runs
+from util.folders import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
 PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "util", "paper_table1.json")

@@ -63,7 +63,7 @@ def _setup(args, device):
     from components import transform as T
     from models import build_model
     from opt import row_options
-    from trainer.base_trainer import grid_coords
+    from trainer.loop import grid_coords
 
     torch.manual_seed(3407)
     img = _image(args.size)
@@ -91,7 +91,7 @@ def _buffered(writer, one_step):
     """A step function that buffers [loss, psnr] and writes them every 100 steps, as the training loop does."""
     import torch
 
-    from trainer.base_trainer import write_step_scalars
+    from trainer.loop import write_step_scalars
 
     scalars = []
 
@@ -104,9 +104,9 @@ def _buffered(writer, one_step):
 
 
 def _project_one(args, s):
-    """The loop body of BaseTrainer.fit for a non-log epoch, scalar buffering included."""
+    """The loop body of Trainer.fit for a non-log epoch, scalar buffering included."""
     from trainer import fast_step
-    from trainer.base_trainer import make_adam
+    from trainer.loop import make_adam
     from trainer.fast_step import Kernels, Step
 
     if args.split_rows is not None:  # 0: ATen's one-pass x.sum(0) for the bias gradients
@@ -133,7 +133,7 @@ def _graph_one(args, s):
     import torch
     import torch.nn.functional as F
 
-    from trainer.base_trainer import make_adam
+    from trainer.loop import make_adam
     from trainer.fast_step import FusedSiren, Kernels
 
     peak = s.ref.max()
@@ -171,7 +171,7 @@ def _compiled_one(args, s):
     import torch
     import torch.nn.functional as F
 
-    from trainer.base_trainer import make_adam
+    from trainer.loop import make_adam
 
     optimizer = make_adam(s.model, 1e-4, fused=True)
     scheduler = _schedule(optimizer, args)
@@ -284,7 +284,7 @@ def _chunked_ab(args, model, tf, coords, gt, ref, writer):
 
     import torch
 
-    from trainer.base_trainer import make_adam
+    from trainer.loop import make_adam
     from trainer.fast_step import Kernels, Step
 
     kernels = Kernels(True, log=lambda m: print(m, file=sys.stderr))

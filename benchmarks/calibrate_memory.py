@@ -30,7 +30,7 @@ def _child_step(key, rows):
     import torch
 
     from models import build_model
-    from trainer.base_trainer import make_adam
+    from trainer.loop import make_adam
     from trainer.fast_step import Kernels, Step
 
     torch.manual_seed(0)

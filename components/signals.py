@@ -284,7 +284,7 @@ def _video_batch(batch_size, n):
 
 class Modality(NamedTuple):
     """Everything that differs between images, audio and video: the files (`io`: listing, reading,
-    writing a prediction, TensorBoard media) and what the fitting loop needs (trainer/base_trainer.py)."""
+    writing a prediction, TensorBoard media) and what the fitting loop needs (trainer/loop.py)."""
     name: str
     io: object  # ImageSignals, AudioSignals or VideoSignals
     evaluate: object  # (recon, data, signal, lpips) -> metrics; both (C, *grid) in the signal's units

@@ -9,7 +9,7 @@ import imageio.v2 as imageio
 import numpy as np
 
 from util.errors import InputError
-from util.records import read_args, read_results
+from util.readers import read_args, read_results
 from util.tensorboard import tensorboard_command
 
 DEMO_IMAGE = "data/div2k/test_data/00.png"

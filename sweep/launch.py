@@ -14,7 +14,7 @@ import submitit
 
 from util.errors import OptionError
 from util.io import write_json
-from util.records import read_job_state, read_jobs, read_json
+from util.readers import read_job_state, read_jobs, read_json
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MAX_REQUEUES = 100  # timeouts a job may be requeued after; each resumes where the last one stopped
@@ -111,7 +111,7 @@ def submit(tasks, log_dir, meta, args):
 
 
 def _earlier_jobs(log_dir):
-    """The jobs an earlier submit into log_dir recorded ({} for a new folder), checked by util/records.py:
+    """The jobs an earlier submit into log_dir recorded ({} for a new folder), checked by util/readers.py:
     a sweep's record only ever gains jobs."""
     if not os.path.lexists(os.path.join(log_dir, "jobs.json")):
         return {}
@@ -126,7 +126,7 @@ def _save_jobs(log_dir, meta, jobs, earlier):
 
 def print_status(log_dir):
     """One line per task: state, job id, run folder. Exit 1 if any failed, else 0. jobs.json and each
-    job's state file are read through util/records.py (a state file only ever from <log_dir>/jobs/)."""
+    job's state file are read through util/readers.py (a state file only ever from <log_dir>/jobs/)."""
     jobs = read_jobs(log_dir)
     states = {name: read_job_state(job) for name, job in jobs.items()}  # every file checked before a line is printed
     failed = 0

@@ -16,7 +16,7 @@ from collections import deque
 
 from util.interrupt import SignalHandlers
 from util.io import write_json
-from util.records import read_json, read_progress, read_sweep
+from util.readers import read_json, read_progress, read_sweep
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2  # how often the queue looks at its tasks (and a task's log is followed)

@@ -12,11 +12,11 @@ import time
 
 from util.errors import InputError
 from util.recorder import run_complete
-from util.records import PROGRESS_FILE, read_progress, read_results, read_sweep, walk
+from util.readers import PROGRESS_FILE, read_progress, read_results, read_sweep, walk
 
 def fit_progress(folder):
     """(sample, epoch, total, last psnr as "<psnr> @<its epoch>" or None, seconds since it was written)
-    from a run's progress.json (trainer/base_trainer.py's Progress); None before the first."""
+    from a run's progress.json (trainer/loop.py's Progress); None before the first."""
     try:
         p = read_progress(folder)
         age = time.time() - os.path.getmtime(os.path.join(folder, PROGRESS_FILE))

@@ -85,7 +85,7 @@ def test_video_folder_of_frames(tmp_path):
 
 def test_chunked_evaluation_equals_full():
     import models
-    from trainer.base_trainer import grid_coords, predict
+    from trainer.loop import grid_coords, predict
 
     torch.manual_seed(0)
     model = models.Siren(3, 3, hidden_features=32, hidden_layers=2)

@@ -182,12 +182,12 @@ def test_cpu_allocation_failure_gets_the_out_of_memory_line(tmp_path, tiny_png):
 def test_a_bug_inside_the_loop_shows_its_traceback(tmp_path, tiny_png, monkeypatch):
     """A KeyError raised by the code (not a user mistake) leaves main() as itself (the interpreter then
     prints its traceback, exit 1); it is not turned into a one-line 'error:'."""
-    import trainer.base_trainer as bt
+    import trainer.loop as bt
 
     def boom(self, *a, **k):
         raise KeyError("injected")
 
-    monkeypatch.setattr(bt.BaseTrainer, "flush_scalars", boom)
+    monkeypatch.setattr(bt.Trainer, "flush_scalars", boom)
     with pytest.raises(KeyError, match="injected"):
         main_py(tmp_path, "--input_path", tiny_png)
 

@@ -11,7 +11,7 @@ from opt import build_parser, defaults
 from tests.conftest import ROOT
 from trainer.schedule import LR_SCHEDULES
 from util import declarations as D
-from util.records import SIGNAL_DIMS
+from util.readers import SIGNAL_DIMS
 
 # main.py's transform option -> the constructors' arguments that default to it (sympower.py stays standalone)
 LIBRARY = {"trans_shift": [(c, "shift") for c in (S.MinMax, S.BoxCox, S.SymPower)],

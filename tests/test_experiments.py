@@ -49,7 +49,7 @@ def test_every_task_name_is_one_the_sweep_record_reads_back():
     """A task is named <set> or <set>_seed<N> (run.py --seeds), and sweep.json holds those names: the
     reader's plain-name rule must take every set of every experiment (008's `scale_1.0@decay_1e-4`
     once failed it, and a second sweep into the folder stopped on its own record)."""
-    from util.records import is_name
+    from util.readers import is_name
 
     names = [f"{s}{seed}" for sets in PARAM_SETS.values() for s in sets for seed in ("", "_seed3407")]
     assert [n for n in names if not is_name(n)] == []

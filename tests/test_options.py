@@ -1,4 +1,4 @@
-"""Options resolved once before anything trains (opt.resolve, trainer/run.py): the backbone's and the
+"""Options resolved once before anything trains (opt.resolve, trainer/fit.py): the backbone's and the
 modality's defaults fill what the user left None, args.json says what ran, an older args.json with
 nulls still resumes and decodes, and the video batch is derived only when it was not given."""
 import json

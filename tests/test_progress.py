@@ -1,8 +1,8 @@
-"""Progress from a fit's first seconds (trainer/base_trainer.py's Progress): a line at the start, one when
+"""Progress from a fit's first seconds (trainer/loop.py's Progress): a line at the start, one when
 the first step (compilation) is done, then a line every PROGRESS_EVERY_S seconds without a terminal,
 with an ETA from the steps after the first. A fake clock: no test waits for time to pass."""
-import trainer.base_trainer as bt
-from trainer.base_trainer import PROGRESS_EVERY_S, Progress, format_s
+import trainer.loop as bt
+from trainer.loop import PROGRESS_EVERY_S, Progress, format_s
 
 
 class Clock:
@@ -52,7 +52,7 @@ def test_format_s():
 
 def test_the_progress_file_says_epoch_total_psnr_and_rate(monkeypatch, tmp_path):
     """progress.json is what the sweep reads (sweep/status.py, sweep/queue.py): the fit writes it as data."""
-    from util.records import read_progress
+    from util.readers import read_progress
 
     clock = Clock()
     monkeypatch.setattr(bt.time, "monotonic", clock)

@@ -1,5 +1,5 @@
 """Property-based tests at the door (hypothesis): random and mutated bytes, JSON values of the wrong
-types and random option values through every reader of util/records.py and the option check. Each
+types and random option values through every reader of util/readers.py and the option check. Each
 must end in a valid record or the project's own UserError, never another exception. In-process and
 small: a few seconds each."""
 import copy
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from opt import RULES, build_parser, check, check_kinds, check_values, read_options, resolve
 from tests.conftest import image_folder, smooth_image
-from util import records
+from util import readers
 from util.declarations import OPTIONS
 from util.errors import InputError, OptionError, UserError
 
@@ -82,10 +82,10 @@ def _read_ok(fn, *args):
 
 READERS = {  # file under a run / sweep folder -> the reader that reads it
     "args.json": read_options,
-    "results.json": lambda folder: records.read_results(os.path.join(folder, "results.json")),
-    "ckpt/latest.json": records.read_latest,
-    "sweep.json": records.read_sweep,
-    "jobs.json": lambda folder: [records.read_job_state(j) for j in records.read_jobs(folder).values()],
+    "results.json": lambda folder: readers.read_results(os.path.join(folder, "results.json")),
+    "ckpt/latest.json": readers.read_latest,
+    "sweep.json": readers.read_sweep,
+    "jobs.json": lambda folder: [readers.read_job_state(j) for j in readers.read_jobs(folder).values()],
 }
 
 
@@ -124,10 +124,10 @@ def test_wrong_json_values_end_in_a_record_or_an_input_error(tmp_path_factory, r
     (folder / name).write_text(json.dumps(mutant(data.draw, doc)))
     rec = _read_ok(READERS[name], str(folder))
     if name == "ckpt/latest.json" and rec is not None:  # a record's path never leaves the run's ckpt/
-        assert records.within(folder / "ckpt", rec.path)
+        assert readers.within(folder / "ckpt", rec.path)
     if name == "sweep.json" and rec is not None:
         for t in rec.tasks:
-            assert records.is_name(t.name) and (t.folder is None or records.within(folder, t.folder))
+            assert readers.is_name(t.name) and (t.folder is None or readers.within(folder, t.folder))
 
 
 @pytest.mark.parametrize("name", list(READERS))
@@ -189,13 +189,13 @@ def test_every_scheduler_entry_of_a_checkpoint_takes_every_json_type(run_dir, tm
             path = tmp_path / "ckpt_1_6_x.pth"
             torch.save({**state, "scheduler": {**state["scheduler"], key: value}}, path)
             try:
-                records.read_checkpoint(str(path))
+                readers.read_checkpoint(str(path))
             except InputError as e:
                 assert "\n" not in str(e).strip()
 
 
 def test_the_signal_dimensions_are_what_the_readers_give(tmp_path):
-    """util/records.py's SIGNAL_DIMS (torch-free, for the checkpoint check) against a signal of each
+    """util/readers.py's SIGNAL_DIMS (torch-free, for the checkpoint check) against a signal of each
     modality as components/signals.py reads it."""
     import imageio.v2 as imageio
 
@@ -204,11 +204,11 @@ def test_the_signal_dimensions_are_what_the_readers_give(tmp_path):
     imageio.imwrite(tmp_path / "a.png", smooth_image(8, 8))
     frames = image_folder(tmp_path / "frames", ["0", "1"], 8)
     inputs = {"image": tmp_path / "a.png", "audio": "builtin:chirp", "video": frames}
-    assert set(records.SIGNAL_DIMS) == set(MODALITIES) == set(inputs)
+    assert set(readers.SIGNAL_DIMS) == set(MODALITIES) == set(inputs)
     opts = {"audio_seconds": 0.01}
     for name, m in MODALITIES.items():
         (path,) = m.io.list_samples(str(inputs[name]))
-        assert m.io.read(path, opts).data.dim() == records.SIGNAL_DIMS[name], name
+        assert m.io.read(path, opts).data.dim() == readers.SIGNAL_DIMS[name], name
 
 
 @FAST
@@ -218,9 +218,9 @@ def test_the_signal_dimensions_are_what_the_readers_give(tmp_path):
 def test_res_table_lines_end_in_a_record_or_an_input_error(tmp_path_factory, text):
     path = tmp_path_factory.mktemp("t") / "res_table.md"
     path.write_text("\n".join(text))
-    rec = _read_ok(records.read_res_table, str(path))
+    rec = _read_ok(readers.read_res_table, str(path))
     if rec is not None:
-        assert all(records.EPOCH.fullmatch(e) for e in rec["mean"])
+        assert all(readers.EPOCH.fullmatch(e) for e in rec["mean"])
         assert all(v is None or math.isfinite(v) for m in rec["mean"].values() for v in m.values())
 
 
@@ -278,7 +278,7 @@ def test_truncated_or_random_checkpoint_files_are_input_errors(tmp_path_factory,
     src = _ckpt(run_dir).read_bytes()
     path = tmp_path_factory.mktemp("k") / "x.pth"
     path.write_bytes(src[: int(len(src) * cut)] + raw)
-    _read_ok(records.read_checkpoint, str(path))
+    _read_ok(readers.read_checkpoint, str(path))
 
 
 # ---- options -------------------------------------------------------------------------------------------

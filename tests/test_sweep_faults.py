@@ -88,7 +88,7 @@ def test_a_stop_signal_to_run_py_checkpoints_its_task_and_resume_finishes_the_sw
     assert [line.split()[:2] for line in p.stdout.splitlines()] == [["scale_1.0", "ok"], ["sym_power", "ok"]]
     assert _statuses(log) == {"scale_1.0": "ok", "sym_power": "ok"}
     assert "resuming after" in open(os.path.join(folder, "log.txt")).read()  # continued, not restarted
-    assert "histograms overlaid" in p.stderr and list((log / "001_trans" / "_compare").glob("*.png"))
+    assert "histograms overlaid" in p.stderr and list((log / "001_trans" / "_overlay").glob("*.png"))
 
 
 def test_a_stop_reaches_every_running_task(tmp_path, tiny_png):

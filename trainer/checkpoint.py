@@ -11,7 +11,7 @@ from opt import ROLE
 from util.errors import InputError
 from util.io import torch_save, write_json
 from util.misc import cur_time, rng_state, set_rng_state
-from util.records import FORMAT, is_int, is_number, read_checkpoint, read_latest
+from util.readers import FORMAT, is_int, is_number, read_checkpoint, read_latest
 
 
 def save(folder, epoch, sample, fit, opts, recorder, log):
@@ -58,7 +58,7 @@ def prune(ckpt_dir, name, final_epoch, keep=2):
 
 def load(path, trust=False):
     """A checkpoint's dict, loaded without running code and checked entry by entry
-    (util/records.py); InputError names what is wrong."""
+    (util/readers.py); InputError names what is wrong."""
     return read_checkpoint(path, trust)
 
 

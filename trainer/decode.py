@@ -20,13 +20,13 @@ from components.signals import Signal, modality
 from models import build_model
 from opt import check_kinds, check_values, resolve
 from trainer import checkpoint
-from trainer.base_trainer import grid_coords, make_sample, predict
+from trainer.loop import grid_coords, make_sample, predict
 from util.errors import EXIT_USAGE, InputError, OptionError, UserError
 from util.io import Nominal, safe_name, write_json, write_text
 from util.logger import Logger
 from util.misc import new_run_folder, resolve_device
 from util.recorder import Recorder, clean_metrics
-from util.records import walk
+from util.readers import walk
 
 DECODED = "decoded"  # <save_dir>/decoded/: a tree's decodes, kept apart from training runs
 

@@ -12,7 +12,7 @@ GB = 1e9  # --memory_gb counts 10^9 bytes
 MARGIN = {"cpu": 0.5, "cuda": 0.1}
 MIN_CHUNK = 1024  # rows: smaller chunks only add per-pass overhead
 ALIGN = 1024  # chunks are a multiple of this many rows
-EVAL_CHUNK = 1 << 16  # rows per evaluation pass (trainer.base_trainer.predict)
+EVAL_CHUNK = 1 << 16  # rows per evaluation pass (trainer.loop.predict)
 
 # Peak bytes per row per (width x (hidden_layers + 1)) of one training step, measured at width 256,
 # 3 hidden layers, 2 inputs, 3 outputs by `python benchmarks/calibrate_memory.py --calibrate` (see above).

@@ -4,7 +4,7 @@ import os
 
 from util.errors import InputError
 from util.io import write_json, write_text
-from util.records import md_cell, read_results
+from util.readers import md_cell, read_results
 
 
 def finite_mean(values):

@@ -181,7 +181,7 @@ def hparam_columns(args, domains, shown):
     the options whose values come from the project's tables (the caller's: this layer knows none);
     `set` gets every parameter set named there and this run's own; `seed` (a string) every seed named
     there (a sweep's) and this run's own."""
-    from util.runs import seed_free_tag
+    from util.folders import seed_free_tag
 
     choices = {k: list(v) for k, v in domains.items()}
     the_set = seed_free_tag(str(args.get("tag")), args.get("seed"))

@@ -1,13 +1,13 @@
 """A sweep's transforms side by side: per sample, every parameter set's transformed-data histogram
 overlaid in one picture (TensorBoard cannot overlay runs in one card), written when the sweep ends
-into <log_dir>/_compare, read from the runs' event files (no data, no torch).
+into <log_dir>/_overlay, read from the runs' event files (no data, no torch).
 """
 import glob
 import io
 import os
 import time
 
-COMPARE = "_compare"  # the sweep's own TensorBoard run, beside its run folders (no args.json: not a run)
+OVERLAY = "_overlay"  # the sweep's own TensorBoard run, beside its run folders (no args.json: not a run)
 AFTER = "/data/after"
 BINS = 100  # of the overlaid histograms, over the range of every set's transformed data
 
@@ -55,7 +55,7 @@ def overlay_figure(sample, series):
     return fig
 
 
-def write_comparison(log_dir, runs):
+def write_overlay(log_dir, runs):
     """runs: [(parameter set, run folder)] of a sweep's finished tasks (the first of each set: its seeds
     fit the same data with the same transform). Returns the PNGs written; none for fewer than two sets."""
     import matplotlib.pyplot as plt
@@ -73,7 +73,7 @@ def write_comparison(log_dir, runs):
     for label, folder in firsts.items():
         for sample, (edges, counts) in after_histograms(folder).items():
             by_sample.setdefault(sample, []).append((label, edges, counts))
-    out_dir = os.path.join(log_dir, COMPARE)
+    out_dir = os.path.join(log_dir, OVERLAY)
     os.makedirs(out_dir, exist_ok=True)
     for old in glob.glob(os.path.join(glob.escape(out_dir), "events.out.tfevents.*")):
         os.unlink(old)  # this folder is the sweep's own: one picture per sample, of the sweep as it is now

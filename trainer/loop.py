@@ -22,7 +22,7 @@ from trainer.memory import EVAL_CHUNK  # coordinates per forward pass outside tr
 from trainer.schedule import LR_SCHEDULES
 from util.errors import InputError, OptionError
 from util.io import write_json
-from util.records import PROGRESS_FILE  # what the sweep reads (sweep/status.py, sweep/queue.py)
+from util.readers import PROGRESS_FILE  # what the sweep reads (sweep/status.py, sweep/queue.py)
 from util.tensorboard import metric_tag
 
 
@@ -130,9 +130,9 @@ def new_model(opts, sample, device):
     return build_model(opts, sample.coords.shape[1], sample.data.shape[0]).to(device)
 
 
-class BaseTrainer:
+class Trainer:
     def __init__(self, run, lpips=None, interrupt=None):
-        """`run`: a trainer.run.Run (options, folder, log, writer, recorder, device, modality)."""
+        """`run`: a trainer.fit.Run (options, folder, log, writer, recorder, device, modality)."""
         self.args, self.opts, self.modality = run.args, vars(run.args), run.modality
         self.folder, self.log, self.writer, self.recorder = run.folder, run.log, run.writer, run.recorder
         self.device, self.lpips = run.device, lpips
@@ -295,7 +295,7 @@ class BaseTrainer:
         share the card's tag); the figure of the inspector (components.transform --plot) as an image;
         the fitted parameters as a table."""
         from util.plot import transform_figure, transform_histograms
-        from util.runs import seed_free_tag
+        from util.folders import seed_free_tag
 
         name, a = signal.name, self.args
         counts, before, after = transform_histograms(data, tf)

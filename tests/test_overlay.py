@@ -1,10 +1,10 @@
-"""A sweep's transformed histograms overlaid in one picture per sample (sweep/compare.py), read back
+"""A sweep's transformed histograms overlaid in one picture per sample (sweep/overlay.py), read back
 from the runs' own event files."""
 import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from sweep.compare import COMPARE, after_histograms, write_comparison
+from sweep.overlay import OVERLAY, after_histograms, write_overlay
 
 
 def _run(folder, samples, shift):
@@ -26,17 +26,17 @@ def test_every_set_of_a_sweep_in_one_picture_per_sample(tmp_path):
     hist = after_histograms(a)
     assert set(hist) == {"00", "01"} and len(hist["00"][0]) == len(hist["00"][1]) + 1
     assert hist["01"][1] == list(np.arange(1, 9) * 2.0)
-    written = write_comparison(str(tmp_path), [("scale_1.0", a), ("sym_power", b), ("sym_power", seed2)])
+    written = write_overlay(str(tmp_path), [("scale_1.0", a), ("sym_power", b), ("sym_power", seed2)])
     assert [p.rsplit("/", 1)[1] for p in written] == ["00_after.png", "01_after.png"]
     assert all(open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for p in written)
-    acc = EventAccumulator(str(tmp_path / COMPARE))
+    acc = EventAccumulator(str(tmp_path / OVERLAY))
     acc.Reload()
     assert sorted(acc.Tags()["images"]) == ["00/data/after, every set", "01/data/after, every set"]
-    write_comparison(str(tmp_path), [("scale_1.0", a), ("sym_power", b)])  # a resumed sweep: written anew
-    assert len(list((tmp_path / COMPARE).glob("events.out.tfevents.*"))) == 1
+    write_overlay(str(tmp_path), [("scale_1.0", a), ("sym_power", b)])  # a resumed sweep: written anew
+    assert len(list((tmp_path / OVERLAY).glob("events.out.tfevents.*"))) == 1
 
 
 def test_one_set_has_nothing_to_compare(tmp_path):
     a = _run(tmp_path / "sym_power_x", ["00"], 0.0)
-    assert write_comparison(str(tmp_path), [("sym_power", a), ("sym_power", a)]) == []
-    assert not (tmp_path / COMPARE).exists()
+    assert write_overlay(str(tmp_path), [("sym_power", a), ("sym_power", a)]) == []
+    assert not (tmp_path / OVERLAY).exists()

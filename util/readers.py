@@ -187,7 +187,7 @@ def read_latest(run_dir):
     return Latest(path, sample, epoch)
 
 
-# ---- progress.json (trainer/base_trainer.py's Progress) ----------------------------------------------
+# ---- progress.json (trainer/loop.py's Progress) ----------------------------------------------
 
 PROGRESS_FILE = "progress.json"  # a fit's progress in its run folder, as data for other processes
 

@@ -1,5 +1,5 @@
 """One run of main.py: its folder, resolved options (args.json), log, TensorBoard writer, recorder,
-device and resume state, in one object the loop (trainer/base_trainer.py) is given. Resuming is
+device and resume state, in one object the loop (trainer/loop.py) is given. Resuming is
 read and applied here only: args.json (resolved again, so an older one with nulls still resumes),
 the latest checkpoint, and from it the recorder and the generators.
 """
@@ -191,7 +191,7 @@ def hparam_domains(folder):
 
 def sweep_seeds(folder):
     """The seeds of the tasks in the sweep.json beside a run folder (none without one)."""
-    from util.records import option_values, read_sweep
+    from util.readers import option_values, read_sweep
 
     try:
         sweep = read_sweep(os.path.dirname(os.path.abspath(folder)))

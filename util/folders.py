@@ -5,7 +5,7 @@ the model after its epoch's update, where training logs measure before it). The 
 import os
 
 from util.errors import InputError
-from util.records import read_args, read_res_table, read_results, walk, within
+from util.readers import read_args, read_res_table, read_results, walk, within
 
 SOURCES = {  # source -> (label, when the metrics were measured)
     "ours": ("this project", "before the epoch's update"),
@@ -22,7 +22,7 @@ def read_run(folder):
     """One run folder as {"experiment", "set", "seed", "folder", "source", "args", "results" (None
     when it has none), "problem" (why its results cannot be read, or None), "mtime"}; None for a
     folder that is not a run (a single --eval_ckpt decode). InputError for an args.json that cannot
-    be read. Every file is read through util/records.py; one that links outside the folder is refused."""
+    be read. Every file is read through util/readers.py; one that links outside the folder is refused."""
     args = read_args(folder)
     if args.get("eval_ckpt"):
         return None
