@@ -12,6 +12,11 @@ import logging
 import os
 import sys
 
+import gdown
+import pooch
+import requests
+from gdown.exceptions import DownloadError, FileURLRetrievalError
+
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from util.cli import Parser  # noqa: E402  (the repository root, whatever the working folder)
 
@@ -22,8 +27,6 @@ AUTHORS_RUNS_DEST = os.path.join(os.path.dirname(HERE), "log", "authors")
 
 def download(path, entry, base_url, dest):
     """One manifest file into dest/path: "present" (already there and verified) or "downloaded"."""
-    import pooch
-
     final = os.path.join(dest, path)
     if os.path.isfile(final) and pooch.file_hash(final) == entry["sha256"]:
         return "present"
@@ -35,8 +38,6 @@ def download(path, entry, base_url, dest):
 def failure(e):
     """(kind, reason) of a failed download: offline (the host cannot be reached), HTTP <code>, checksum,
     or the local disk."""
-    import requests
-
     if isinstance(e, ValueError):  # pooch: the downloaded file's hash is not the manifest's (file removed)
         return "checksum", "the file at that address is not the pinned one (its SHA-256 differs; not kept)"
     if isinstance(e, requests.HTTPError) and e.response is not None:
@@ -60,9 +61,6 @@ def parents(folder):
 
 
 def fetch_data(sets, base_url, dest, manifest):
-    import pooch
-    import requests
-
     pooch.get_logger().setLevel(logging.WARNING)
     base = base_url or manifest["raw_url_pattern"].replace("<commit>", manifest["commit"]).replace("/<path>", "")
     prefixes = tuple(p for s in sets for p in manifest["sets"][s])
@@ -104,10 +102,6 @@ def what_to_do(sets, failed, base_url, dest, manifest):
 
 def fetch_authors_runs(dest):
     """The authors' shared folder with gdown; one line saying what to do by hand when that fails."""
-    import gdown
-    import requests
-    from gdown.exceptions import DownloadError, FileURLRetrievalError
-
     os.makedirs(dest, exist_ok=True)
     out = dest.rstrip(os.sep) + os.sep  # a trailing separator: gdown keeps the shared folder's own name below it
     try:  # list quietly first, so that an offline machine gets one line, not gdown's progress

@@ -7,6 +7,17 @@ import io
 import os
 import time
 
+import matplotlib
+import numpy as np
+from tensorboard.backend.event_processing import event_accumulator as ea
+from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+from util.io import atomic_write, safe_name
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+
 OVERLAY = "_overlay"  # the sweep's own TensorBoard run, beside its run folders (no args.json: not a run)
 AFTER = "/data/after"
 BINS = 100  # of the overlaid histograms, over the range of every set's transformed data
@@ -14,8 +25,6 @@ BINS = 100  # of the overlaid histograms, over the range of every set's transfor
 
 def after_histograms(folder):
     """{sample: (edges, counts)} of a run folder's `<sample>/data/after` histograms (the first step)."""
-    from tensorboard.backend.event_processing import event_accumulator as ea
-
     acc = ea.EventAccumulator(folder, size_guidance={ea.HISTOGRAMS: 1, ea.IMAGES: 1, ea.SCALARS: 1, ea.TENSORS: 1})
     acc.Reload()
     out = {}
@@ -30,12 +39,6 @@ def after_histograms(folder):
 
 def overlay_figure(sample, series):
     """series: [(parameter set, edges, counts)]: one density curve each, on the transformed axis."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
     # every set on one grid of BINS bins (mass moved by interpolating each one's cumulative counts), so
     # the curves compare bin for bin and a transform's uneven level spacing draws no combs
     lo = min(e[0] for _, e, _ in series)
@@ -58,12 +61,6 @@ def overlay_figure(sample, series):
 def write_overlay(log_dir, runs):
     """runs: [(parameter set, run folder)] of a sweep's finished tasks (the first of each set: its seeds
     fit the same data with the same transform). Returns the PNGs written; none for fewer than two sets."""
-    import matplotlib.pyplot as plt
-    from tensorboard.compat.proto import event_pb2, summary_pb2
-    from tensorboard.summary.writer.event_file_writer import EventFileWriter
-
-    from util.io import atomic_write, safe_name
-
     firsts = {}
     for label, folder in runs:
         firsts.setdefault(label, folder)

@@ -5,7 +5,14 @@ import math
 import os
 import textwrap
 
+import matplotlib
+import numpy as np
 import torch
+
+matplotlib.use("Agg")  # files only, never a window
+import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 
 from util.errors import OptionError
 from util.io import atomic_write
@@ -32,8 +39,6 @@ def level_bins(data, max_bins=256):
     combs): integer-valued data (8- or 16-bit images) get one bin per level, or an equal number of
     levels per bin when there are more than max_bins levels; other data max_bins equal bins.
     Returns (centres, edges) in data units, float64 numpy arrays."""
-    import numpy as np
-
     x = data.detach().flatten().double()
     lo, hi = float(x.min()), float(x.max())
     if bool((x == x.round()).all()):
@@ -48,8 +53,6 @@ def transform_histograms(data, tf):
     """The data's histogram on level_bins and the same counts on the transformed axis: each bin moves
     where the transform takes it (the transforms are monotone), its edges half-way between the
     transformed centres. Returns (counts, edges before, edges after), numpy arrays."""
-    import numpy as np
-
     x = data.detach().flatten().double().cpu().numpy()
     centres, edges = level_bins(data)
     counts, _ = np.histogram(x, bins=edges)
@@ -72,11 +75,6 @@ def transform_figure(rows, row_name):
     """rows: [(name, data, transformed, transform)]; one row of three panels per sample: the data's
     histogram, the transformed data's, and the transform curve, with the median and (sym-power) the
     soft boundary L, R marked. Returns the matplotlib figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     rows = rows[:MAX_ROWS]
     fig, axes = plt.subplots(len(rows), 3, figsize=(13, 3.4 * len(rows)), squeeze=False)
     for (name, data, y, tf), (ax_before, ax_after, ax_curve) in zip(rows, axes):
@@ -121,8 +119,6 @@ def transform_figure(rows, row_name):
 
 def plot_transforms(rows, out_path, row_name):
     """transform_figure in the format OUT's suffix names (`python -m components.transform PATH --plot OUT.png`)."""
-    import matplotlib.pyplot as plt
-
     fmt = plot_format(out_path)
     fig = transform_figure(rows, row_name)
     atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=80), mode="wb")
@@ -132,8 +128,6 @@ def plot_transforms(rows, out_path, row_name):
 def row_colours(panels):
     """{row name: colour}: one colour per row of the summariser, the same in every panel and figure
     (tab10, then tab20's light shades: 20 rows before a colour repeats)."""
-    import matplotlib
-
     light = matplotlib.colormaps["tab20"].colors[1::2]
     palette = [f"C{i}" for i in range(10)] + [matplotlib.colors.to_hex(c) for c in light]
     names = list(dict.fromkeys(c["row"] for _, series, *_ in panels for c in series))
@@ -143,9 +137,6 @@ def row_colours(panels):
 def draw_curves(ax, title, series, colours, ylabel):
     """A metric against epoch, one line per row (series: summarize.curves), a band of +- one
     standard deviation over seeds where there is one, and the paper's values as crosses."""
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
-
     for c in series:
         colour = colours[c["row"]]
         ax.plot(c["epochs"], c["mean"], marker="o" if len(c["epochs"]) < 12 else None, ms=3, label=c["label"],
@@ -215,11 +206,6 @@ def _legend_height(panels):
 def summary_figure(panels, ylabel, metric_label, baseline=None):
     """panels: [(title, curves, paired comparison or None)] per experiment: its curves, and beside
     them the per-image paired differences where there is a comparison. Returns the matplotlib figure."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     colours = row_colours(panels)
     paired = any(c for *_, c in panels)
     fig, axes = plt.subplots(len(panels) if paired else 1, 2 if paired else len(panels), squeeze=False,
@@ -241,8 +227,6 @@ def summary_figure(panels, ylabel, metric_label, baseline=None):
 
 def plot_summary(panels, out_path, ylabel, metric_label, baseline=None):
     """summary_figure in the format OUT's suffix names (`python summarize.py LOG_DIR --plot OUT.png [--baseline ROW]`)."""
-    import matplotlib.pyplot as plt
-
     fmt = plot_format(out_path)
     fig = summary_figure(panels, ylabel, metric_label, baseline)
     atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=110), mode="wb")
