@@ -12,6 +12,7 @@ Adding an option is one Option in OPTIONS, in its help section, then its use (ar
 kind: int, float, str, flag (off by default) or rows ('auto' or a count >= 0). role: fit (what a run
 fits: a resume keeps it, a checkpoint must match it), run (how it runs: a resume may change it) or
 display (what is recorded and where). rule: (test, what it must be) for a number; None always passes.
+In a help text, {run} stands for the list of the run options.
 """
 from typing import NamedTuple
 
