@@ -12,6 +12,7 @@ import sys
 
 from opt import build_parser, check, defaults, resolve
 from util.errors import exit_code
+from util.recorder import write_failed
 
 
 def set_threads():
@@ -49,8 +50,6 @@ def mark_failed(args, reason):
     failed and why (never a folder that looks merely unfinished). A folder it only read stays as it was."""
     folder = getattr(args, "save_folder", None)
     if folder and os.path.isfile(os.path.join(folder, "args.json")):
-        from util.recorder import write_failed
-
         try:
             write_failed(folder, str(reason))
         except OSError:

@@ -4,6 +4,7 @@ task runs with --up_folder_name <id>_<name> and --tag <set>: log/<id>_<name>/<se
 import os
 
 from config import ABLATIONS, EXPERIMENTS, PROTOCOLS, ROWS
+from opt import group_options
 from util.errors import OptionError
 
 
@@ -61,8 +62,6 @@ def set_defining_options(exp):
     the row) and whatever option its sets differ by (experiment 008's lr and schedule). run.py refuses
     them after `--`, where they would apply to every set and a row would show a fit its name does not
     describe."""
-    from opt import group_options
-
     e = EXPERIMENTS[exp]
     varied = {k for s in e.sets for k in BUILDERS[e.kind](s)}
     return set(group_options("transform")) | {"model_type", "tag"} | varied

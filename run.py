@@ -28,7 +28,7 @@ from manager import UnknownTask, check_experiment, set_defining_options, task_op
 from opt import RULES, build_parser, check
 from util.cli import Parser
 from util.errors import EXIT_INTERRUPTED, InputError, OptionError, UserError, exit_code_for
-from util.io import IMAGE_EXTS
+from util.io import IMAGE_EXTS, missing
 from util.lock import hold
 from util.misc import run_folder_name
 from sweep.queue import Queue, SweepRecord, cores
@@ -305,9 +305,6 @@ def report(tasks):
 def warn_missing_inputs(tasks):
     """--dry_run: one warning per input the tasks would not find (paths relative to the repository, where
     the tasks run), naming the download command where data/manifest.json knows the data."""
-    from util.io import missing
-    from util.readers import option_values
-
     paths = dict.fromkeys(p for t in tasks for p in option_values(t.argv, "--input_path")[-1:])
     for path in paths:
         if not path.startswith("builtin:") and not os.path.exists(os.path.join(ROOT, path)):

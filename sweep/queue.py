@@ -15,7 +15,7 @@ import time
 from collections import deque
 
 from util.interrupt import SignalHandlers
-from util.io import write_json
+from util.io import AUDIO_EXTS, IMAGE_EXTS, write_json
 from util.readers import read_json, read_progress, read_sweep
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -134,8 +134,6 @@ def task_progress(task):
 
 
 def _sample_count(args):
-    from util.io import AUDIO_EXTS, IMAGE_EXTS
-
     path, exts = args["input_path"], {"image": IMAGE_EXTS, "audio": AUDIO_EXTS}.get(args["signal_type"])
     if exts is None or not os.path.isdir(path):
         return 1

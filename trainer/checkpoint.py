@@ -7,6 +7,7 @@ import os
 
 import torch
 
+from models import build_model
 from opt import ROLE
 from util.errors import InputError
 from util.io import torch_save, write_json
@@ -135,8 +136,6 @@ def check_resume(run_dir, state, args, signals, samples):
     the run, its options those of args.json (resolved: an option a checkpoint written before options
     were resolved left None is derived now), its weights and optimizer state fitting the model the
     run's options build."""
-    from models import build_model
-
     where = f"{run_dir}: its latest checkpoint"
     names = {signals.sample_name(p): p for p in samples}
     if state["sample"] not in names:

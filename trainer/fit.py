@@ -16,6 +16,7 @@ from util.io import write_json
 from util.lock import LOCK_FILE, hold
 from util.logger import Logger, run_folder_line
 from util.misc import fix_seed, new_run_folder, resolve_device, set_rng_state
+from util.readers import option_values, read_sweep
 from util.recorder import Recorder, run_complete
 from util.tensorboard import make_writer, write_hparams
 
@@ -191,8 +192,6 @@ def hparam_domains(folder):
 
 def sweep_seeds(folder):
     """The seeds of the tasks in the sweep.json beside a run folder (none without one)."""
-    from util.readers import option_values, read_sweep
-
     try:
         sweep = read_sweep(os.path.dirname(os.path.abspath(folder)))
     except InputError:  # an unreadable sweep.json names no seeds; the run's own still counts
