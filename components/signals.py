@@ -237,7 +237,8 @@ def _preview(video):
 
 
 class VideoSignals:
-    """A folder of frames (natural order), a video file imageio reads, or builtin:astronaut_pan."""
+    """A folder of frames (natural order), an animated GIF / WebP / PNG or multi-page TIFF, a video file
+    imageio reads, or builtin:astronaut_pan."""
 
     def list_samples(self, path, log=None):
         if not path.startswith("builtin:") and not os.path.exists(path):

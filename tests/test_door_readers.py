@@ -73,7 +73,10 @@ REFUSED = {"cmyk.jpg": (_pil("CMYK"), "CMYK"), "lab.tif": (_pil("LAB"), "CIELAB"
            "int16.tif": (lambda p: tifffile.imwrite(p, np.zeros((4, 4, 3), np.int16), photometric="rgb"), "int16"),
            "lab16.tif": (lambda p: tifffile.imwrite(p, np.zeros((4, 4, 3), np.uint16), photometric="cielab"), "CIELAB"),
            "five.tif": (lambda p: tifffile.imwrite(p, np.zeros((4, 4, 5), np.uint8), photometric="minisblack",
-                                                   planarconfig="contig"), "5 channels")}
+                                                   planarconfig="contig"), "5 channels"),
+           "thumbnail.tif": (lambda p: [tifffile.imwrite(p, np.zeros((n, n, 3), np.uint8), photometric="rgb",
+                                                         append=n == 4, subfiletype=int(n == 4)) for n in (8, 4)],
+                             "differ in size")}
 
 
 @pytest.mark.parametrize("name", list(REFUSED))
@@ -185,3 +188,17 @@ def test_only_the_clip_is_read_and_it_is_what_resampling_the_whole_file_gives(tm
     got, _ = read_audio(str(tmp_path / "long.wav"), 0.5)
     whole = np.clip(resample_poly(x.astype(np.float64), 160, 441, axis=0)[:8000], -1, 1)
     assert np.array_equal(got.numpy(), whole.T.astype(np.float32))
+
+
+def test_out_of_memory_while_reading_suggests_a_smaller_input_not_training_options(tmp_path, capsys, monkeypatch):
+    import components.signals
+
+    def no_memory(path):
+        raise MemoryError()
+
+    monkeypatch.setattr(components.signals, "read_image", no_memory)
+    path = write_png(tmp_path / "a.png", RGB)
+    assert main_py.main(["--input_path", str(path), "--save_dir", str(tmp_path / "log"), *TINY]) == 3
+    line = capsys.readouterr().err.strip()
+    assert line.startswith("error: out of memory reading") and "--chunk_rows" not in line, line
+    assert not (tmp_path / "log").exists()

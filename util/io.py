@@ -197,6 +197,8 @@ def _read_with_pillow(path):
             for i in range(count):
                 im.seek(i)
                 frames.append(_plain(im, path))
+    if len({f.size for f in frames}) > 1:  # a TIFF's thumbnail or pyramid level is no frame of the same picture
+        raise InputError(f"{path}: its {count} frames (pages) differ in size; save the one you mean on its own")
     if len({f.mode for f in frames}) > 1:  # a GIF's later frames may be RGB(A) after a palette first one
         if any(f.mode.startswith("I;16") for f in frames):
             raise InputError(f"{path}: frames differ in bit depth (8- and 16-bit); convert them to one")
