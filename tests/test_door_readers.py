@@ -153,6 +153,15 @@ def test_an_animation_is_refused_as_an_image_and_read_frame_by_frame_as_a_video(
         assert np.array_equal(data.permute(1, 2, 3, 0).numpy(), np.stack(FRAMES))
 
 
+def test_a_cameras_jpeg_with_a_preview_is_its_one_picture(tmp_path):
+    """An MPO (a JPEG with an MP Format preview after it) is an image, not two frames."""
+    preview = Image.fromarray(RGB[::2, ::2])
+    Image.fromarray(RGB).save(tmp_path / "camera.jpg", format="MPO", save_all=True, append_images=[preview], quality=95)
+    with Image.open(tmp_path / "camera.jpg") as im:
+        assert im.format == "MPO" and im.n_frames == 2
+        assert np.array_equal(read_frames(str(tmp_path / "camera.jpg"))[0], np.asarray(im.convert("RGB")))
+
+
 @pytest.mark.parametrize("name", ["one.tif", "one.png", "one.gif", "one.webp", "frames"])
 def test_one_picture_is_refused_as_a_video(tmp_path, name):
     path = tmp_path / name

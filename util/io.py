@@ -187,7 +187,9 @@ def _read_with_pillow(path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # Pillow's notes on odd metadata; a decompression bomb still raises
         with Image.open(path) as im:
-            count, orientation = getattr(im, "n_frames", 1), im.getexif().get(0x0112, 1)
+            # a camera's MPO JPEG holds previews (or a stereo pair's other eye) after its one picture
+            count = 1 if im.format == "MPO" else getattr(im, "n_frames", 1)
+            orientation = im.getexif().get(0x0112, 1)
             if _png_bit_depth(path) == 16:  # Pillow would truncate 16-bit colour PNGs to 8 bits
                 if count > 1:
                     raise InputError(f"{path}: a 16-bit animated PNG, whose frames cannot be read at 16 bits; "
