@@ -326,13 +326,12 @@ class Transform:
         return all(k in self._params for k in self.KEYS)
 
     def __sklearn_tags__(self):
-        """scikit-learn's tags, duck-typed (scikit-learn calls this, so it is there to import): a
-        transformer of numeric arrays of any shape, float32 and float64 kept."""
-        from sklearn.utils import InputTags, Tags, TargetTags, TransformerTags
-
-        return Tags(estimator_type="transformer", target_tags=TargetTags(required=False),
-                    transformer_tags=TransformerTags(preserves_dtype=["float64", "float32"]),
-                    input_tags=InputTags())
+        """scikit-learn's tags: a transformer of numeric arrays of any shape, float32 and float64 kept. Only
+        scikit-learn calls this, so its classes are loaded already (this file never imports scikit-learn)."""
+        u = sys.modules["sklearn.utils"]
+        return u.Tags(estimator_type="transformer", target_tags=u.TargetTags(required=False),
+                      transformer_tags=u.TransformerTags(preserves_dtype=["float64", "float32"]),
+                      input_tags=u.InputTags())
 
     def fit(self, data, y=None):
         """Compute the fitted numbers from `data` (numpy or torch, any shape, one distribution); returns

@@ -67,7 +67,8 @@ def _pil(mode, **save):
     return make
 
 
-REFUSED = {"cmyk.jpg": (_pil("CMYK"), "CMYK"), "lab.tif": (_pil("LAB"), "CIELAB"), "ycbcr.tif": (_pil("YCbCr"), "YCbCr"),
+REFUSED = {"cmyk.jpg": (_pil("CMYK"), "CMYK"), "lab.tif": (_pil("LAB"), "CIELAB"),
+           "ycbcr.tif": (_pil("YCbCr"), "YCbCr"),
            "float.tif": (lambda p: tifffile.imwrite(p, np.zeros((4, 4), np.float32)), "float"),
            "int32.tif": (lambda p: tifffile.imwrite(p, np.zeros((4, 4), np.int32)), "integer"),
            "int16.tif": (lambda p: tifffile.imwrite(p, np.zeros((4, 4, 3), np.int16), photometric="rgb"), "int16"),

@@ -31,7 +31,8 @@ NUMBERS_ONLY = {"check_dtype_object": "an object array is refused, not converted
 AT_THE_DOOR = {"check_do_not_raise_errors_in_init_or_set_params": "options are checked at the door"}
 EXPECTED = {S.MinMax: AT_THE_DOOR, S.ZScore: {}, S.SymPower: AT_THE_DOOR,  # ZScore has no options
             # the check's data sit near 100 with a spread of 5: lambda -8 maps them to one value
-            S.BoxCox: {**AT_THE_DOOR, "check_fit_idempotent": "a lambda that maps distinct data to one value is refused"}}
+            S.BoxCox: {**AT_THE_DOOR,
+                       "check_fit_idempotent": "a lambda that maps distinct data to one value is refused"}}
 # float data outside [0, 1] need their units (levels, and BoxCox's lo) said
 INSTANCES = {S.MinMax: S.MinMax(), S.ZScore: S.ZScore(), S.SymPower: S.SymPower(levels=2),
              S.BoxCox: S.BoxCox(levels=20, lo=-10)}
@@ -75,7 +76,8 @@ def test_sparse_input_is_refused_by_name():
     torch = pytest.importorskip("torch")
     for data, fix in [(sparse.csr_matrix(np.eye(3)), ".toarray()"), (sparse.coo_array(np.eye(3)), ".toarray()"),
                       (torch.eye(3).to_sparse(), ".to_dense()")]:
-        with pytest.raises(S.TransformError, match=f"^sparse input is not supported; densify it with {re.escape(fix)}$"):
+        with pytest.raises(S.TransformError, match=
+                           f"^sparse input is not supported; densify it with {re.escape(fix)}$"):
             S.SymPower().fit(data)
         with pytest.raises(S.TransformError, match="sparse"):
             S.MinMax().fit(np.eye(3)).transform(data)

@@ -77,8 +77,7 @@ def test_readme_snippet_runs_with_sympower_py_alone(tmp_path, kind):
 
 def test_library_imports_only_numpy_scipy_and_the_standard_library_at_module_level():
     """torch only inside the functions that a tensor reaches (tests/test_sympower.py imports it with
-    torch blocked), sklearn only in __sklearn_tags__ (which only scikit-learn calls); nothing of the
-    project anywhere."""
+    torch blocked); nothing of the project anywhere."""
     tree = ast.parse((ROOT / "components" / "sympower.py").read_text())
     names, lazy = set(), set()
     for node in tree.body:
@@ -91,7 +90,7 @@ def test_library_imports_only_numpy_scipy_and_the_standard_library_at_module_lev
         elif isinstance(node, ast.ImportFrom):
             assert node.level == 0, "a relative import ties the file to its package"
             lazy.add(node.module.split(".")[0])
-    assert lazy <= LIBRARY_IMPORTS | {"torch", "sklearn"}, lazy - LIBRARY_IMPORTS
+    assert lazy <= LIBRARY_IMPORTS | {"torch"}, lazy - LIBRARY_IMPORTS
 
 
 def test_keyword_defaults_are_the_papers_and_opt_reads_them():
