@@ -70,10 +70,15 @@ def main(argv=None):
         where = args.resume or getattr(args, "save_folder", None)  # Run.start sets it once the folder exists
         return "interrupted" + (f"; continue with: python main.py --resume {where}" if where else "")
 
+    def out_of_memory():
+        if getattr(args, "save_folder", None) is None and not args.eval_ckpt:  # Run.start reads every input first
+            return (f"error: out of memory reading {args.input_path}, before any training: give a smaller input "
+                    f"(audio: a smaller --audio_seconds)")
+        return (f"error: out of memory on {args.device or 'the device'}: try a smaller --chunk_rows or --memory_gb "
+                f"(rows per training pass), a smaller --batch_size (video), or fewer --hidden_features")
+
     return exit_code(body, interrupted=interrupted, failed=lambda reason: mark_failed(args, reason),
-                     out_of_memory=f"error: out of memory on {args.device or 'the device'}: try a smaller "
-                                   f"--chunk_rows or --memory_gb (rows per training pass), a smaller --batch_size, "
-                                   f"or fewer --hidden_features")
+                     out_of_memory=out_of_memory)
 
 
 if __name__ == "__main__":

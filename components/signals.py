@@ -2,6 +2,7 @@
 write a prediction and its TensorBoard media; one class per modality, and one record per modality
 of what the loop needs (MODALITIES). builtin:chirp and builtin:astronaut_pan need no download.
 """
+import math
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -12,8 +13,8 @@ import torch
 
 from components.metrics import audio_metrics, image_metrics, video_metrics
 from util.errors import InputError, OptionError
-from util.io import (AUDIO_EXTS, IMAGE_EXTS, Nominal, atomic_write, list_samples, missing, read_image,
-                     sample_name, save_image, to_uint)
+from util.io import (AUDIO_EXTS, IMAGE_EXTS, Nominal, atomic_write, list_samples, missing, read_frames,
+                     read_image, sample_name, save_image, to_uint)
 from util.tensorboard import error_map, error_scale
 
 
@@ -64,6 +65,8 @@ class ImageSignals:
 # ---- audio -----------------------------------------------------------------------------------------
 
 RATE = 16000
+MIN_RATE, MAX_RATE = 1000, 1_000_000  # the rates of audio files (a telephone's 8 kHz, a bat detector's 500 kHz)
+MAX_CHANNELS = 64  # a 7th-order ambisonic recording; more is a broken header
 
 
 def chirp(seconds=5.0, rate=RATE, seed=0):
@@ -92,7 +95,26 @@ def read_audio(path, seconds, log=None):
     if not os.path.isfile(path):
         raise missing(path, "file")
     try:
-        wav, rate = sf.read(path, dtype="float64", always_2d=True)
+        with sf.SoundFile(path) as f:
+            # the header is checked before anything is read: a broken one (1 Hz, 2e9 Hz) would resample
+            # garbage or ask for gigabytes
+            rate = f.samplerate
+            if not MIN_RATE <= rate <= MAX_RATE:
+                raise InputError(f"{path}: its header says {rate} Hz, outside the {MIN_RATE} Hz to "
+                                 f"{MAX_RATE // 1000} kHz of audio files; if the header is wrong, write the file "
+                                 f"again with its true rate")
+            if f.channels > MAX_CHANNELS:
+                raise InputError(f"{path}: its header says {f.channels} channels; audio here has 1 to {MAX_CHANNELS}")
+            ratio = Fraction(RATE, rate).limit_denominator(1000)
+            # only the seconds kept and the resampling filter's reach past them (resample_poly's half length):
+            # the same samples as resampling the whole file, in memory that the clip bounds
+            wav = f.read(math.ceil(seconds * rate) + 10 * max(ratio.numerator, ratio.denominator) // ratio.numerator
+                         + 1, dtype="float64", always_2d=True)
+    except MemoryError:
+        raise InputError(f"{path}: {seconds:g} s of it do not fit in memory; fit a shorter clip with a smaller "
+                         f"--audio_seconds") from None
+    except InputError:
+        raise
     except Exception as e:  # soundfile raises several types for a foreign or corrupt file
         raise InputError(f"{path}: cannot be read as audio ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})")
     if wav.size == 0:
@@ -106,7 +128,6 @@ def read_audio(path, seconds, log=None):
     if rate != RATE:
         from scipy.signal import resample_poly
 
-        ratio = Fraction(RATE, rate).limit_denominator(1000)
         wav = resample_poly(wav, ratio.numerator, ratio.denominator, axis=0)
         if log:
             log(f"{path}: resampled from {rate} Hz to {RATE} Hz")
@@ -177,12 +198,22 @@ def read_video(path, log=None):
             raise InputError(f"{path}: frames differ in shape ({', '.join(map(str, sorted(shapes)))})")
         if len({n.levels for _, n in frames}) != 1:
             raise InputError(f"{path}: frames differ in bit depth (8- and 16-bit); convert them to one")
-        data = torch.stack([f for f, _ in frames], dim=1)
-        return data, frames[0][1], os.path.basename(os.path.normpath(path))
-    if not os.path.isfile(path):
+        data, nominal = torch.stack([f for f, _ in frames], dim=1), frames[0][1]
+        name = os.path.basename(os.path.normpath(path))
+    elif not os.path.isfile(path):
         raise missing(path)
-    if os.path.splitext(path)[1].lower() in IMAGE_EXTS - {".gif", ".webp", ".tif", ".tiff"}:
-        raise InputError(f"{path}: a single image, not a video; give a video file or a folder of frames")
+    else:
+        arr = read_frames(path) if os.path.splitext(path)[1].lower() in IMAGE_EXTS else _read_video_file(path)
+        data = torch.from_numpy(arr.astype(np.float32)).permute(3, 0, 1, 2).contiguous()
+        nominal, name = Nominal.for_dtype(arr.dtype), os.path.splitext(os.path.basename(path))[0]
+    if data.shape[1] < 2:
+        raise InputError(f"{path}: a single picture (one frame), not a video; give a video file, an animation "
+                         f"or a folder of frames")
+    return data, nominal, name
+
+
+def _read_video_file(path):
+    """(F, H, W, C) of a file that imageio reads as a video (its plugins for video formats)."""
     try:
         import imageio.v3 as iio
 
@@ -190,13 +221,9 @@ def read_video(path, log=None):
     except Exception as e:  # imageio raises many types for a foreign or corrupt file
         raise InputError(f"{path}: cannot be read as a video ({type(e).__name__}: "
                          f"{str(e).splitlines()[0] if str(e) else ''}); a folder of frames always works")
-    if arr.ndim == 3:
-        arr = arr[..., None]
-    if arr.ndim != 4 or arr.dtype not in (np.uint8, np.uint16):
+    if arr.ndim != 4 or arr.dtype not in (np.uint8, np.uint16):  # (frames, H, W, C): nothing to guess
         raise InputError(f"{path}: unsupported video layout {arr.shape} {arr.dtype}")
-    nominal = Nominal.for_dtype(arr.dtype)
-    return torch.from_numpy(arr.astype(np.float32)).permute(3, 0, 1, 2).contiguous(), nominal, \
-        os.path.splitext(os.path.basename(path))[0]
+    return arr
 
 
 def _preview(video):
@@ -205,7 +232,8 @@ def _preview(video):
 
 
 class VideoSignals:
-    """A folder of frames (natural order), a video file imageio reads, or builtin:astronaut_pan."""
+    """A folder of frames (natural order), an animated GIF / WebP / PNG or multi-page TIFF, a video file
+    imageio reads, or builtin:astronaut_pan."""
 
     def list_samples(self, path, log=None):
         if not path.startswith("builtin:") and not os.path.exists(path):

@@ -33,11 +33,20 @@ Outside [-1, 1] (a network's prediction may overshoot) SymPower and BoxCox clamp
 published code does.
 
 scikit-learn's conventions: options only in __init__, `fit` returns self, `transform`,
-`inverse_transform`, `fit_transform`, `get_params` / `set_params` (sklearn.base.clone and pipelines
-work), fitted numbers as attributes with a trailing underscore (`tf.gamma_`). Today's names stay:
-`forward` / `inverse` (= transform / inverse_transform) and `params` (the fitted numbers as a dict:
-json.dumps it, `type(tf).from_params(d)` rebuilds the transform). `tf.as_module()` is a
-torch.nn.Module whose buffers hold the fit (state_dict, .to(device)), differentiable.
+`inverse_transform`, `fit_transform`, `get_params` / `set_params`, tags (pipelines, sklearn.base.clone
+and check_is_fitted work; scikit-learn itself is never imported here), fitted numbers as attributes with
+a trailing underscore (`tf.gamma_`). Today's names stay: `forward` / `inverse` (= transform /
+inverse_transform) and `params` (the fitted numbers as a dict: json.dumps it, `type(tf).from_params(d)`
+rebuilds the transform). `tf.as_module()` is a torch.nn.Module whose buffers hold the fit (state_dict,
+.to(device)), differentiable. Where scikit-learn's estimator checks expect otherwise, by design
+(tests/test_sklearn.py lists the checks these fail):
+  - the whole signal is one distribution, of any shape: no columns, no n_features_in_; a 1-D array is a
+    signal (not an error) and data of another shape may be transformed;
+  - options are checked at the door: __init__ and set_params refuse a bad value at once;
+  - only arrays of numbers: an object array is refused, not converted; sparse input too (densify it);
+  - float data are taken in [0, 1] unless `levels` says their units (above);
+  - BoxCox needs data above lo - box_shift x levels, and refuses a fit whose maximum-likelihood lambda
+    maps distinct data to one value.
 
 Every bad argument or datum raises TransformError (a ValueError) naming it and what is allowed.
 """
@@ -97,11 +106,15 @@ def _as_array(data):
     """(data as a float array, its operations, the source dtype's name): a tensor stays a tensor
     (float32 and float64 untouched: the training path; other dtypes become float32), anything else a
     numpy array (float64 stays, others become float32, which holds 8- and 16-bit values exactly)."""
+    if type(data).__module__.startswith("scipy.sparse") or _is_tensor(data) and str(data.layout) != "torch.strided":
+        # a signal is dense (its zeros are values of the histogram); asarray would make an object array
+        raise TransformError(f"sparse input is not supported; densify it with "
+                             f"{'.to_dense()' if _is_tensor(data) else '.toarray()'}")
     if _is_tensor(data):
         if data.device.type == "meta":
             raise TransformError("data on the meta device hold no values")
         if data.is_complex():
-            raise TransformError(f"data of dtype {data.dtype} are not real numbers")
+            raise TransformError(f"Complex data not supported (dtype {data.dtype}): data must be real numbers")
         import torch
 
         x = data if data.dtype in (torch.float32, torch.float64) else data.float()
@@ -110,6 +123,8 @@ def _as_array(data):
         arr = np.asarray(data)
     except (ValueError, TypeError) as e:
         raise TransformError(f"data are not an array of numbers ({e})") from None
+    if arr.dtype.kind == "c":
+        raise TransformError(f"Complex data not supported (dtype {arr.dtype}): data must be real numbers")
     if arr.dtype.kind not in "biuf":
         raise TransformError(f"data of dtype {arr.dtype} are not real numbers")
     dtype = np.float64 if arr.dtype == np.float64 else np.float32
@@ -309,6 +324,14 @@ class Transform:
     def __sklearn_is_fitted__(self):
         return all(k in self._params for k in self.KEYS)
 
+    def __sklearn_tags__(self):
+        """scikit-learn's tags: a transformer of numeric arrays of any shape, float32 and float64 kept. Only
+        scikit-learn calls this, so its classes are loaded already (this file never imports scikit-learn)."""
+        u = sys.modules["sklearn.utils"]
+        return u.Tags(estimator_type="transformer", target_tags=u.TargetTags(required=False),
+                      transformer_tags=u.TransformerTags(preserves_dtype=["float64", "float32"]),
+                      input_tags=u.InputTags())
+
     def fit(self, data, y=None):
         """Compute the fitted numbers from `data` (numpy or torch, any shape, one distribution); returns
         self. `y` is ignored (scikit-learn's signature)."""
@@ -399,13 +422,18 @@ class Transform:
         missing = [k for k in cls.KEYS if k not in params]
         if missing:
             raise TransformError(f"{cls.name}: parameters lack {', '.join(missing)}")
-        fitted = {k: check_number(cls.name, f"parameter {k}", params[k], **cls.PARAMS.get(k, {})) for k in cls.KEYS}
+        unknown = [str(k) for k in params if k not in cls.KEYS + cls.OPTIONAL]  # another transform's fit, say
+        if unknown:
+            raise TransformError(f"{cls.name}: no fitted number {', '.join(unknown)} "
+                                 f"(its numbers: {', '.join(cls.KEYS + cls.OPTIONAL)})")
+        fitted = {k: check_number(cls.name, f"parameter {k}", params[k], **cls.PARAMS.get(k, {}))
+                  for k in cls.KEYS + cls.OPTIONAL if k in params and (k in cls.KEYS or params[k] is not None)}
         if "min" in fitted and fitted["min"] > fitted["max"]:
             raise TransformError(f"{cls.name}: parameter min ({fitted['min']:g}) is above max ({fitted['max']:g})")
         if fitted.get("scale", 1.0) == 0:
             raise TransformError(f"{cls.name}: parameter scale must be a nonzero finite number (got 0)")
         t = cls(**{k: fitted[k] for k in ("shift", "scale") if k in inspect.signature(cls).parameters})
-        t._params = {k: fitted.get(k, params[k]) for k in params if k in fitted or k in cls.OPTIONAL}  # in its order
+        t._params = {k: fitted.get(k) for k in params}  # in its order; an optional None stays None
         t._check_usable()
         return t
 
@@ -503,10 +531,11 @@ class BoxCox(Transform):
             except (ValueError, RuntimeError) as e:  # its maximum-likelihood search found no lambda
                 raise TransformError(f"box_cox: no lambda fits these data with this offset ({e}); say their "
                                      f"units with levels= and lo=") from None
-            if y.max() == y.min():  # distinct data, one target: their spread is lost beside the offset
-                raise TransformError(f"box_cox: these data all map to one value (lambda {lam:g}): their spread "
-                                     f"({v.max() - v.min():g}) is tiny beside the offset {offset:g}; say their "
-                                     f"units with levels= and lo=")
+            if y.max() == y.min():  # distinct data, one target: (x + offset) ** lambda vanished beside 1
+                raise TransformError(f"box_cox: its maximum-likelihood lambda ({lam:g}) maps these data to one "
+                                     f"value: x + offset spans only [{v.min():g}, {v.max():g}], far from 0, and its "
+                                     f"power vanishes beside 1; say the data's units with levels= and lo= (their "
+                                     f"full-scale range and least possible value)")
         return {"offset": offset, "shift": float(self.shift), "scale": float(self.scale), "lmbda": float(lam),
                 "min": float(y.min()), "max": float(y.max())}
 
@@ -552,12 +581,20 @@ class SymPower(Transform):
                # 0 or 1e-30 would make every target one value
                "gamma_trans": {"lo": 0.05, "hi": 20.0, "off": "< 0", "note": " (a forced gamma)"},
                **AFFINE, "levels": UNITS["levels"]}
-    PARAMS = {"gamma": {"lo": 0.0, "lo_open": True}, "left": {"lo": 0.0}, "right": {"lo": 0.0}}
+    # gamma_half: None where gamma_trans forced gamma; 0 where the first bin holds pn_cum of the mass
+    PARAMS = {"gamma": {"lo": 0.0, "lo_open": True}, "left": {"lo": 0.0}, "right": {"lo": 0.0},
+              "gamma_half": {"lo": 0.0, "note": " or None"}}
 
     def __init__(self, *, pn_cum=0.5, pn_buffer=-1.0, pn_alpha=0.01, pn_k=256.0, pn_beta=0.05, gamma_boundary=5.0,
                  gamma_trans=-1.0, shift=SHIFT, scale=SCALE, levels=None):
         self._init(pn_cum=pn_cum, pn_buffer=pn_buffer, pn_alpha=pn_alpha, pn_k=pn_k, pn_beta=pn_beta,
                    gamma_boundary=gamma_boundary, gamma_trans=gamma_trans, shift=shift, scale=scale, levels=levels)
+
+    def _units(self, x, source):
+        if source == "bool":
+            raise TransformError("sym_power: bool data hold two values, which a power cannot redistribute and "
+                                 "its soft boundary squeezes together; fit a two-level signal with MinMax")
+        return super()._units(x, source)
 
     def _gamma_half(self, pdf, ops):
         """Median centring: the first bin whose cdf reaches pn_cum, as a fraction m of the range."""

@@ -114,6 +114,11 @@ def list_samples(path, exts, log=None):
         (log or _stderr)(note)
     if not keep:
         raise InputError(f"{path}: folder holds no {'/'.join(sorted(exts))} file")
+    seen = {}
+    for n in keep:  # a.png and a.jpg (or a.PNG) would be one sample, a.wav and a.flac one record
+        first = seen.setdefault(sample_name(n), n)
+        if first != n:
+            raise InputError(f"{path}: {first} and {n} would both be sample '{sample_name(n)}'; rename or move one")
     return [os.path.join(path, n) for n in keep]
 
 
@@ -131,40 +136,106 @@ def sample_name(path):
 def read_image(path):
     """Image as a float32 tensor (C, H, W) in its own integer range, plus its Nominal range.
 
-    Grayscale gives C = 1, RGBA C = 4; palette images are expanded to their colours; 16-bit
-    images keep their 16-bit values.
+    Gray gives C = 1, RGBA C = 4; palettes are expanded to their colours (RGBA where they hold
+    transparency); 16-bit images keep their 16-bit values; EXIF orientation is applied. An animation
+    or a stack of pages is refused (it is a video), as are colour spaces other than gray and RGB.
     """
+    frames = read_frames(path)
+    if frames.shape[0] > 1:
+        raise InputError(f"{path}: {frames.shape[0]} frames (an animation or a stack of pages), not one image; "
+                         f"main.py fits it as a video with --signal_type video")
+    import torch  # here, not at the top: run.py writes its files through this module without loading torch
+
+    return torch.from_numpy(frames[0].astype(np.float32)).permute(2, 0, 1).contiguous(), Nominal.for_dtype(frames.dtype)
+
+
+# Pillow's modes -> the gray or RGB mode (with alpha where the file has one) read from it; others are refused
+MODES = {**{m: m for m in ("L", "LA", "RGB", "RGBA", "I;16", "I;16L", "I;16B", "I;16N")},
+         "1": "L", "P": "RGB", "PA": "RGBA", "La": "LA", "RGBa": "RGBA", "RGBX": "RGB"}
+REFUSED_MODES = {"CMYK": "a CMYK image", "YCbCr": "a YCbCr image", "LAB": "a CIELAB image", "HSV": "an HSV image",
+                 "I": "32-bit integer pixels", "F": "32-bit float pixels"}
+ORIENT = {2: lambda a: a[:, :, ::-1], 3: lambda a: a[:, ::-1, ::-1], 4: lambda a: a[:, ::-1],  # EXIF's 8 values
+          5: lambda a: a.transpose(0, 2, 1, 3), 6: lambda a: np.rot90(a, -1, axes=(1, 2)),
+          7: lambda a: np.rot90(a, 2, axes=(1, 2)).transpose(0, 2, 1, 3), 8: lambda a: np.rot90(a, 1, axes=(1, 2))}
+
+
+def read_frames(path):
+    """Every frame of an image file as (F, H, W, C) uint8 or uint16, C in 1..4 (gray, gray + alpha, RGB,
+    RGBA), upright: one frame for a still image, several for an animated GIF / WebP / PNG or a
+    multi-page TIFF. InputError names what cannot be read as such."""
     if os.path.isdir(path):
         raise InputError(f"{path}: a folder, not an image file")
     if not os.path.isfile(path):
         raise missing(path, "file")
     try:
-        if _png_bit_depth(path) == 16:
-            img = _read_png16(path)  # Pillow would truncate 16-bit colour PNGs to 8 bits
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                img = np.asarray(imageio.imread(path))
-    except Exception as e:  # imageio raises many types for a corrupt or foreign file
+        arr, orientation = _read_deep_tiff(path) or _read_with_pillow(path)
+    except InputError:
+        raise
+    except Exception as e:  # the decoders raise many types for a corrupt or foreign file
         raise InputError(f"{path}: cannot be read as an image ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'corrupt'})")
-    if img.dtype == bool:
-        img = img.astype(np.uint8) * 255
-    if img.dtype not in (np.uint8, np.uint16):
-        if np.issubdtype(img.dtype, np.integer) and img.min() >= 0 and img.max() <= 65535:
-            img = img.astype(np.uint16 if img.max() > 255 else np.uint8)
-        else:
-            raise InputError(f"{path}: unsupported pixel type {img.dtype}")
-    if img.ndim == 2:
-        img = img[:, :, None]
-    if img.ndim != 3 or img.size == 0:
-        raise InputError(f"{path}: unsupported image shape {img.shape}")
-    if not 1 <= img.shape[2] <= 4:
-        raise InputError(f"{path}: {img.shape[2]} channels; images have 1 to 4 (gray, gray + alpha, RGB, RGBA)")
-    import torch  # here, not at the top: run.py writes its files through this module without loading torch
+    if arr.dtype.kind != "u" or arr.dtype.itemsize > 2:
+        raise InputError(f"{path}: unsupported pixel type {arr.dtype} (8- or 16-bit unsigned only)")
+    if not 1 <= arr.shape[3] <= 4:
+        raise InputError(f"{path}: {arr.shape[3]} channels; images have 1 to 4 (gray, gray + alpha, RGB, RGBA)")
+    arr = arr.astype(np.uint8 if arr.dtype.itemsize == 1 else np.uint16)  # native order (a big-endian TIFF)
+    return np.ascontiguousarray(ORIENT.get(orientation, lambda a: a)(arr))
 
-    nominal = Nominal.for_dtype(img.dtype)
-    data = torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1).contiguous()
-    return data, nominal
+
+def _read_with_pillow(path):
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # Pillow's notes on odd metadata; a decompression bomb still raises
+        with Image.open(path) as im:
+            # a camera's MPO JPEG holds previews (or a stereo pair's other eye) after its one picture
+            count = 1 if im.format == "MPO" else getattr(im, "n_frames", 1)
+            orientation = im.getexif().get(0x0112, 1)
+            if _png_bit_depth(path) == 16:  # Pillow would truncate 16-bit colour PNGs to 8 bits
+                if count > 1:
+                    raise InputError(f"{path}: a 16-bit animated PNG, whose frames cannot be read at 16 bits; "
+                                     f"give its frames as a folder of PNG files")
+                return _read_png16(path)[None], orientation
+            frames = []
+            for i in range(count):
+                im.seek(i)
+                frames.append(_plain(im, path))
+    if len({f.size for f in frames}) > 1:  # a TIFF's thumbnail or pyramid level is no frame of the same picture
+        raise InputError(f"{path}: its {count} frames (pages) differ in size; save the one you mean on its own")
+    if len({f.mode for f in frames}) > 1:  # a GIF's later frames may be RGB(A) after a palette first one
+        if any(f.mode.startswith("I;16") for f in frames):
+            raise InputError(f"{path}: frames differ in bit depth (8- and 16-bit); convert them to one")
+        mode = "RGBA" if any(f.mode in ("LA", "RGBA") for f in frames) else "RGB"
+        frames = [f.convert(mode) for f in frames]
+    return np.stack([np.asarray(f).reshape(f.height, f.width, -1) for f in frames]), orientation
+
+
+def _plain(im, path):
+    """The current frame in its mode of MODES, with alpha where info["transparency"] makes a colour clear."""
+    if im.mode not in MODES:
+        raise InputError(f"{path}: {REFUSED_MODES.get(im.mode, f'pixel mode {im.mode}')}; the signals here are gray "
+                         f"or RGB (with alpha) of 8 or 16 bits: convert it to one of those")
+    mode = MODES[im.mode]
+    return im.convert(mode + "A" if "transparency" in im.info and mode in ("L", "RGB") else mode)
+
+
+def _read_deep_tiff(path):
+    """(frames, orientation) of a TIFF that Pillow would misread: 16-bit colour (truncated to 8 bits) or
+    more than 4 samples (not opened); None for any other file."""
+    with open(path, "rb") as f:
+        if f.read(4) not in (b"II*\x00", b"MM\x00*"):
+            return None
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        page, series = tif.pages[0], tif.series[0]
+        if page.samplesperpixel <= 4 and (page.samplesperpixel == 1 or page.bitspersample <= 8):
+            return None
+        if page.photometric.name not in ("MINISBLACK", "RGB"):
+            raise InputError(f"{path}: a TIFF of photometric {page.photometric.name}; the signals here are gray "
+                             f"or RGB (with alpha) of 8 or 16 bits: convert it to one of those")
+        arr, axes, orientation = series.asarray(), series.axes, page.tags.valueof(0x0112, 1)
+    arr = np.moveaxis(arr, axes.index("S"), -1)  # samples last, whichever the planar configuration
+    return arr.reshape(-1, *arr.shape[-3:]), orientation
 
 
 def _png_bit_depth(path):
