@@ -4,7 +4,7 @@ A default of None is derived (`resolve`, before anything trains): the backbone's
 defaults (models.MODELS, components/signals.py's MODALITIES) fill it in, and the video batch is
 derived from the data once it is read (trainer/run.py). args.json holds the resolved values.
 Importing this module (run.py does, to check a task's options) loads no torch, which is why the
-names of --transform, --model_type and --signal_type are checked by `resolve`, against their tables.
+names of --transform, --model_type, --signal_type and --loss are checked by `resolve`, against their tables.
 """
 import argparse
 import ast
@@ -74,7 +74,7 @@ ROLES = {
             "scale_req_grad", "N_freqs", "scale",
             "transform", "trans_shift", "trans_scale", "pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta",
             "gamma_boundary", "gamma_trans", "box_shift", "inverse", "rpp",
-            "seed", "num_epochs", "lr", "lr_schedule", "batch_size",
+            "seed", "num_epochs", "lr", "lr_schedule", "loss", "batch_size",
             "eval_lpips"),  # LPIPS's network is drawn before the model (protocol.md): it moves the draws
     "run": ("device", "quiet", "eager", "tf32", "chunk_rows", "memory_gb"),
     "display": ("save_dir", "up_folder_name", "tag", "run_folder", "log_epoch", "snap_epoch", "snap_minutes",
@@ -165,6 +165,8 @@ def build_parser():
     a("--lr_schedule", default=schedules[0], choices=schedules,
       help="decay: lr * 0.1 ** (epoch / num_epochs), the published trainer's; constant: --lr to the last epoch "
            "(the authors' later EVOS-INR baseline; docs/protocol.md)")
+    a("--loss", default=table_names("trainer/loss.py", "LOSSES")[0],  # the first is the published one
+      help="the training loss, in the transformed domain: " + _names("trainer/loss.py", "LOSSES"))
     a("--batch_size", type=int, default=None,
       help="video: coordinates per step (default: 1/16 of all pixels, at least 4096); images and audio fit the "
            "full batch")
@@ -246,8 +248,10 @@ def resolve(args):
     from components.signals import MODALITIES
     from components.transform import TRANSFORMS
     from models import MODELS, backbone_defaults
+    from trainer.loss import LOSSES
 
-    for name, table in (("transform", TRANSFORMS), ("model_type", MODELS), ("signal_type", MODALITIES)):
+    for name, table in (("transform", TRANSFORMS), ("model_type", MODELS), ("signal_type", MODALITIES),
+                        ("loss", LOSSES)):
         if getattr(args, name) not in table:
             raise OptionError(f"--{name} {getattr(args, name)}: invalid choice (choose from {', '.join(table)})")
     derived = backbone_defaults(args.model_type)

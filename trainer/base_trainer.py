@@ -4,9 +4,9 @@ What differs between images, audio and video (reading and writing them, the metr
 reconstruction, the batch, the PSNR peak) is the run's modality record (components/signals.py's
 MODALITIES), as SIREN's one train() is given a loss and a summary; the run's folder, log, writer and
 recorder are trainer/run.py's; checkpoints are trainer/checkpoint.py's. The loop is the reference's: full
-batch (video: a random batch per epoch), MSE in the transformed domain, Adam with
-lr * 0.1 ** (t / T) stepped once per epoch (--lr_schedule decay, the default; trainer/schedule.py),
-metrics at every log_epoch and at the last epoch, computed on the prediction made before that
+batch (video: a random batch per epoch), MSE in the transformed domain (--loss mse, the default;
+trainer/loss.py), Adam with lr * 0.1 ** (t / T) stepped once per epoch (--lr_schedule decay, the
+default; trainer/schedule.py), metrics at every log_epoch and at the last epoch, computed on the prediction made before that
 epoch's update.
 
 Per-step scalars stay on the device and reach TensorBoard in batches, so a step never waits for
@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from components import transform as T
@@ -146,6 +147,7 @@ class BaseTrainer:
         self.signals = run.modality.io
         # shared by the samples: one compilation
         self.kernels = Kernels(self.args.num_epochs >= COMPILE_MIN_EPOCHS, self.log)
+        self.aside_said = False  # the line saying that --loss makes SIREN's fused step step aside, once a run
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self, path, resume=None):
@@ -156,12 +158,12 @@ class BaseTrainer:
         n = sample.coords.shape[0]
         batch = self.modality.batch(self.args.batch_size, n)
         self.log(f"[{name}] {self.args.model_type}, {n_params(fit.model)} parameters, lr "
-                 f"{fit.optimizer.defaults['lr']:g} ({self.args.lr_schedule}), {batch} of {n} coordinates per step, "
-                 f"{num_epochs} epochs")
+                 f"{fit.optimizer.defaults['lr']:g} ({self.args.lr_schedule}), {self.args.loss} loss, {batch} of {n} "
+                 f"coordinates per step, {num_epochs} epochs")
         chunk = self.chunk_rows(sample, fit.model, batch)
         self.eval_rows = EVAL_CHUNK if chunk is None else min(EVAL_CHUNK, chunk)
         step = Step(fit.model, fit.optimizer, fit.scheduler, sample.decode_rows, self.modality.peak(sample.ref),
-                    eager=self.args.eager, kernels=self.kernels, chunk=chunk)
+                    eager=self.args.eager, kernels=self.kernels, chunk=chunk, loss=self.args.loss)
         scalars, t0 = [], time.time()
         bar = Progress(name, fit.start, num_epochs, quiet=self.args.quiet, log=self.log)
         for epoch in range(fit.start, num_epochs + 1):
@@ -177,7 +179,8 @@ class BaseTrainer:
             is_log = epoch % self.args.log_epoch == 0 or epoch == num_epochs
             if is_log:  # before the update: metrics describe the model that made `pred`
                 metrics = self.epoch_metrics(sample, fit.model, pred if idx is None else None, epoch)
-                metrics["mse"] = float(loss)
+                # the MSE whatever the loss (the loss itself when it is the MSE: the published number, no pass)
+                metrics["mse"] = float(loss if self.args.loss == "mse" else F.mse_loss(pred, gt))
                 self.check_finite(name, scalars, epoch, math.isfinite(metrics["mse"]))
             step.update()
             if is_log:
@@ -227,7 +230,7 @@ class BaseTrainer:
         else:  # its weights come from the checkpoint: their first draws must not move the restored generators
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
                 model = new_model(self.opts, sample, self.device)
-        optimizer = make_adam(model, a.lr, fused=uses_fused_step(model, a.eager))
+        optimizer = make_adam(model, a.lr, fused=self.fused(model))
         factor = LR_SCHEDULES[a.lr_schedule]
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: factor(it, a.num_epochs))
         if resume is None:
@@ -242,12 +245,20 @@ class BaseTrainer:
         what the memory budget allows (trainer/memory.py); one log line when the step is chunked."""
         a = self.args
         plan = memory.chunk_plan(a.chunk_rows, batch, sample.gt.numel(), sample.gt.shape[1], sample.coords.shape[1],
-                                 a.model_type, uses_fused_step(model, a.eager), a.hidden_features, a.hidden_layers,
+                                 a.model_type, self.fused(model), a.hidden_features, a.hidden_layers,
                                  self.device, a.memory_gb)
         for line in (plan.note, plan.line(batch) if plan.chunk is not None else None):
             if line:
                 self.log(f"[{sample.signal.name}] {line}")
         return plan.chunk
+
+    def fused(self, model):
+        """Whether `model` trains with SIREN's fused step; said once a run when --loss makes it step aside."""
+        a = self.args
+        if not self.aside_said and uses_fused_step(model, a.eager) and not uses_fused_step(model, a.eager, a.loss):
+            self.log(f"--loss {a.loss} gives no gradient for SIREN's fused step: the autograd step trains")
+            self.aside_said = True
+        return uses_fused_step(model, a.eager, a.loss)
 
     def epoch_metrics(self, sample, model, pred, epoch):
         """Metrics at a log epoch of the prediction `pred` (None: predict the full grid), and its media."""
@@ -324,7 +335,7 @@ def transform_table(row, tf):
     """The fitted parameters as a markdown table (4 significant digits), and what the loss means."""
     lines = [f"**{row}**", "", "| parameter | value |", "|---|---|"]  # row: the set (and transform)
     lines += [f"| {k} | {'-' if v is None else f'{v:.4g}'} |" for k, v in tf.params.items()]
-    return "\n".join(lines + ["", "train/total_loss and eval/mse_transformed: the MSE in this transform's own "
+    return "\n".join(lines + ["", "train/total_loss (the --loss) and eval/mse_transformed: in this transform's own "
                                    "domain, not comparable across transforms (eval/psnr is)."])
 
 

@@ -269,7 +269,7 @@ def read_results(path):
     checks = {"complete": lambda v: isinstance(v, bool), "failed": lambda v: isinstance(v, bool),
               "error": lambda v: isinstance(v, str), "time_s": lambda v: is_number(v) and v >= 0,
               "num_epochs": lambda v: v is None or is_int(v, 1), "measured": lambda v: isinstance(v, str),
-              "lr_schedule": lambda v: isinstance(v, str) and "\0" not in v}
+              **{k: lambda v: isinstance(v, str) and "\0" not in v for k in ("lr_schedule", "loss")}}
     for k, ok in checks.items():
         if k in res and not ok(res[k]):
             raise InputError(f"{path}: '{k}' has the wrong type or range (got {_type(res[k])} {str(res[k])[:40]!r})")
