@@ -165,8 +165,8 @@ def build_parser():
     a("--lr_schedule", default=schedules[0], choices=schedules,
       help="decay: lr * 0.1 ** (epoch / num_epochs), the published trainer's; constant: --lr to the last epoch "
            "(the authors' later EVOS-INR baseline; docs/protocol.md)")
-    a("--loss", default=table_names("trainer/loss.py", "LOSSES")[0],  # the first is the published one
-      help="the training loss, in the transformed domain: " + _names("trainer/loss.py", "LOSSES"))
+    a("--loss", default=table_names("components/loss.py", "LOSSES")[0],  # the first is the published one
+      help="the training loss, in the transformed domain: " + _names("components/loss.py", "LOSSES"))
     a("--batch_size", type=int, default=None,
       help="video: coordinates per step (default: 1/16 of all pixels, at least 4096); images and audio fit the "
            "full batch")
@@ -248,7 +248,7 @@ def resolve(args):
     from components.signals import MODALITIES
     from components.transform import TRANSFORMS
     from models import MODELS, backbone_defaults
-    from trainer.loss import LOSSES
+    from components.loss import LOSSES
 
     for name, table in (("transform", TRANSFORMS), ("model_type", MODELS), ("signal_type", MODALITIES),
                         ("loss", LOSSES)):

@@ -1,4 +1,4 @@
-"""--loss: a loss is one record in trainer/loss.py's LOSSES, which SIREN's fused step follows. For every
+"""--loss: a loss is one record in components/loss.py's LOSSES, which SIREN's fused step follows. For every
 registered loss the fused step is the autograd step's (gradients, a few updates) and the chunked step the
 one-pass step's; a loss registered in a test fits, stepping aside from the fused step when its record has no
 gradient; the loss is recorded and kept by resume and decode, older folders and checkpoints read as mse
@@ -13,7 +13,7 @@ import main
 import models
 from tests.conftest import VECTORS, image_folder, one_line_error, run_folder, run_in_process
 from trainer.fast_step import Kernels, Step
-from trainer.loss import LOSSES, Loss
+from components.loss import LOSSES, Loss
 
 FUSED = [name for name, loss in LOSSES.items() if loss.grad is not None]
 SMALL = ["--hidden_features", "32", "--quiet", "--device", "cpu", "--no_images"]

@@ -5,9 +5,9 @@ reconstruction, the batch, the PSNR peak) is the run's modality record (componen
 MODALITIES), as SIREN's one train() is given a loss and a summary; the run's folder, log, writer and
 recorder are trainer/run.py's; checkpoints are trainer/checkpoint.py's. The loop is the reference's: full
 batch (video: a random batch per epoch), MSE in the transformed domain (--loss mse, the default;
-trainer/loss.py), Adam with lr * 0.1 ** (t / T) stepped once per epoch (--lr_schedule decay, the
-default; trainer/schedule.py), metrics at every log_epoch and at the last epoch, computed on the prediction made before that
-epoch's update.
+components/loss.py), Adam with lr * 0.1 ** (t / T) stepped once per epoch (--lr_schedule decay, the
+default; trainer/schedule.py), metrics at every log_epoch and at the last epoch, computed on the
+prediction made before that epoch's update.
 
 Per-step scalars stay on the device and reach TensorBoard in batches, so a step never waits for
 the host.

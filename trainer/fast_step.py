@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from models import Siren
-from trainer.loss import LOSSES
+from components.loss import LOSSES
 
 COMPILE_MIN_EPOCHS = 50
 SPLIT_ROWS = 1024  # column sums on a GPU: partial sums over blocks of this many rows first

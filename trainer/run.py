@@ -193,7 +193,7 @@ def hparam_domains(folder):
     from components.transform import TRANSFORMS
     from config import PARAM_SETS
     from models import MODELS
-    from trainer.loss import LOSSES
+    from components.loss import LOSSES
     from trainer.schedule import LR_SCHEDULES
 
     return {"transform": list(TRANSFORMS), "model_type": list(MODELS), "signal_type": list(MODALITIES),
