@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from components import transform as T
+from components.loss import LOSSES
 from components.signals import Signal
 from models import build_model, n_params
 from trainer import checkpoint, memory
@@ -147,7 +148,8 @@ class BaseTrainer:
         self.signals = run.modality.io
         # shared by the samples: one compilation
         self.kernels = Kernels(self.args.num_epochs >= COMPILE_MIN_EPOCHS, self.log)
-        self.aside_said = False  # the line saying that --loss makes SIREN's fused step step aside, once a run
+        if self.args.model_type == "siren" and not self.args.eager and LOSSES[self.args.loss].grad is None:
+            self.log(f"--loss {self.args.loss} gives no gradient for SIREN's fused step: the autograd step trains")
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self, path, resume=None):
@@ -230,7 +232,7 @@ class BaseTrainer:
         else:  # its weights come from the checkpoint: their first draws must not move the restored generators
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
                 model = new_model(self.opts, sample, self.device)
-        optimizer = make_adam(model, a.lr, fused=self.fused(model))
+        optimizer = make_adam(model, a.lr, fused=uses_fused_step(model, a.eager, a.loss))
         factor = LR_SCHEDULES[a.lr_schedule]
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: factor(it, a.num_epochs))
         if resume is None:
@@ -245,20 +247,12 @@ class BaseTrainer:
         what the memory budget allows (trainer/memory.py); one log line when the step is chunked."""
         a = self.args
         plan = memory.chunk_plan(a.chunk_rows, batch, sample.gt.numel(), sample.gt.shape[1], sample.coords.shape[1],
-                                 a.model_type, self.fused(model), a.hidden_features, a.hidden_layers,
-                                 self.device, a.memory_gb)
+                                 a.model_type, uses_fused_step(model, a.eager, a.loss), a.hidden_features,
+                                 a.hidden_layers, self.device, a.memory_gb)
         for line in (plan.note, plan.line(batch) if plan.chunk is not None else None):
             if line:
                 self.log(f"[{sample.signal.name}] {line}")
         return plan.chunk
-
-    def fused(self, model):
-        """Whether `model` trains with SIREN's fused step; said once a run when --loss makes it step aside."""
-        a = self.args
-        if not self.aside_said and uses_fused_step(model, a.eager) and not uses_fused_step(model, a.eager, a.loss):
-            self.log(f"--loss {a.loss} gives no gradient for SIREN's fused step: the autograd step trains")
-            self.aside_said = True
-        return uses_fused_step(model, a.eager, a.loss)
 
     def epoch_metrics(self, sample, model, pred, epoch):
         """Metrics at a log epoch of the prediction `pred` (None: predict the full grid), and its media."""
