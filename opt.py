@@ -116,9 +116,11 @@ def resolve(args):
     resumed run's args.json (or an older one with nulls) goes through here too."""
     from components.signals import MODALITIES
     from components.transform import TRANSFORMS
+    from components.loss import LOSSES
     from models import MODELS, backbone_defaults
 
-    for name, table in (("transform", TRANSFORMS), ("model_type", MODELS), ("signal_type", MODALITIES)):
+    for name, table in (("transform", TRANSFORMS), ("model_type", MODELS), ("signal_type", MODALITIES),
+                        ("loss", LOSSES)):
         if getattr(args, name) not in table:
             raise OptionError(f"--{name} {getattr(args, name)}: invalid choice (choose from {', '.join(table)})")
     derived = backbone_defaults(args.model_type)

@@ -42,10 +42,12 @@ PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "util", "paper_
 
 # Table 1's setting (protocol.md): a run's cells sit beside the paper's only with all of it, and with
 # its row's transform options. The learning-rate schedule decays over num_epochs, so another length's
-# epoch 500 is not Table 1's; a run folder without lr_schedule decayed (util/protocol.py's PAST).
+# epoch 500 is not Table 1's; a run folder without lr_schedule decayed, without loss fitted the MSE
+# (util/protocol.py's PAST).
 # unset (None) lr and first_omega mean SIREN's image defaults, 1e-4 and 30.
 TABLE1_SETTING = {"signal_type": "image", "model_type": "siren", "hidden_layers": 3, "hidden_features": 256,
-                  "lr": 1e-4, "first_omega": 30, "hidden_omega": 30, "num_epochs": 5000, "lr_schedule": protocol.PAST["lr_schedule"]}
+                  "lr": 1e-4, "first_omega": 30, "hidden_omega": 30, "num_epochs": 5000, "lr_schedule": protocol.PAST["lr_schedule"],
+                  "loss": protocol.PAST["loss"]}
 TABLE1_IMAGES = [f"{i:02d}" for i in range(16)]  # DIV2K's test images, fitted at their 512 x 512
 TABLE1_SHAPE = [3, 512, 512]
 TRANSFORM_OPTIONS = tuple(group_options("transform"))  # main.py's transform options (opt.py)

@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import components.sympower as S
+from components.loss import LOSSES
 from components.signals import MODALITIES
 from models import MODELS
 from opt import build_parser, defaults
@@ -27,6 +28,7 @@ def test_the_tables_hold_the_declared_names_and_defaults():
     assert {k: m.defaults for k, m in MODALITIES.items()} == D.MODALITIES
     assert set(SIGNAL_DIMS) == set(D.MODALITIES)
     assert tuple(LR_SCHEDULES) == D.SCHEDULES
+    assert tuple(LOSSES) == D.LOSSES
 
 
 def test_the_library_defaults_are_the_options():
@@ -46,7 +48,7 @@ def test_every_option_is_declared_once_and_parsed_as_declared():
     assert all(o.rule is None or o.kind in ("int", "float") for o in D.OPTIONS)
     assert defaults() == {o.name: o.default for o in D.OPTIONS}
     help_text = build_parser().format_help()
-    assert all(name in help_text for table in (D.TRANSFORMS, D.BACKBONES, D.MODALITIES, D.SCHEDULES) for name in table)
+    assert all(name in help_text for table in (D.TRANSFORMS, D.BACKBONES, D.MODALITIES, D.SCHEDULES, D.LOSSES) for name in table)
 
 
 def test_no_product_file_reads_another_as_text():

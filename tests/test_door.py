@@ -296,7 +296,7 @@ def test_names_in_tables_are_data_not_markup(tmp_path, capsys):
 
     from util.recorder import Recorder
 
-    rec = Recorder(5, "decay")
+    rec = Recorder(5, "decay", "mse")
     rec.record("x|y\n## z", 5, {"psnr": 1.0})
     table = rec.res_table()
     assert "## z" not in table.splitlines() and "x\\|y" in table

@@ -89,7 +89,7 @@ def test_a_run_folder_without_the_schedule_is_the_published_decay(tmp_path, caps
     args.pop("lr_schedule", None)
     (folder / "args.json").write_text(json.dumps(args))
     out = summarize_json(capsys, tmp_path, "--paper")
-    assert "Protocol: lr schedule decay; lr default; epochs 5000; backbone siren; depth 3; width 256" in out
+    assert "Protocol: lr schedule decay; loss mse; lr default; epochs 5000; backbone siren; depth 3; width 256" in out
     assert "[36.75, " in out and "No paper numbers" not in out
 
 

@@ -121,9 +121,9 @@ def test_hparams_are_declared_in_order_with_domains(sweep):
     experiment = metadata.parse_experiment_plugin_data(content[metadata.EXPERIMENT_TAG])
     backend_context._sort_and_reduce_to_hparams_limit(experiment)  # what TensorBoard does before showing them
     shown = [h.display_name for h in experiment.hparam_infos]
-    assert shown[:9] == ["parameter set", "transform", "seed", "backbone", "width", "depth", "lr", "lr schedule",
-                         "epochs"]
-    assert shown[9:11] == ["pn_cum", "pn_buffer"] and "input_path" not in shown
+    assert shown[:10] == ["parameter set", "transform", "seed", "backbone", "width", "depth", "lr", "lr schedule",
+                          "loss", "epochs"]
+    assert shown[10:12] == ["pn_cum", "pn_buffer"] and "input_path" not in shown
     for h in experiment.hparam_infos:  # a string or bool without a domain makes TensorBoard warn
         assert h.type == 3 or len(h.domain_discrete) > 0, h.name  # 3: DATA_TYPE_FLOAT64
     metrics = [m.name.tag for m in experiment.metric_infos]
@@ -135,6 +135,7 @@ def test_hparams_are_declared_in_order_with_domains(sweep):
     seed = next(h for h in experiment.hparam_infos if h.display_name == "seed")
     assert seed.type == api_pb2.DATA_TYPE_STRING and "5" in seed.domain_discrete
     assert by_label["lr"].number_value == pytest.approx(1e-3) and by_label["lr schedule"].string_value == "decay"
+    assert by_label["loss"].string_value == "mse"
 
 
 def test_transform_figure_labels_itself():

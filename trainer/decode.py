@@ -167,7 +167,8 @@ def decode(args, defaults):
     log = Logger(folder)
     d.signals.save_prediction(folder, d.signal, d.recon, log)
     result = {"checkpoint": os.path.abspath(args.eval_ckpt), "sample": d.name, "epoch": d.epoch,
-              "lr_schedule": d.opts["lr_schedule"]}  # how it was trained (the published code's: decay)
+              # how it was trained (the published code's: decay, mse)
+              "lr_schedule": d.opts["lr_schedule"], "loss": d.opts["loss"]}
     if d.metrics is not None:
         result["metrics"] = d.metrics = clean_metrics(d.metrics)  # JSON has no NaN: a metric that is none is null
         print(json.dumps(d.metrics, allow_nan=False), flush=True)
@@ -256,7 +257,7 @@ def write_run(out, source, decoded, complete):
         d.signals.save_prediction(out, d.signal, d.recon, log)
     opts = {k: v for k, v in decoded[0].opts.items() if k != "eval_ckpt"}
     write_json(os.path.join(out, "args.json"), {**opts, "decoded_from": source})
-    recorder = Recorder(opts.get("num_epochs"), opts["lr_schedule"])
+    recorder = Recorder(opts.get("num_epochs"), opts["lr_schedule"], opts["loss"])
     for d in decoded:
         if d.metrics is not None:
             recorder.record(d.name, d.epoch, d.metrics)

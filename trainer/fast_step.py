@@ -1,4 +1,4 @@
-"""The training step: forward, MSE, the per-step PSNR scalar, log-epoch metrics, backward, Adam, schedule.
+"""The training step: forward, the loss (--loss), the per-step PSNR scalar, log-epoch metrics, backward, Adam, schedule.
 
 For SIREN (the paper's backbone) the forward and backward are written out by hand into buffers
 that live as long as the fit. A plain autograd step spends most of its time outside the matrix
@@ -22,8 +22,9 @@ as fixed ones), so compilation is paid once per run, not once per image size (a 
 many sizes would otherwise hit dynamo's recompile limit), inductor also caches it on disk, and
 it is logged; where it cannot run (no C++ compiler, an unsupported backend) the step warns once and
 uses eager kernels.
-Its result is the autograd step's up to float rounding (tests/test_speed.py checks gradients and
-PSNR). Other backbones, or --eager, use the plain autograd step. Nothing here waits for the host:
+Its backward starts from the loss record's gradient w.r.t. the prediction; its result is the
+autograd step's up to float rounding, for every loss (tests/test_speed.py). Other backbones, --eager,
+or a loss whose record has no gradient use the plain autograd step. Nothing here waits for the host:
 the loss and PSNR come back as device tensors.
 """
 import logging
@@ -33,6 +34,7 @@ import torch
 import torch.nn.functional as F
 
 from models import Siren
+from components.loss import LOSSES
 
 COMPILE_MIN_EPOCHS = 50
 SPLIT_ROWS = 1024  # column sums on a GPU: partial sums over blocks of this many rows first
@@ -157,10 +159,11 @@ class Kernels:
 
 
 class FusedSiren:
-    """Loss and parameter gradients of an MSE fit of a Siren (one hidden layer or more), computed by hand."""
+    """Loss and parameter gradients of a fit of a Siren (one hidden layer or more), computed by hand from
+    the --loss record's gradient w.r.t. the prediction."""
 
-    def __init__(self, model, kernels):
-        self.k = kernels
+    def __init__(self, model, kernels, loss="mse"):
+        self.k, self.loss = kernels, LOSSES[loss]
         self.sine = [(layer.linear.weight, layer.linear.bias, float(layer.omega)) for layer in model.net[:-1]]
         self.final = model.net[-1]
         self.rows = 0  # the buffers' rows: the largest batch or chunk seen, allocated once
@@ -183,19 +186,19 @@ class FusedSiren:
         """Prediction and loss; gradients land in p.grad."""
         with torch.no_grad():
             pred, resid, saved = self._forward(coords, gt, None)
-            loss = resid.pow(2).mean()
-            self._backward(coords, resid.mul_(2.0 / resid.numel()), saved, accumulate=False)  # d loss / d pred
+            loss = self.loss.value(pred, gt)
+            self._backward(coords, self.loss.grad(resid, 1.0 / resid.numel()), saved, accumulate=False)
         return pred, loss
 
     def chunk(self, coords, gt, values, out, accumulate):
         """One chunk of rows of a batch of `values` (rows x outputs) values: its prediction written into
-        `out`, the gradient of the batch's mean squared error over these rows added to p.grad (set when not
-        `accumulate`); returns the chunk's sum of squared errors."""
+        `out`, the gradient of the batch's loss over these rows added to p.grad (set when not `accumulate`);
+        returns the chunk's sum of the loss."""
         with torch.no_grad():
-            _, resid, saved = self._forward(coords, gt, out)
-            sq = resid.pow(2).sum()
-            self._backward(coords, resid.mul_(2.0 / values), saved, accumulate)
-        return sq
+            pred, resid, saved = self._forward(coords, gt, out)
+            part = self.loss.value(pred, gt, reduction="sum")
+            self._backward(coords, self.loss.grad(resid, 1.0 / values), saved, accumulate)
+        return part
 
     def _forward(self, coords, gt, out):
         k, last = self.k, len(self.sine) - 1
@@ -242,10 +245,10 @@ def _add_grad(p, g):
     p.grad.add_(g)
 
 
-def uses_fused_step(model, eager=False):
+def uses_fused_step(model, eager=False, loss="mse"):
     """Whether Step trains this model with the hand-written SIREN step (else plain autograd): SIREN's own
-    class only, since a class derived from it may compute something else."""
-    return type(model) is Siren and len(model.net) > 2 and not eager
+    class only, since a class derived from it may compute something else, and a loss that gives its gradient."""
+    return type(model) is Siren and len(model.net) > 2 and not eager and LOSSES[loss].grad is not None
 
 
 class Step:
@@ -254,15 +257,16 @@ class Step:
     per-step PSNR stay device tensors.
 
     With `chunk` (rows per pass; None: the whole batch at once) a batch of more rows runs forward and
-    backward chunk by chunk: each chunk adds its part of the gradient of the batch's mean squared error
-    (its sum of squares over all the batch's values), so the one update that follows is the full-batch
+    backward chunk by chunk: each chunk adds its part of the gradient of the batch's loss (its sum
+    over all the batch's values), so the one update that follows is the full-batch
     step's, up to the order of float summation, in memory bounded by the chunk. Only the (rows, C)
     prediction is kept whole: the loss, the PSNR and the log-epoch metrics are the whole batch's."""
 
-    def __init__(self, model, optimizer, scheduler, decode_rows, peak, eager=False, kernels=None, chunk=None):
+    def __init__(self, model, optimizer, scheduler, decode_rows, peak, eager=False, kernels=None, chunk=None,
+                 loss="mse"):
         self.model, self.optimizer, self.scheduler = model, optimizer, scheduler
-        self.decode_rows, self.peak, self.chunk = decode_rows, peak, chunk
-        self.fused = FusedSiren(model, kernels or Kernels(False)) if uses_fused_step(model, eager) else None
+        self.decode_rows, self.peak, self.chunk, self.loss = decode_rows, peak, chunk, LOSSES[loss]
+        self.fused = FusedSiren(model, kernels or Kernels(False), loss) if uses_fused_step(model, eager, loss) else None
         self.pred = None  # the chunked step's (rows, C) prediction, allocated once
 
     def forward_backward(self, coords, gt):
@@ -272,7 +276,7 @@ class Step:
         if self.fused is not None:
             return self.fused(coords, gt)
         pred = self.model(coords)
-        loss = F.mse_loss(pred, gt)
+        loss = self.loss.value(pred, gt)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         return pred.detach(), loss.detach()
@@ -280,7 +284,7 @@ class Step:
     def _chunked(self, coords, gt):
         if self.pred is None or self.pred.shape != gt.shape:
             self.pred = torch.empty_like(gt)
-        values, sq = gt.numel(), None
+        values, total = gt.numel(), None
         if self.fused is None:
             self.optimizer.zero_grad(set_to_none=True)
         for start in range(0, coords.shape[0], self.chunk):
@@ -289,13 +293,13 @@ class Step:
                 part = self.fused.chunk(coords[rows], gt[rows], values, self.pred[rows], accumulate=start > 0)
             else:
                 pred = self.model(coords[rows])
-                part = F.mse_loss(pred, gt[rows], reduction="sum")
+                part = self.loss.value(pred, gt[rows], reduction="sum")
                 (part / values).backward()  # adds this chunk's share of the mean's gradient to p.grad
                 with torch.no_grad():
                     self.pred[rows] = pred
                 part = part.detach()
-            sq = part if sq is None else sq + part
-        return self.pred, sq / values
+            total = part if total is None else total + part
+        return self.pred, total / values
 
     def psnr(self, pred, ref):
         """The reference's per-step scalar: PSNR of the decoded prediction against the data rows."""

@@ -75,7 +75,7 @@ class Run:
         self.log(run_folder_line(folder, device, args.resume))
         fix_seed(args.seed)
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(args.tf32)
-        self.recorder = Recorder(args.num_epochs, args.lr_schedule)
+        self.recorder = Recorder(args.num_epochs, args.lr_schedule, args.loss)
         self.writer = make_writer(folder)
 
     @classmethod
@@ -183,10 +183,11 @@ def hparam_domains(folder):
     from components.transform import TRANSFORMS
     from config import PARAM_SETS
     from models import MODELS
+    from components.loss import LOSSES
     from trainer.schedule import LR_SCHEDULES
 
     return {"transform": list(TRANSFORMS), "model_type": list(MODELS), "signal_type": list(MODALITIES),
-            "lr_schedule": list(LR_SCHEDULES),
+            "lr_schedule": list(LR_SCHEDULES), "loss": list(LOSSES),
             "set": [s for sets in PARAM_SETS.values() for s in sets], "seed": sweep_seeds(folder)}
 
 

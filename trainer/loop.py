@@ -11,9 +11,11 @@ import time
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from tqdm import tqdm
 
 from components import transform as T
+from components.loss import LOSSES
 from components.signals import Signal
 from models import build_model, n_params
 from trainer import checkpoint, memory
@@ -140,6 +142,8 @@ class Trainer:
         self.signals = run.modality.io
         # shared by the samples: one compilation
         self.kernels = Kernels(self.args.num_epochs >= COMPILE_MIN_EPOCHS, self.log)
+        if self.args.model_type == "siren" and not self.args.eager and LOSSES[self.args.loss].grad is None:
+            self.log(f"--loss {self.args.loss} gives no gradient for SIREN's fused step: the autograd step trains")
 
     # ---- the loop -------------------------------------------------------------------------------
     def fit(self, path, resume=None):
@@ -150,12 +154,12 @@ class Trainer:
         n = sample.coords.shape[0]
         batch = self.modality.batch(self.args.batch_size, n)
         self.log(f"[{name}] {self.args.model_type}, {n_params(fit.model)} parameters, lr "
-                 f"{fit.optimizer.defaults['lr']:g} ({self.args.lr_schedule}), {batch} of {n} coordinates per step, "
-                 f"{num_epochs} epochs")
+                 f"{fit.optimizer.defaults['lr']:g} ({self.args.lr_schedule}), {self.args.loss} loss, {batch} of {n} "
+                 f"coordinates per step, {num_epochs} epochs")
         chunk = self.chunk_rows(sample, fit.model, batch)
         self.eval_rows = EVAL_CHUNK if chunk is None else min(EVAL_CHUNK, chunk)
         step = Step(fit.model, fit.optimizer, fit.scheduler, sample.decode_rows, self.modality.peak(sample.ref),
-                    eager=self.args.eager, kernels=self.kernels, chunk=chunk)
+                    eager=self.args.eager, kernels=self.kernels, chunk=chunk, loss=self.args.loss)
         scalars, t0 = [], time.time()
         bar = Progress(name, fit.start, num_epochs, quiet=self.args.quiet, log=self.log,
                        path=os.path.join(self.folder, PROGRESS_FILE))
@@ -172,7 +176,8 @@ class Trainer:
             is_log = epoch % self.args.log_epoch == 0 or epoch == num_epochs
             if is_log:  # before the update: metrics describe the model that made `pred`
                 metrics = self.epoch_metrics(sample, fit.model, pred if idx is None else None, epoch)
-                metrics["mse"] = float(loss)
+                # the MSE whatever the loss (the loss itself when it is the MSE: the published number, no pass)
+                metrics["mse"] = float(loss if self.args.loss == "mse" else F.mse_loss(pred, gt))
                 self.check_finite(name, scalars, epoch, math.isfinite(metrics["mse"]))
             step.update()
             if is_log:
@@ -222,7 +227,7 @@ class Trainer:
         else:  # its weights come from the checkpoint: their first draws must not move the restored generators
             with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
                 model = new_model(self.opts, sample, self.device)
-        optimizer = make_adam(model, a.lr, fused=uses_fused_step(model, a.eager))
+        optimizer = make_adam(model, a.lr, fused=uses_fused_step(model, a.eager, a.loss))
         factor = LR_SCHEDULES[a.lr_schedule]
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: factor(it, a.num_epochs))
         if resume is None:
@@ -237,8 +242,8 @@ class Trainer:
         what the memory budget allows (trainer/memory.py); one log line when the step is chunked."""
         a = self.args
         plan = memory.chunk_plan(a.chunk_rows, batch, sample.gt.numel(), sample.gt.shape[1], sample.coords.shape[1],
-                                 a.model_type, uses_fused_step(model, a.eager), a.hidden_features, a.hidden_layers,
-                                 self.device, a.memory_gb)
+                                 a.model_type, uses_fused_step(model, a.eager, a.loss), a.hidden_features,
+                                 a.hidden_layers, self.device, a.memory_gb)
         for line in (plan.note, plan.line(batch) if plan.chunk is not None else None):
             if line:
                 self.log(f"[{sample.signal.name}] {line}")
@@ -319,7 +324,7 @@ def transform_table(row, tf):
     """The fitted parameters as a markdown table (4 significant digits), and what the loss means."""
     lines = [f"**{row}**", "", "| parameter | value |", "|---|---|"]  # row: the set (and transform)
     lines += [f"| {k} | {'-' if v is None else f'{v:.4g}'} |" for k, v in tf.params.items()]
-    return "\n".join(lines + ["", "train/total_loss and eval/mse_transformed: the MSE in this transform's own "
+    return "\n".join(lines + ["", "train/total_loss (the --loss) and eval/mse_transformed: in this transform's own "
                                    "domain, not comparable across transforms (eval/psnr is)."])
 
 

@@ -7,7 +7,7 @@ tests/test_declarations.py holds their names and defaults equal to these.
 
 Adding an option is one Option in OPTIONS, in its help section, then its use (args.<name>):
 
-    Option("loss", "str", "mse", "fit", "training", "what the fit minimises", choices=("mse", "l1")),
+    Option("weight_decay", "float", 0.0, "fit", "training", "Adam's weight decay", _between(0, 1)),
 
 kind: int, float, str, flag (off by default) or rows ('auto' or a count >= 0). role: fit (what a run
 fits: a resume keeps it, a checkpoint must match it), run (how it runs: a resume may change it) or
@@ -22,6 +22,7 @@ BACKBONES = {"siren": {"lr": 1e-4, "first_omega": 30.0}, "finer": {"lr": 5e-4, "
              "wire": {"lr": 5e-3, "first_omega": 30.0}, "gauss": {"lr": 5e-3}, "pemlp": {"lr": 1e-3}}
 MODALITIES = {"image": {}, "audio": {"first_omega": 3000.0}, "video": {}}
 SCHEDULES = ("decay", "constant")  # decay: the published trainer's, which every run before the option ran
+LOSSES = ("mse", "l1")  # mse: the published loss, which every run before the option ran
 
 # main.py --help's sections, in order
 GROUPS = (("input", "the signal to fit"), ("model", "the INR backbone (the reference's options)"),
@@ -122,6 +123,8 @@ OPTIONS = (
     O("lr_schedule", "str", SCHEDULES[0], "fit", "training",
       "decay: lr * 0.1 ** (epoch / num_epochs), the published trainer's; constant: --lr to the last epoch "
       "(the authors' later EVOS-INR baseline; docs/protocol.md)", choices=SCHEDULES),
+    O("loss", "str", LOSSES[0], "fit", "training",
+      "the training loss, in the transformed domain: " + _listed(LOSSES, "components/loss.py's LOSSES")),
     O("batch_size", "int", None, "fit", "training",
       "video: coordinates per step (default: 1/16 of all pixels, at least 4096); images and audio fit the full batch",
       _between(1, 2 ** 31 - 1, "positive and at most 2**31 - 1")),

@@ -7,13 +7,13 @@ A run folder written before an option existed ran with that option's PAST value.
 """
 import os
 
-from util.declarations import SCHEDULES
+from util.declarations import LOSSES, SCHEDULES
 
 # (option, how the card names it); the order of the card and of a row's bracketed differences
-FIELDS = (("lr_schedule", "lr schedule"), ("lr", "lr"), ("num_epochs", "epochs"), ("model_type", "backbone"),
-          ("hidden_layers", "depth"), ("hidden_features", "width"), ("first_omega", "first omega"),
-          ("hidden_omega", "hidden omega"), ("batch_size", "batch"), ("input_path", "data"))
-PAST = {"lr_schedule": SCHEDULES[0]}  # before --lr_schedule every run decayed the learning rate (protocol.md)
+FIELDS = (("lr_schedule", "lr schedule"), ("loss", "loss"), ("lr", "lr"), ("num_epochs", "epochs"),
+          ("model_type", "backbone"), ("hidden_layers", "depth"), ("hidden_features", "width"),
+          ("first_omega", "first omega"), ("hidden_omega", "hidden omega"), ("batch_size", "batch"), ("input_path", "data"))
+PAST = {"lr_schedule": SCHEDULES[0], "loss": LOSSES[0]}  # before --lr_schedule and --loss: the published ones (protocol.md)
 SSIM_VARIANT = "ssim_ref (Table 1's variant: the reference's SSIM)"
 
 

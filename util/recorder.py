@@ -35,11 +35,11 @@ class Recorder:
     """samples: {name: {epoch(str): {metric: value or None}}}; attributes: {name: {std, skew, range}};
     shapes: {name: the signal's shape, e.g. [3, 512, 512]} (what the summariser's --paper checks);
     error_scale: {name: the top of its error maps' colour scale} (images; the same in every run).
-    results.json also names the run's learning-rate schedule (--lr_schedule; one written before the
-    option existed has none, and ran the published decay)."""
+    results.json also names the run's learning-rate schedule and loss (--lr_schedule, --loss; one written
+    before an option existed has none, and ran the published decay and mse)."""
 
-    def __init__(self, num_epochs, lr_schedule):
-        self.num_epochs, self.lr_schedule = num_epochs, lr_schedule
+    def __init__(self, num_epochs, lr_schedule, loss):
+        self.num_epochs, self.lr_schedule, self.loss = num_epochs, lr_schedule, loss
         self.samples = {}
         self.attributes = {}
         self.shapes = {}
@@ -96,7 +96,7 @@ class Recorder:
         return {"samples": self.samples, "mean": self.mean(), "attributes": self.mean_attributes(),
                 "time_s": round(self.time_s, 3), "sample_attributes": self.attributes, "sample_shapes": self.shapes,
                 **({"error_scale": self.error_scale} if self.error_scale else {}), "num_epochs": self.num_epochs,
-                "lr_schedule": self.lr_schedule, "complete": complete}
+                "lr_schedule": self.lr_schedule, "loss": self.loss, "complete": complete}
 
     def res_table(self):
         """Markdown: one table per logged epoch, a row per sample plus the mean row."""

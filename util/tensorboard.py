@@ -160,7 +160,7 @@ def write_means(writer, means):
 # The columns a sweep differs in, first (TensorBoard shows the first five): (option, column name).
 HPARAM_FIRST = (("set", "parameter set"), ("transform", "transform"), ("seed", "seed"), ("model_type", "backbone"),
                 ("hidden_features", "width"), ("hidden_layers", "depth"), ("lr", "lr"), ("lr_schedule", "lr schedule"),
-                ("num_epochs", "epochs"),
+                ("loss", "loss"), ("num_epochs", "epochs"),
                 ("pn_cum", "pn_cum"), ("pn_buffer", "pn_buffer"), ("pn_alpha", "pn_alpha"), ("pn_k", "pn_k"),
                 ("pn_beta", "pn_beta"), ("gamma_boundary", "gamma_boundary"), ("gamma_trans", "gamma_trans"))
 
