@@ -618,9 +618,10 @@ def main(argv=None):
             if compared and exp in compared:
                 print(comparison_table(exp, compared[exp], args.metric, args.tie))
         if args.json:
-            from util.io import write_json
+            from util.io import write_output
 
-            write_json(args.json, comparison_json(compared, args))
+            numbers = comparison_json(compared, args)
+            write_output(args.json, lambda f: json.dump(numbers, f, indent=1, allow_nan=False))
             print(f"json: {args.json}", file=sys.stderr)
         if args.plot:
             plot(groups, compared, args)

@@ -8,7 +8,7 @@ import textwrap
 import torch
 
 from util.errors import OptionError
-from util.io import atomic_write
+from util.io import write_output
 
 # The formats a plot's file name may ask for by its suffix: what matplotlib writes here (jpg and webp
 # through Pillow). Not raw / rgba (bare pixels, no header) nor pgf (needs a LaTeX installation).
@@ -125,7 +125,7 @@ def plot_transforms(rows, out_path, row_name):
 
     fmt = plot_format(out_path)
     fig = transform_figure(rows, row_name)
-    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=80), mode="wb")
+    write_output(out_path, lambda f: fig.savefig(f, format=fmt, dpi=80), mode="wb")
     plt.close(fig)
 
 
@@ -245,5 +245,5 @@ def plot_summary(panels, out_path, ylabel, metric_label, baseline=None):
 
     fmt = plot_format(out_path)
     fig = summary_figure(panels, ylabel, metric_label, baseline)
-    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=110), mode="wb")
+    write_output(out_path, lambda f: fig.savefig(f, format=fmt, dpi=110), mode="wb")
     plt.close(fig)
