@@ -28,7 +28,7 @@ from collections import deque
 from sweep.status import EPOCH_LINE  # a run's progress line (trainer/base_trainer.py)
 from util.interrupt import SignalHandlers
 from util.io import write_json
-from util.records import read_json, read_sweep
+from util.records import RELATIVE, read_json, read_sweep, rebased
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2  # how often the queue looks at its tasks (and a task's log is followed)
@@ -88,6 +88,9 @@ class SweepRecord:
         saved = read_sweep(log_dir)  # checked first: a bad record is refused, never overwritten
         raw = read_json(self.path)["tasks"] if saved is not None else []
         self.meta = {**meta, **(saved.meta if saved is not None else {})}  # the first sweep's start stays
+        if self.meta.get("paths") != RELATIVE:  # an older record's paths, relative to where run.py ran
+            raw = [{**e, **self.stored(s.folder, s.argv)} for e, s in zip(raw, saved.tasks if saved else [])]
+        self.meta["paths"] = RELATIVE
         self.entries = {t["name"]: t for t in raw}
         self.saved = {t.name: t for t in saved.tasks} if saved is not None else {}
         self.tasks = []
@@ -101,12 +104,19 @@ class SweepRecord:
                 while f"{t.name}+{k}" in self.entries:
                     k += 1
                 t.name = f"{t.name}+{k}"
-            self.entries[t.name] = t.record()
+            self.entries[t.name] = {**t.record(), **self.stored(t.folder, t.argv)}
             self.tasks.append(t)
+
+    def stored(self, folder, argv):
+        """A task's folder and argv as sweep.json keeps them: relative to the sweep's folder."""
+        def rel(path):
+            return os.path.relpath(os.path.realpath(path), os.path.realpath(self.log_dir))
+
+        return {"folder": folder and rel(folder), "argv": rebased(argv, lambda v: v, rel)}
 
     def save(self):
         for t in self.tasks:
-            self.entries[t.name] = t.record()
+            self.entries[t.name] = {**t.record(), **self.stored(t.folder, t.argv)}
         write_json(self.path, {**self.meta, "tasks": list(self.entries.values())})
 
     def finished(self):
