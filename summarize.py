@@ -33,6 +33,7 @@ import sys
 from opt import group_options, option_kinds
 from util.cli import Parser
 from util.errors import InputError, OptionError, UserError, exit_code_for
+from util.lock import writer
 from util.records import EPOCH, check_options, md_cell, read_sweep
 from util import paired, protocol
 from util.runs import SOURCES, load_runs
@@ -124,6 +125,8 @@ def _unfinished(run):
     res = run["results"]
     if run.get("problem"):
         return f"unreadable ({run['problem']})"
+    if writer(run["folder"]):
+        return "running"
     if res is None:
         return "failed (no results)"
     if res.get("failed"):

@@ -26,6 +26,7 @@ import time
 from collections import deque
 
 from sweep.status import EPOCH_LINE  # a run's progress line (trainer/base_trainer.py)
+from util.errors import EXIT_INTERRUPTED
 from util.interrupt import SignalHandlers
 from util.io import write_json
 from util.records import RELATIVE, read_json, read_sweep, rebased
@@ -295,6 +296,9 @@ class Queue:
             time.sleep(POLL_S)
         for task in running:
             self._finish(task)
+            if task.rc in (-signal.SIGTERM, -signal.SIGINT):  # our stop came before main.py's handler (its start-up)
+                task.rc = EXIT_INTERRUPTED
+                task.status = task.describe()
         self.record.save()
 
     def _finish(self, task):

@@ -224,8 +224,16 @@ def read_latest(run_dir):
 
 # ---- results.json -----------------------------------------------------------------------------------
 
+METRIC_LIMIT = 1e6  # beyond any metric a run records (a PSNR of float64 data stays under 4000 dB): a value past it
+# is a damaged file, refused where it is read, not summed into an OverflowError
+
+
+def is_metric(v):
+    return is_number(v) and abs(v) <= METRIC_LIMIT
+
+
 def _metric(v):
-    return v is None or is_number(v) or (isinstance(v, list) and all(x is None or is_number(x) for x in v))
+    return v is None or is_metric(v) or (isinstance(v, list) and all(x is None or is_metric(x) for x in v))
 
 
 def _epoch_blocks(blocks, where, values):
@@ -238,7 +246,8 @@ def _epoch_blocks(blocks, where, values):
             raise InputError(f"{where}: epoch {e} must map metrics to values (got {_type(metrics)})")
         for k, v in metrics.items():
             if not isinstance(k, str) or not values(v):
-                raise InputError(f"{where}: epoch {e} {str(k)[:40]!r} must be a finite number or null (got {_type(v)})")
+                raise InputError(f"{where}: epoch {e} {str(k)[:40]!r} must be a number of at most {METRIC_LIMIT:g} in "
+                                 f"size, or null (got {_show(v, 40)})")
     return blocks
 
 
@@ -259,7 +268,7 @@ def read_results(path):
     samples = _object(res.get("samples", {}), f"{path}: samples")
     for name, blocks in samples.items():
         _epoch_blocks(blocks, f"{path}: sample {name[:40]!r}", _metric)
-    _epoch_blocks(res.get("mean", {}), f"{path}: mean", lambda v: v is None or is_number(v))
+    _epoch_blocks(res.get("mean", {}), f"{path}: mean", lambda v: v is None or is_metric(v))
     _attributes(res.get("attributes"), f"{path}: attributes")
     for name, attrs in _object(res.get("sample_attributes", {}), f"{path}: sample_attributes").items():
         _attributes(attrs, f"{path}: sample_attributes {name[:40]!r}")
@@ -287,7 +296,7 @@ def _float(cell):
         v = float(cell)
     except ValueError:
         return None
-    return v if math.isfinite(v) else None
+    return v if math.isfinite(v) and abs(v) <= METRIC_LIMIT else None
 
 
 def read_res_table(path):
