@@ -113,7 +113,7 @@ class SweepRecord:
         def rel(path):
             return os.path.relpath(os.path.realpath(path), os.path.realpath(self.log_dir))
 
-        return {"folder": folder and rel(folder), "argv": rebased(argv, lambda v: v, rel)}
+        return {"folder": folder and rel(folder), "argv": rebased(argv, rel)}
 
     def save(self):
         for t in self.tasks:

@@ -111,3 +111,13 @@ def test_the_summary_shows_a_run_still_training_and_refuses_an_absurd_number(tmp
     assert "unreadable" in rows["z_score"] and "1e+308" in rows["z_score"] and absurd.name in rows["z_score"]
     assert summarize.main([str(tmp_path)]) == 0  # its lock released: a run with no results, as before
     assert "failed (no results)" in capsys.readouterr().out
+
+
+def test_every_path_option_is_made_absolute_however_it_is_spelled():
+    from opt import absolute_paths
+
+    given = ["--input_p", "a.png", "--save_dir=rel", "--lr", "1", "--input_path", "builtin:chirp", "--resume", "/abs",
+             "--eval_ckpt", "c.pth", "--run_folder", "r", "--tag", "a.png"]
+    assert absolute_paths(given, "/u") == ["--input_p", "/u/a.png", "--save_dir=/u/rel", "--lr", "1", "--input_path",
+                                           "builtin:chirp", "--resume", "/abs", "--eval_ckpt", "/u/c.pth",
+                                           "--run_folder", "/u/r", "--tag", "a.png"]

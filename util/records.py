@@ -412,15 +412,15 @@ def _task_folder(log_dir, folder, argv, where, relative):
     return os.path.realpath(os.path.join(log_dir, folder) if relative else folder) if folder is not None else None
 
 
-def rebased(argv, old, new):
-    """argv with its --run_folder's value `old(v)` replaced by `new(v)`: paths of sweep.json (relative to
-    the sweep's folder) to those of main.py's command line and back."""
+def rebased(argv, path):
+    """argv with its --run_folder's value v replaced by path(v): sweep.json's (relative to the sweep's
+    folder) to main.py's command line and back."""
     out = list(argv)
     for i, a in enumerate(out):
         if a == "--run_folder" and i + 1 < len(out):
-            out[i + 1] = new(old(out[i + 1]))
+            out[i + 1] = path(out[i + 1])
         elif a.startswith("--run_folder="):
-            out[i] = "--run_folder=" + new(old(a[len("--run_folder="):]))
+            out[i] = "--run_folder=" + path(a[len("--run_folder="):])
     return out
 
 
@@ -452,7 +452,7 @@ def read_sweep(log_dir):
             raise InputError(f"{where}: 'set' and 'status' must be strings")
         argv = _argv(t.get("argv"), where)
         folder = _task_folder(log_dir, t.get("folder"), argv, where, relative)
-        argv = rebased(argv, lambda v: os.path.join(log_dir, v) if relative else v, os.path.abspath)
+        argv = rebased(argv, lambda v: os.path.abspath(os.path.join(log_dir, v) if relative else v))
         out.append(SweepTask(name, pset, argv, status, folder))
     return Sweep(d.get("experiment"), out, {k: v for k, v in d.items() if k != "tasks"})
 
