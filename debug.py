@@ -1,12 +1,20 @@
 """A one-off run from an explicit argument list: edit `args` and run `python debug.py`.
 
     python debug.py                                   # the list below: SIREN + sym_power on DIV2K 00
-    python debug.py --num_epochs 300 --log_epoch 100  # options after it go to main.py and override the list
+    python debug.py --num_epochs 300 --log_epoch 100  # options after it go to main.py, after the list's
+    python debug.py --input_path my.png --tag try2    # ... so they override it (argparse: the last wins)
+
+Every option of main.py (`python main.py --help`) can be set in the list or after the command. The
+list's paths are the repository's, the command's are where you run it; the run goes to
+./log/debug/<tag>_<time>_<random>/ there (--save_dir / --up_folder_name / --tag move it), apart from the
+demo's log/000_demo/.
 """
 import os
 import signal
 import subprocess
 import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def debug(gpu=None):
@@ -22,7 +30,9 @@ def debug(gpu=None):
     env = dict(os.environ)
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = str(gpu)
-    cmd = [sys.executable, "main.py", *args, *sys.argv[1:]]
+    from opt import absolute_paths
+
+    cmd = [sys.executable, os.path.join(HERE, "main.py"), *absolute_paths(args, HERE), *sys.argv[1:]]
     print("Running: " + " ".join(cmd), file=sys.stderr)
     return run_main(cmd, env)
 
@@ -31,7 +41,7 @@ def run_main(cmd, env):
     """main.py's exit code. A terminal's Ctrl-C reaches main.py itself (it is in the foreground group),
     which checkpoints at the end of its epoch and exits 130; so this process ignores SIGINT while it waits
     (subprocess.call would kill main.py a quarter of a second after the Ctrl-C, with no checkpoint)."""
-    child = subprocess.Popen(cmd, cwd=os.path.dirname(os.path.abspath(__file__)), env=env)
+    child = subprocess.Popen(cmd, env=env)  # here, as main.py itself would run
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         return child.wait()

@@ -182,3 +182,25 @@ def check(args):
             or not within(args.save_dir, up):
         raise OptionError(f"--up_folder_name {up!r} must be a folder under --save_dir (relative, no '..')")
     return args
+
+
+PATHS = ("--input_path", "--save_dir", "--run_folder", "--resume", "--eval_ckpt")  # the options that name a path
+
+
+def absolute_paths(argv, folder):
+    """main.py's argv with the value of each PATHS option (written out, as --name=V, or as a prefix argparse
+    takes for it) made absolute from `folder`: for a main.py that runs elsewhere (run.py's and debug.py's
+    run in the repository) the paths mean what its user meant. builtin: inputs and '' stay as they are."""
+    names = [o for o in build_parser()._option_string_actions if o.startswith("--")]
+    out = list(argv)
+    for i, token in enumerate(out):
+        name, eq, value = token.partition("=")
+        full = [o for o in names if o == name] or [o for o in names if o.startswith(name)] if name.startswith("--") \
+            else []
+        if len(full) != 1 or full[0] not in PATHS:
+            continue
+        at = i if eq else i + 1
+        value = value if eq else out[i + 1] if i + 1 < len(out) else ""
+        if value and not value.startswith("builtin:"):
+            out[at] = (f"{full[0]}=" if eq else "") + os.path.join(folder, value)
+    return out

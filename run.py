@@ -25,7 +25,7 @@ import time
 
 from config import PARAM_SETS
 from manager import UnknownTask, check_experiment, set_defining_options, task_options, to_argv
-from opt import RULES, build_parser, check
+from opt import RULES, absolute_paths, build_parser, check
 from util.cli import Parser
 from util.errors import EXIT_INTERRUPTED, InputError, OptionError, UserError, exit_code_for
 from util.io import IMAGE_EXTS, missing
@@ -107,23 +107,37 @@ def check_args(args):
         name = "--resume" if args.resume is not None else "--status"
         if not os.path.isdir(given):
             raise InputError(f"{name} {given}: no such folder")
-        clash = [o for o, v in (("an experiment id", args.exp), ("--only", args.only), ("--seeds", args.seeds),
-                                ("options after --", args.extra)) if v]
+        fixed = (("an experiment id", args.exp), ("--only", args.only), ("--seeds", args.seeds),
+                 ("options after --", args.extra), ("--save_dir", args.save_dir), ("--full", args.full))
+        how = (("--dry_run", args.dry_run), ("--gpus", args.gpus), ("--workers", args.workers),
+               ("--launcher", args.launcher), ("--partition", args.partition), ("--time", args.time),
+               ("--gpus_per_task", args.gpus_per_task))
+        clash = [o for o, v in fixed + (how if args.status is not None else ()) if v not in (None, False, [])]
         if clash:
-            raise OptionError(f"{name} {given} continues or shows a sweep as it was started: {clash[0]} cannot be "
+            raise OptionError(f"{name} {given} " + ("continues a sweep as it was started, into its own folder"
+                              if args.resume is not None else "only shows a sweep") + f": {clash[0]} cannot be "
                               f"given with it")
+    if args.full and (args.exp or "000") != "000":
+        raise OptionError("--full is the demo's (experiment 000)")
     if args.only is not None:
         _items(args.only, "--only")
     if args.gpus is not None and args.gpus.strip():
         ids = _items(args.gpus, "--gpus")
         if not all(re.fullmatch(r"[0-9]{1,3}", g) for g in ids) or len(set(ids)) != len(ids):
             raise OptionError(f"--gpus {args.gpus!r}: expected distinct GPU ids such as 0,1,3 (or '' for the CPU)")
-    if not (math.isfinite(args.time) and 1 / 60 <= args.time <= 60 * 24 * 365):
+        visible_gpus(args.gpus)  # each one there, before anything is written
+    if args.time is not None and not (math.isfinite(args.time) and 1 / 60 <= args.time <= 60 * 24 * 365):
         raise OptionError(f"--time {args.time:g}: minutes per job, at least 1/60 (a second)")
-    if args.gpus_per_task < 0 or args.gpus_per_task > 64:
+    if args.gpus_per_task is not None and not 0 <= args.gpus_per_task <= 64:
         raise OptionError(f"--gpus_per_task {args.gpus_per_task}: expected 0 to 64")
-    if args.partition is not None and args.launcher != "slurm":
-        raise OptionError("--partition is a SLURM option: it needs --launcher slurm")
+    args.launcher = args.launcher or "queue"
+    for option, value, launchers in (("--partition", args.partition, ("slurm",)), ("--gpus_per_task", args.gpus_per_task,
+                                     ("slurm",)), ("--time", args.time, ("slurm", "local")),
+                                     ("--gpus", args.gpus, ("queue", "local"))):
+        if value is not None and args.launcher not in launchers:
+            raise OptionError(f"{option} is for --launcher {' or '.join(launchers)}, not {args.launcher}")
+    args.time = 120 if args.time is None else args.time
+    args.gpus_per_task = 1 if args.gpus_per_task is None else args.gpus_per_task
     if args.workers is not None and not 1 <= args.workers <= 1024:
         raise OptionError(f"--workers {args.workers}: expected 1 to 1024 tasks at once (per GPU)")
     if args.workers is not None and args.launcher != "queue":
@@ -181,14 +195,14 @@ def parse(argv, default_exp="000"):
     ap.add_argument("--status", default=None, metavar="LOG_DIR",
                     help="print every task of a sweep (run here or submitted): state, epoch reached, last PSNR, "
                          "run folder, job id")
-    ap.add_argument("--launcher", default="queue", choices=("queue", "local", "slurm"),
+    ap.add_argument("--launcher", default=None, choices=("queue", "local", "slurm"),
                     help="queue (default): subprocesses here, one per free GPU; local / slurm: submitit jobs")
     ap.add_argument("--partition", default=None, help="slurm partition")
-    ap.add_argument("--gpus_per_task", type=int, default=1, help="slurm: GPUs per job (default 1)")
-    ap.add_argument("--time", type=float, default=120,
+    ap.add_argument("--gpus_per_task", type=int, default=None, help="slurm: GPUs per job (default 1)")
+    ap.add_argument("--time", type=float, default=None,
                     help="local / slurm: minutes per job (default 120); at the limit a job checkpoints and is "
                          "requeued")
-    ap.add_argument("--save_dir", default="./log", help="root of the run folders, as main.py's --save_dir "
+    ap.add_argument("--save_dir", default=None, help="root of the run folders, as main.py's --save_dir "
                     "(default ./log)")
     ap.add_argument("--workers", type=int, default=None,
                     help="tasks at once on the CPU (per GPU with GPUs), the CPU's threads split between them "
@@ -200,11 +214,19 @@ def parse(argv, default_exp="000"):
 
 
 def visible_gpus(spec):
-    """The GPUs the queue hands out (each task gets CUDA_VISIBLE_DEVICES=<id>): --gpus, else those of
-    CUDA_VISIBLE_DEVICES, else every GPU nvidia-smi lists; none without an NVIDIA driver. A probe that
-    fails says so in one warning: the sweep then runs on the CPU."""
+    """The GPUs the queue hands out (each task gets CUDA_VISIBLE_DEVICES=<id>): --gpus (each one that
+    nvidia-smi lists, else OptionError), else those of CUDA_VISIBLE_DEVICES, else every GPU nvidia-smi
+    lists; none without an NVIDIA driver. A probe that fails says so in one warning: the sweep then runs
+    on the CPU."""
     if spec is not None:
-        return [g.strip() for g in spec.split(",") if g.strip() != ""]
+        ids = [g.strip() for g in spec.split(",") if g.strip() != ""]
+        present = nvidia_gpus() if ids else []
+        absent = [g for g in ids if g not in present]
+        if absent:
+            raise OptionError(f"--gpus {spec}: no GPU {', '.join(absent)} on this machine (" +
+                              (f"nvidia-smi lists {', '.join(present)}" if present else "no NVIDIA GPU found") +
+                              "); --gpus '' runs on the CPU")
+        return ids
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:  # CUDA stops at the first invalid entry ("-1": none)
         ids = []
@@ -213,6 +235,11 @@ def visible_gpus(spec):
                 break
             ids.append(g.strip())
         return ids
+    return nvidia_gpus()
+
+
+def nvidia_gpus():
+    """The GPU ids nvidia-smi lists; none without it, or (with one warning) when it fails."""
     smi = shutil.which("nvidia-smi")
     if smi is None:
         return []
@@ -253,14 +280,13 @@ def build_tasks(exp, only, extra, save_dir, seeds=(None,)):
         if bad:
             raise UnknownTask(f"unknown parameter set(s) {', '.join(bad)} for experiment {exp} (valid: {', '.join(sets)})")
         sets = [s for s in sets if s in wanted]
-    base = ["--save_dir", save_dir] if save_dir != "./log" else []
     tasks = []
     for s in sets:
         for seed in seeds:
             opts = task_options(exp, s)
             if seed is not None:
                 opts.update({"seed": seed, "tag": f"{s}_seed{seed}"})
-            tasks.append(Task(opts["tag"], to_argv(opts) + base + extra, param_set=s))
+            tasks.append(Task(opts["tag"], to_argv(opts) + ["--save_dir", save_dir] + extra, param_set=s))
     return tasks
 
 
@@ -286,7 +312,7 @@ def resume_tasks(log_dir):
             found += 1
             if not run_complete(dirpath):
                 name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(dirpath)).lstrip(".") or "run"
-                tasks.append(Task(name, ["--resume", dirpath], dirpath, resumed=True))
+                tasks.append(Task(name, ["--resume", os.path.abspath(dirpath)], os.path.abspath(dirpath), resumed=True))
     if not found:
         raise InputError(f"--resume {log_dir}: not a sweep (no sweep.json) and it holds no run folders (args.json)")
     return None, tasks, None
@@ -309,6 +335,13 @@ def warn_missing_inputs(tasks):
     for path in paths:
         if not path.startswith("builtin:") and not os.path.exists(os.path.join(ROOT, path)):
             print(f"warning: {missing(path)}; the tasks would stop there", file=sys.stderr, flush=True)
+
+
+def print_commands(tasks):
+    """--dry_run: one main.py command per task (to run in the repository), and nothing else."""
+    for t in tasks:
+        print(" ".join(shlex.quote(a) for a in ["python", MAIN, *t.argv]))
+    return 0
 
 
 def epilog(default_exp):
@@ -391,9 +424,9 @@ def run_sweep(args, exp, tasks, log_dir, meta):
     if args.launcher != "queue":
         from sweep.launch import submit
         return submit(tasks, log_dir, meta, args)
+    devices = visible_gpus(args.gpus)
     record = SweepRecord(log_dir, meta)
     record.add(tasks)
-    devices = visible_gpus(args.gpus)
     workers = args.workers or default_workers(tasks, devices)
     slots = [d for _ in range(workers) for d in devices or [None]]
     queue = Queue(tasks, slots, record, echo=len(slots) <= 1)
@@ -451,7 +484,9 @@ def main(argv, default_exp="000"):
         if args.status:
             return show_status(args.status)
         if args.resume:
-            resume_tasks(args.resume)  # a bad record is refused before anything is written, the lock file too
+            exp, tasks, _ = resume_tasks(args.resume)  # a bad record is refused before anything is written, the lock file too
+            if args.dry_run:
+                return print_commands(tasks)
             with hold(args.resume, "sweep folder"):  # then read again as the folder's only writer
                 exp, tasks, meta = resume_tasks(args.resume)
                 if not tasks:
@@ -462,18 +497,17 @@ def main(argv, default_exp="000"):
         exp = args.exp or default_exp
         check_experiment(exp)
         check_set_options(args.extra, exp)
-        extra = list(args.extra)
+        # the tasks run in the repository: every path the user gave is made absolute from where run.py runs
+        save_dir, extra = os.path.abspath(args.save_dir or "log"), absolute_paths(args.extra, os.getcwd())
         if exp == "000" and not args.dry_run:
             from sweep.demo import demo_profile
-            save_dir = task_opts(["--save_dir", args.save_dir, *extra, "--input_path", "-"], "options after --").save_dir
+            save_dir = task_opts(["--save_dir", save_dir, *extra, "--input_path", "-"], "options after --").save_dir
             demo = demo_profile(args, visible_gpus(args.gpus), save_dir)  # the input goes where the runs go
             extra = ["--input_path", demo["input_path"], *demo["options"], *extra]  # the user's come last
-        tasks = build_tasks(exp, args.only, extra, args.save_dir, parse_seeds(args.seeds, args.extra))
+        tasks = build_tasks(exp, args.only, extra, save_dir, parse_seeds(args.seeds, args.extra))
         if args.dry_run:
             warn_missing_inputs(tasks)
-            for t in tasks:
-                print(" ".join(shlex.quote(a) for a in ["python", MAIN, *t.argv]))
-            return 0
+            return print_commands(tasks)
         for t in tasks:
             t.plan_folder()
         log_dir = os.path.dirname(tasks[0].folder)  # <save_dir>/<id>_<name>, as the tasks' own options say

@@ -33,6 +33,7 @@ import sys
 from opt import check_kinds, group_options
 from util.cli import Parser
 from util.errors import InputError, OptionError, UserError, exit_code_for
+from util.lock import writer
 from util.readers import EPOCH, md_cell, read_sweep
 from util import paired, protocol
 from util.folders import SOURCES, load_runs
@@ -124,6 +125,8 @@ def _unfinished(run):
     res = run["results"]
     if run.get("problem"):
         return f"unreadable ({run['problem']})"
+    if writer(run["folder"]):
+        return "running"
     if res is None:
         return "failed (no results)"
     if res.get("failed"):
@@ -619,9 +622,10 @@ def main(argv=None):
             if compared and exp in compared:
                 print(comparison_table(exp, compared[exp], args.metric, args.tie))
         if args.json:
-            from util.io import write_json
+            from util.io import write_output
 
-            write_json(args.json, comparison_json(compared, args))
+            numbers = comparison_json(compared, args)
+            write_output(args.json, lambda f: json.dump(numbers, f, indent=1, allow_nan=False))
             print(f"json: {args.json}", file=sys.stderr)
         if args.plot:
             plot(groups, compared, args)

@@ -27,7 +27,10 @@ AUTHORS_RUNS_DEST = os.path.join(os.path.dirname(HERE), "log", "authors")
 
 def download(path, entry, base_url, dest):
     """One manifest file into dest/path: "present" (already there and verified) or "downloaded"."""
-    final = os.path.join(dest, path)
+    final = os.path.realpath(os.path.join(dest, path))  # a symlink is written through: pooch renames onto its target
+    if os.path.exists(final) and not os.path.isfile(final):  # a folder, device or pipe is never renamed over
+        raise OSError(f"{os.path.join(dest, path)}: not a regular file (a folder, device or pipe); move it away "
+                      f"or give another --dest")
     if os.path.isfile(final) and pooch.file_hash(final) == entry["sha256"]:
         return "present"
     pooch.retrieve(f"{base_url.rstrip('/')}/{path}", known_hash=f"sha256:{entry['sha256']}",

@@ -14,9 +14,10 @@ import threading
 import time
 from collections import deque
 
+from util.errors import EXIT_INTERRUPTED
 from util.interrupt import SignalHandlers
 from util.io import AUDIO_EXTS, IMAGE_EXTS, write_json
-from util.readers import read_json, read_progress, read_sweep
+from util.readers import RELATIVE, read_json, read_progress, read_sweep, rebased
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2  # how often the queue looks at its tasks (and a task's log is followed)
@@ -76,6 +77,9 @@ class SweepRecord:
         saved = read_sweep(log_dir)  # checked first: a bad record is refused, never overwritten
         raw = read_json(self.path)["tasks"] if saved is not None else []
         self.meta = {**meta, **(saved.meta if saved is not None else {})}  # the first sweep's start stays
+        if self.meta.get("paths") != RELATIVE:  # an older record's paths, relative to where run.py ran
+            raw = [{**e, **self.stored(s.folder, s.argv)} for e, s in zip(raw, saved.tasks if saved else [])]
+        self.meta["paths"] = RELATIVE
         self.entries = {t["name"]: t for t in raw}
         self.saved = {t.name: t for t in saved.tasks} if saved is not None else {}
         self.tasks = []
@@ -89,12 +93,19 @@ class SweepRecord:
                 while f"{t.name}+{k}" in self.entries:
                     k += 1
                 t.name = f"{t.name}+{k}"
-            self.entries[t.name] = t.record()
+            self.entries[t.name] = {**t.record(), **self.stored(t.folder, t.argv)}
             self.tasks.append(t)
+
+    def stored(self, folder, argv):
+        """A task's folder and argv as sweep.json keeps them: relative to the sweep's folder."""
+        def rel(path):
+            return os.path.relpath(os.path.realpath(path), os.path.realpath(self.log_dir))
+
+        return {"folder": folder and rel(folder), "argv": rebased(argv, rel)}
 
     def save(self):
         for t in self.tasks:
-            self.entries[t.name] = t.record()
+            self.entries[t.name] = {**t.record(), **self.stored(t.folder, t.argv)}
         write_json(self.path, {**self.meta, "tasks": list(self.entries.values())})
 
     def finished(self):
@@ -268,6 +279,9 @@ class Queue:
             time.sleep(POLL_S)
         for task in running:
             self._finish(task)
+            if task.rc in (-signal.SIGTERM, -signal.SIGINT):  # our stop came before main.py's handler (its start-up)
+                task.rc = EXIT_INTERRUPTED
+                task.status = task.describe()
         self.record.save()
 
     def _finish(self, task):

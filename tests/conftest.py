@@ -66,6 +66,34 @@ def run_py(*args, cwd=ROOT, env=None, timeout=600, check=False):
     return p
 
 
+STOPPED = pytest.StashKey[str]()
+
+
+def pytest_sessionstart(session):
+    """One SIGTERM (a CI runner's stop, `timeout`) ends the session, in a worker of pytest-xdist too: the
+    test running is stopped (an entry point called in-process passes the signal on when it returns, after
+    its checkpoint: util/interrupt.py) and no other starts. (SIGKILL ends it at once.)"""
+    def stop(signum, frame):
+        xdist = session.config.pluginmanager.getplugin("dsession")  # pytest-xdist's controller: its workers stop too
+        for gateway in getattr(getattr(xdist, "nodemanager", None), "group", ()):
+            with contextlib.suppress(AttributeError, OSError):  # (execnet's process of a local worker)
+                gateway._io.popen.send_signal(signum)
+        session.shouldstop = session.config.stash[STOPPED] = f"{signal.Signals(signum).name}: the test session stops"
+        pytest.exit(session.shouldstop, returncode=128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    """A session stopped by SIGTERM ends here, its report written: pytest's own clean-up after this (five
+    full garbage collections of a heap that holds torch) took seconds of a stop's time on a busy machine."""
+    if config.stash.get(STOPPED, None):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(128 + signal.SIGTERM)
+
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP)
 
 

@@ -268,7 +268,7 @@ def test_run_py_resumes_unfinished_tasks(tmp_path, tiny_png):
                    "--save_dir", log, *QUICK, check=True)
     sweep = log / "001_trans" / "sweep.json"
     state = json.loads(sweep.read_text())
-    results = os.path.join(state["tasks"][0]["folder"], "results.json")
+    results = os.path.join(sweep.parent, state["tasks"][0]["folder"], "results.json")  # relative to the sweep
     res = json.loads(open(results).read())
     res["complete"] = False  # as if it had been interrupted
     with open(results, "w") as f:

@@ -13,13 +13,14 @@ from tests.conftest import ROOT, run_folder, run_in_process
 def test_options_after_debug_py_pass_through_into_its_own_folder(tmp_path, tiny_png, monkeypatch):
     import debug
 
-    given = ["--input_path", str(tiny_png), "--num_epochs", "3", "--log_epoch", "3", "--save_dir", str(tmp_path / "log"),
+    monkeypatch.chdir(tmp_path)  # the command's relative paths are where it runs, not the repository's
+    given = ["--input_path", tiny_png.name, "--num_epochs", "3", "--log_epoch", "3", "--save_dir", "log",
              "--hidden_features", "16", "--hidden_layers", "1", "--quiet", "--device", "cpu"]
     runs = []  # main.py runs here, in-process, with the command debug.py would start
 
     def run_main(cmd, env):
-        assert cmd[1] == "main.py"
-        runs.append(run_in_process(*cmd[1:]))
+        assert cmd[1] == str(ROOT / "main.py")
+        runs.append(run_in_process("main.py", *cmd[2:], cwd=os.getcwd()))
         return runs[-1].returncode
 
     monkeypatch.setattr(debug, "run_main", run_main)
@@ -28,7 +29,7 @@ def test_options_after_debug_py_pass_through_into_its_own_folder(tmp_path, tiny_
     folder = run_folder(tmp_path / "log")
     assert folder.parent == tmp_path / "log" / "debug" and folder.name.startswith("debug_demo_"), folder
     args = json.loads((folder / "args.json").read_text())
-    assert args["num_epochs"] == 3 and args["hidden_features"] == 16 and args["input_path"] == str(tiny_png)
+    assert args["num_epochs"] == 3 and args["hidden_features"] == 16 and args["input_path"] == tiny_png.name
     assert args["transform"] == "sym_power" and args["eval_lpips"] is True  # the list's own options stay
 
 

@@ -96,14 +96,18 @@ def test_a_stop_signal_asks_for_a_stop_at_the_epoch_end(sig, capfd):
     """SIGHUP (a closed terminal) as SIGTERM: recorded, said once, the process alive until check()."""
     from util.interrupt import DeferredInterrupt
 
-    before = signal.getsignal(sig)
-    with DeferredInterrupt() as stop:
-        os.kill(os.getpid(), sig)
-        os.kill(os.getpid(), sig)  # a second one does not escalate
-        assert stop.requested
-        with pytest.raises(KeyboardInterrupt):
-            stop.check()
-    assert signal.getsignal(sig) is before
+    session_stop = signal.signal(signal.SIGTERM, signal.SIG_DFL)  # the signal is this test's, not the session's stop
+    try:
+        before = signal.getsignal(sig)
+        with DeferredInterrupt() as stop:
+            os.kill(os.getpid(), sig)
+            os.kill(os.getpid(), sig)  # a second one does not escalate
+            assert stop.requested
+            with pytest.raises(KeyboardInterrupt):
+                stop.check()
+        assert signal.getsignal(sig) is before
+    finally:
+        signal.signal(signal.SIGTERM, session_stop)
     assert capfd.readouterr().err.count(f"{signal.Signals(sig).name}: stopping after this epoch") == 1
 
 

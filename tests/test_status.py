@@ -44,14 +44,14 @@ def test_status_of_a_queue_sweep_lists_every_task(tmp_path):
     tasks = {t["name"]: t for t in json.loads((sweep / "sweep.json").read_text())["tasks"]}
     killed = rows["scale_1.0"]
     assert killed[1:4] == ["killed (signal 9)", "00", "20/60"]
-    assert Path(killed[5]).resolve() == Path(tasks["scale_1.0"]["folder"]).resolve()
+    assert Path(killed[5]).resolve() == (sweep / tasks["scale_1.0"]["folder"]).resolve()
     import torch  # killed before its results.json: its checkpoint holds the metrics it had logged
 
-    ckpt, = (Path(tasks["scale_1.0"]["folder"]) / "ckpt").glob("*.pth")
+    ckpt, = (sweep / tasks["scale_1.0"]["folder"] / "ckpt").glob("*.pth")
     recorded = torch.load(ckpt, weights_only=True)["recorder"]["samples"]["00"]
     assert killed[4] == f"{recorded['20']['psnr']:.2f} @20"  # its last logged PSNR, at the epoch it reached
     done = rows["sym_power"]
-    res = json.loads((Path(tasks["sym_power"]["folder"]) / "results.json").read_text())
+    res = json.loads((sweep / tasks["sym_power"]["folder"] / "results.json").read_text())
     assert done[1:5] == ["ok", "00", "60/60", f"{res['mean']['60']['psnr']:.2f}"]
     # the same runs seen as run folders (no sweep.json above them): their state from results.json alone
     plain = run_in_process("run.py", "--status", log)

@@ -79,7 +79,7 @@ def test_a_stop_signal_to_run_py_checkpoints_its_task_and_resume_finishes_the_sw
     task_log = (log / "001_trans" / "tasks" / "scale_1.0.log").read_text()
     assert "SIGTERM: stopping after this epoch" in task_log and "continue with: python main.py --resume" in task_log
     assert "Traceback" not in task_log and "Broken pipe" not in task_log
-    folder = _sweep(log)["tasks"][0]["folder"]
+    folder = log / "001_trans" / _sweep(log)["tasks"][0]["folder"]  # relative to the sweep
     assert json.loads(open(os.path.join(folder, "ckpt", "latest.json")).read())["epoch"] >= 50
     if sig == "SIGHUP":
         return  # the same stop; the resume is the SIGTERM case's
@@ -267,7 +267,7 @@ def test_workers_give_the_same_psnrs(tmp_path):
         p = run_in_process("run.py", "001", "--only", sets, "--gpus", "", "--workers", workers, "--",
                            "--input_path", data / "00.png", "--save_dir", log, *QUICK, check=True)
         assert ("tasks at once" in p.stderr) == (workers == "2")
-        psnrs[workers] = {t["set"]: json.loads(open(os.path.join(t["folder"], "results.json")).read())["mean"]["300"]
+        psnrs[workers] = {t["set"]: json.loads(open(log / "001_trans" / t["folder"] / "results.json").read())["mean"]["300"]
                           ["psnr"] for t in _sweep(log)["tasks"]}
     assert psnrs["1"].keys() == psnrs["2"].keys() == set(sets.split(","))
     for s in psnrs["1"]:

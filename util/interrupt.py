@@ -13,22 +13,33 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP)
 
 class SignalHandlers:
     """A context that installs `handlers()` ({signal: function}) on entry and puts the previous handlers
-    back on exit; only in the main thread, the only one Python lets set them."""
+    back on exit; only in the main thread, the only one Python lets set them. A signal caught meanwhile is
+    then passed on to a previous handler that is a Python function of the caller's own (a test session's
+    stop, tests/conftest.py): an entry point called in-process never swallows its caller's stop."""
 
     def handlers(self):
         raise NotImplementedError
 
     def __enter__(self):
-        self._previous = {}
+        self._previous, self._caught = {}, []
         if threading.current_thread() is threading.main_thread():
             for sig, handler in self.handlers().items():
-                self._previous[sig] = signal.signal(sig, handler)
+                self._previous[sig] = signal.signal(sig, self._noting(handler))
         return self
 
+    def _noting(self, handler):
+        def on_signal(signum, frame):
+            self._caught.append(signum)
+            handler(signum, frame)
+        return on_signal
+
     def __exit__(self, *exc):
-        for sig, handler in self._previous.items():
+        previous, self._previous = self._previous, {}
+        for sig, handler in previous.items():
             signal.signal(sig, handler)
-        self._previous = {}
+        for sig in dict.fromkeys(self._caught):  # Python's own SIGINT handler is no caller's: a run that ended is not stopped
+            if callable(previous[sig]) and previous[sig] is not signal.default_int_handler:
+                previous[sig](sig, None)
         return False
 
 

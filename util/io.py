@@ -8,6 +8,7 @@ import os
 import re
 import sys
 import secrets
+import stat
 import warnings
 
 import imageio.v2 as imageio
@@ -289,6 +290,29 @@ def atomic_write(path, write_fn, mode="w"):
             # a failed write (a full disk) or rename (onto a folder) names the user's file, not our temporary
             e.filename, e.filename2 = path, None
         raise
+
+
+def write_output(path, write_fn, mode="w"):
+    """Write a file the user named (--json, --plot ...) as a user expects: a regular file (or a new one)
+    atomically, a symlink through to its target (atomically there), a character device or a pipe
+    (/dev/stdout, a FIFO) written into, never replaced by a rename; anything else refused in one line.
+    The content is made in memory first, so a failing writer leaves a device or pipe untouched."""
+    target = os.path.realpath(path)
+    try:
+        kind = os.stat(target).st_mode
+    except FileNotFoundError:
+        kind = None
+    if kind is None or stat.S_ISREG(kind):
+        return atomic_write(target, write_fn, mode)
+    if not (stat.S_ISCHR(kind) or stat.S_ISFIFO(kind)):
+        what = "a folder" if stat.S_ISDIR(kind) else "a block device" if stat.S_ISBLK(kind) else "a socket"
+        raise InputError(f"{path}: {what}, not a file to write; name a file, a character device or a pipe")
+    import io
+
+    buffer = io.BytesIO() if "b" in mode else io.StringIO()
+    write_fn(buffer)
+    with open(target, mode) as f:  # a pipe blocks here until it has a reader, as a shell's `>` does
+        f.write(buffer.getvalue())
 
 
 def _new_temp(folder, name):

@@ -59,6 +59,23 @@ def hold(folder, what):
     return FolderLock(folder, what).acquire()
 
 
+def writer(folder):
+    """Who holds `folder`'s lock now (the holder's line), or None; reads only (a run being written)."""
+    try:
+        fd = os.open(os.path.join(folder, LOCK_FILE), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)  # dropped by the close below
+        return None
+    except BlockingIOError:
+        return _read(fd)
+    except OSError:  # a file system without flock: nothing to tell
+        return None
+    finally:
+        os.close(fd)
+
+
 def holder_line():
     cmd = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]
     started = time.strftime("%Y-%m-%d %H:%M:%S")

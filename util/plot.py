@@ -15,7 +15,7 @@ from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from util.errors import OptionError
-from util.io import atomic_write
+from util.io import write_output
 
 # The formats a plot's file name may ask for by its suffix: what matplotlib writes here (jpg and webp
 # through Pillow). Not raw / rgba (bare pixels, no header) nor pgf (needs a LaTeX installation).
@@ -121,7 +121,7 @@ def plot_transforms(rows, out_path, row_name):
     """transform_figure in the format OUT's suffix names (`python -m components.transform PATH --plot OUT.png`)."""
     fmt = plot_format(out_path)
     fig = transform_figure(rows, row_name)
-    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=80), mode="wb")
+    write_output(out_path, lambda f: fig.savefig(f, format=fmt, dpi=80), mode="wb")
     plt.close(fig)
 
 
@@ -229,5 +229,5 @@ def plot_summary(panels, out_path, ylabel, metric_label, baseline=None):
     """summary_figure in the format OUT's suffix names (`python summarize.py LOG_DIR --plot OUT.png [--baseline ROW]`)."""
     fmt = plot_format(out_path)
     fig = summary_figure(panels, ylabel, metric_label, baseline)
-    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=110), mode="wb")
+    write_output(out_path, lambda f: fig.savefig(f, format=fmt, dpi=110), mode="wb")
     plt.close(fig)

@@ -207,8 +207,16 @@ def read_progress(folder):
 
 # ---- results.json -----------------------------------------------------------------------------------
 
+METRIC_LIMIT = 1e6  # beyond any metric a run records (a PSNR of float64 data stays under 4000 dB): a value past it
+# is a damaged file, refused where it is read, not summed into an OverflowError
+
+
+def is_metric(v):
+    return is_number(v) and abs(v) <= METRIC_LIMIT
+
+
 def _metric(v):
-    return v is None or is_number(v) or (isinstance(v, list) and all(x is None or is_number(x) for x in v))
+    return v is None or is_metric(v) or (isinstance(v, list) and all(x is None or is_metric(x) for x in v))
 
 
 def _epoch_blocks(blocks, where, values):
@@ -221,7 +229,8 @@ def _epoch_blocks(blocks, where, values):
             raise InputError(f"{where}: epoch {e} must map metrics to values (got {_type(metrics)})")
         for k, v in metrics.items():
             if not isinstance(k, str) or not values(v):
-                raise InputError(f"{where}: epoch {e} {str(k)[:40]!r} must be a finite number or null (got {_type(v)})")
+                raise InputError(f"{where}: epoch {e} {str(k)[:40]!r} must be a number of at most {METRIC_LIMIT:g} in "
+                                 f"size, or null (got {_show(v, 40)})")
     return blocks
 
 
@@ -243,7 +252,7 @@ def read_results(path):
         _object(res.get(k, {}), f"{path}: {k}")
     for name, blocks in res.get("samples", {}).items():
         _epoch_blocks(blocks, f"{path}: sample {name[:40]!r}", _metric)
-    _epoch_blocks(res.get("mean", {}), f"{path}: mean", lambda v: v is None or is_number(v))
+    _epoch_blocks(res.get("mean", {}), f"{path}: mean", lambda v: v is None or is_metric(v))
     for name, attrs in [("attributes", res.get("attributes")), *res.get("sample_attributes", {}).items()]:
         _attributes(attrs, f"{path}: {name[:40]}")
     if not all(isinstance(res.get(k, False), bool) for k in ("complete", "failed")) \
@@ -263,7 +272,7 @@ def _float(cell):
         v = float(cell)
     except ValueError:
         return None
-    return v if math.isfinite(v) else None
+    return v if math.isfinite(v) and abs(v) <= METRIC_LIMIT else None
 
 
 def read_res_table(path):
@@ -359,21 +368,41 @@ def option_values(argv, name):
     return out
 
 
-def _task_folder(log_dir, folder, argv, where):
+RELATIVE = "relative to the sweep folder"  # sweep.json's "paths" since run.py writes them so: a moved sweep resumes
+
+
+def _task_folder(log_dir, folder, argv, where, relative):
     """A task's run folder (stored, or its argv's --run_folder): inside the sweep's folder, or refused.
-    A relative one is relative to where run.py ran, as when it was planned."""
+    Relative to the sweep's folder (`relative`), else (an older record) to where run.py ran."""
     given = option_values(argv, "--run_folder")
     for f in ([folder] if folder is not None else []) + given:
         if not isinstance(f, str) or not f or "\0" in f:
             raise InputError(f"{where}: its folder must be a path (got {_type(f)})")
-        inside(log_dir, os.path.abspath(f), f"{where}: run folder")
+        try:
+            inside(log_dir, f if relative else os.path.abspath(f), f"{where}: run folder")
+        except InputError as e:
+            raise InputError(f"{e}" + ("" if relative else "; a sweep moved from where it ran: continue each of "
+                                       "its runs with python main.py --resume RUN_FOLDER")) from None
     if folder is None and not given:
         raise InputError(f"{where}: names no run folder (--run_folder) inside {log_dir}")
-    return os.path.realpath(folder) if folder is not None else None
+    return os.path.realpath(os.path.join(log_dir, folder) if relative else folder) if folder is not None else None
+
+
+def rebased(argv, path):
+    """argv with its --run_folder's value v replaced by path(v): sweep.json's (relative to the sweep's
+    folder) to main.py's command line and back."""
+    out = list(argv)
+    for i, a in enumerate(out):
+        if a == "--run_folder" and i + 1 < len(out):
+            out[i + 1] = path(out[i + 1])
+        elif a.startswith("--run_folder="):
+            out[i] = "--run_folder=" + path(a[len("--run_folder="):])
+    return out
 
 
 def read_sweep(log_dir):
-    """<log_dir>/sweep.json (run.py's record of a sweep), or None when the folder has none."""
+    """<log_dir>/sweep.json (run.py's record of a sweep), or None when the folder has none. Its tasks'
+    folders and argv are absolute, wherever the folder has moved since."""
     path = _own_file(log_dir, "sweep.json")
     if not os.path.lexists(path):
         return None
@@ -383,6 +412,7 @@ def read_sweep(log_dir):
         raise InputError(f"{path}: 'tasks' must be a list (got {_type(tasks)})")
     if not (d.get("experiment") is None or isinstance(d.get("experiment"), str)):
         raise InputError(f"{path}: 'experiment' must be an experiment id")
+    relative = d.get("paths") == RELATIVE
     out = []
     for i, t in enumerate(tasks):
         where = f"{path}: task {i + 1}"
@@ -397,7 +427,8 @@ def read_sweep(log_dir):
         if not isinstance(pset, str) or not isinstance(status, str):
             raise InputError(f"{where}: 'set' and 'status' must be strings")
         argv = _argv(t.get("argv"), where)
-        folder = _task_folder(log_dir, t.get("folder"), argv, where)
+        folder = _task_folder(log_dir, t.get("folder"), argv, where, relative)
+        argv = rebased(argv, lambda v: os.path.abspath(os.path.join(log_dir, v) if relative else v))
         out.append(SweepTask(name, pset, argv, status, folder))
     return Sweep(d.get("experiment"), out, {k: v for k, v in d.items() if k != "tasks"})
 
