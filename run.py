@@ -347,7 +347,10 @@ def next_steps(log_dir, runs):
             pass
     d = shlex.quote(log_dir)
     sets = list(dict.fromkeys(param_set for param_set, _ in runs))
-    baseline = ("scale_1.0" if "scale_1.0" in sets else sets[0]) if len(sets) > 1 else None
+    # scale_1.0 (Table 1's baseline) or the first set, each protocol's or backbone's own (summarize.is_baseline)
+    first = sets[0].split("@")[0] if sets else None
+    baseline = ("scale_1.0" if any(s.split("@")[0].split("-", 1)[-1] == "scale_1.0" for s in sets) else first) \
+        if len(sets) > 1 else None
     return [tensorboard_command(log_dir, run_args),
             f"python summarize.py {d}" + (f" --baseline {shlex.quote(baseline)}" if baseline else "") +
             f" --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]

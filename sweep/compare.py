@@ -46,11 +46,15 @@ def overlay_figure(sample, series):
     lo = min(e[0] for _, e, _ in series)
     hi = max(e[-1] for _, e, _ in series)
     grid = np.linspace(lo, hi, BINS + 1) if hi > lo else np.array([lo - 0.5, lo + 0.5])
+    from util.palette import styles
+
+    style = styles([label for label, _, _ in series])
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, edges, counts in series:
         e, c = np.asarray(edges, dtype=float), np.asarray(counts, dtype=float)
         cdf = np.interp(grid, e, np.concatenate([[0.0], np.cumsum(c)]))
-        ax.stairs(np.diff(cdf) / max(c.sum(), 1) / np.diff(grid), grid, label=label, linewidth=1.4)
+        ax.stairs(np.diff(cdf) / max(c.sum(), 1) / np.diff(grid), grid, label=label, linewidth=1.4,
+                  color=style[label][0], ls=style[label][1])
     ax.set_title(f"{sample}: the data after each transform")
     ax.set_xlabel("transformed value (the network's target)")
     ax.set_ylabel("density")

@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from tests.test_paper_filter import IMAGES, table1_run
 import summarize
@@ -32,6 +33,16 @@ def summarize_json(capsys, log, *more):
     return capsys.readouterr().out
 
 
+def recomputed(exp, row, base, seeds):
+    """From the runs' results.json alone: {image: {seed: row's last psnr - base's}}."""
+    last = {}
+    for f in exp.glob("*/results.json"):
+        args, res = json.loads((f.parent / "args.json").read_text()), json.loads(f.read_text())
+        last[args["tag"].rsplit("_seed", 1)[0], args["seed"]] = {
+            n: b[max(b, key=int)]["psnr"] for n, b in res["samples"].items()}
+    return {n: {str(s): last[row, s][n] - last[base, s][n] for s in seeds} for n in last[row, seeds[0]]}
+
+
 def test_json_is_the_per_image_seed_paired_differences(tmp_path, capsys):
     exp = tmp_path / "001_trans"
     gain = np.where(np.arange(16) < 8, 0.5, -0.02) + np.arange(16) * 0.001  # 8 wins, 8 ties
@@ -42,19 +53,55 @@ def test_json_is_the_per_image_seed_paired_differences(tmp_path, capsys):
     out = summarize_json(capsys, tmp_path, "--baseline", "scale_1.0", "--json", tmp_path / "c.json")
     got = json.loads((tmp_path / "c.json").read_text())
     row = got["rows"]["sym_power"]
-    want = {n: (g * 1 + g * 2) / 2 for n, g in zip(IMAGES, gain)}
-    assert row["per_image"] == pytest.approx(want, abs=1e-9) and row["seeds"] == [1, 2]
-    assert row["mean_delta"] == pytest.approx(np.mean(list(want.values())))
-    assert (row["wins"], row["ties"], row["losses"]) == (8, 8, 0)
-    assert row["ci95"][0] < row["mean_delta"] < row["ci95"][1]
-    assert got["baseline"] == "scale_1.0" and got["metric"] == "psnr" and "bootstrap" in got["interval"]
-    again = paired.compare(*[[r for r in summarize.load_runs(exp) if r["set"] == s and r["seed"] in (1, 2)]
-                             for s in ("sym_power", "scale_1.0")], "psnr", 0.05)
-    assert again["ci95"] == row["ci95"]  # a fixed generator: the same runs, the same interval
+    per_seed = recomputed(exp, "sym_power", "scale_1.0", [1, 2])
+    flat = {(n, s): v for n, seeds in per_seed.items() for s, v in seeds.items()}
+    assert {(n, s): v for n, seeds in row["per_seed"].items() for s, v in seeds.items()} == pytest.approx(flat, abs=1e-12)
+    assert row["seeds"] == [1, 2]
+    d = np.array([list(per_seed[n].values()) for n in sorted(per_seed)]).mean(axis=1)
+    assert row["per_image"] == pytest.approx(dict(zip(sorted(per_seed), d)), abs=1e-12)
+    assert row["mean_delta"] == pytest.approx(d.mean()) and row["median_delta"] == pytest.approx(np.median(d))
+    assert row["ci95"] == pytest.approx(list(stats.t.interval(0.95, 15, loc=d.mean(), scale=stats.sem(d))))
+    assert row["p_signed_rank"] == pytest.approx(stats.wilcoxon(d).pvalue)
+    assert (row["wins"], row["ties"], row["losses"], row["n_images"]) == (8, 8, 0, 16)
+    assert got["baseline"] == "scale_1.0" and got["metric"] == "psnr" and "Student-t" in got["method"]
+    assert row["baseline_values"]["00"] == pytest.approx(np.mean([values(s, 0)[0] for s in (1, 2)]))
     assert "| sym_power | **+0.75** |" in out  # bold: the best row on image 00
+    assert "Student-t" in out and "2 seed(s), 16 images" in out
     summarize_json(capsys, tmp_path, "--baseline", "scale_1.0", "--tie", "0.6", "--json", tmp_path / "d.json")
     row = json.loads((tmp_path / "d.json").read_text())["rows"]["sym_power"]
     assert (row["wins"], row["ties"], row["losses"]) == (8, 8, 0)  # +0.75 is beyond 0.6
+
+
+def test_a_2000_epoch_run_shows_its_last_epoch(tmp_path, capsys):
+    exp = tmp_path / "008_protocols"
+    for tag in ("scale_1.0", "sym_power"):
+        folder = run(exp, tag, 1, values(1, 0))
+        res = json.loads((folder / "results.json").read_text())
+        blocks = {e: {"psnr": 30.0 + int(e) / 1000, "ssim_ref": 0.9} for e in ("500", "1000", "1500", "2000")}
+        res["samples"] = {n: blocks for n in IMAGES}
+        res["mean"] = blocks
+        (folder / "results.json").write_text(json.dumps(res))
+    head = summarize_json(capsys, tmp_path).splitlines()[2]
+    assert "0.5k PSNR" in head and "1k PSNR" in head and "2k PSNR" in head and "1.5k" not in head
+
+
+@pytest.mark.parametrize("n_images, n_seeds", [(4, 2), (8, 1), (16, 3)])
+def test_at_zero_effect_the_interval_and_the_verdict_keep_their_level(n_images, n_seeds):
+    """300 simulated sweeps with no true difference (per-image effects N(0, 1), seed noise 0.3 dB; a fixed
+    generator): the interval covers zero in about 95% of them, "better"/"worse" is said in at most 5%, and
+    the interval is the t-interval (not wider)."""
+    rng = np.random.default_rng(n_images * 10 + n_seeds)
+    d = rng.normal(0, 1, (300, n_images, 1)) + rng.normal(0, 0.3, (300, n_images, n_seeds))
+    got = [paired.summary(x.mean(axis=1)) for x in d]
+    covered = np.mean([c["ci95"][0] < 0 < c["ci95"][1] for c in got])
+    said = np.mean([c["verdict"] in ("better", "worse") for c in got])
+    assert 0.92 <= covered <= 0.98 and said <= 0.05 + 0.02
+    m = d.mean(axis=2)
+    t_width = 2 * stats.t.ppf(0.975, n_images - 1) * stats.sem(m, axis=1)
+    assert np.median([c["ci95"][1] - c["ci95"][0] for c in got]) <= 1.5 * np.median(t_width)
+    if n_images < paired.MIN_IMAGES:
+        assert all(c["verdict"].startswith("too few images") for c in got)
+        assert min(c["p_signed_rank"] for c in got) == pytest.approx(2 / 2 ** n_images)
 
 
 def test_two_protocols_make_two_rows_and_pair_within_each(tmp_path, capsys):
@@ -101,7 +148,7 @@ def test_one_image_is_figure_1s_view(tmp_path, capsys):
                          "--plot", tmp_path / "one.png")
     rows = {line.split("|")[1].strip(): line for line in out.split("###")[0].splitlines() if line.startswith("| ")}
     assert "31.40 [38.90, -7.50]" in rows["sym_power"]  # Figure 1's fit of image 01, not Table 1's mean
-    assert "| sym_power | **+1.00** | +1.00 |" in out
+    assert "| sym_power | **+1.00** | +1.00 n/a | +1.00 | 1 | 1 / 0 / 0 | too few images (1 < 6) to conclude |" in out
     assert (tmp_path / "one.png").read_bytes()[:4] == b"\x89PNG"
     p = summarize.main([str(tmp_path), "--image", "99"])
     assert p == 2 and "--image 99" in capsys.readouterr().err
