@@ -2,7 +2,8 @@
 
     python summarize.py LOG_DIR [--epochs 500,1000,3000,5000] [--paper] [--ssim] [--lpips]
                               [--data DIR] [--plot curves.png [--metric psnr]] [--image 01]
-                              [--baseline scale_1.0 [--tie 0.05] [--json OUT.json]]
+                              [--baseline scale_1.0 [--tie 0.05] [--json OUT.json] [--why why.png]]
+    python summarize.py LOG_DIR LOG_DIR ... --baseline scale_1.0   (one experiment on several image sets)
 
 LOG_DIR is one experiment's folder (log/001_trans), a whole log/ (one table per experiment), the
 authors' released runs (log/authors/001_trans) or what `main.py --eval_ckpt` decoded from them.
@@ -372,6 +373,55 @@ def is_baseline(param_set, baseline):
     return param_set == baseline or param_set.endswith("-" + baseline) or param_set.startswith(baseline + "@")
 
 
+def transform_params(folder):
+    """{image: its fitted transform's parameters} from a run folder's checkpoints (the last epoch's of
+    each image); {} without any."""
+    import glob
+
+    from util.records import read_checkpoint
+
+    out = {}
+    for path in glob.glob(os.path.join(glob.escape(folder), "ckpt", "ckpt_*.pth")):
+        try:
+            state = read_checkpoint(path)
+        except InputError as e:
+            print(f"note: {e}; its transform's parameters are left out", file=sys.stderr)
+            continue
+        if state.get("format") and state["epoch"] >= out.get(state["sample"], (-1,))[0]:
+            out[state["sample"]] = (state["epoch"], state["transform"]["params"])
+    return {n: p for n, (_, p) in out.items()}
+
+
+def image_attributes(runs, base_runs):
+    """{attribute: {image: value}} that the runs record per image and that differ between images: the
+    data's std and skew (the baseline's transformed data: for a min-max baseline an affine map of the
+    data), the row's after its transform, and its transform's fitted gamma and soft boundary (L, R as
+    fractions of the data's range, from its checkpoints)."""
+    out = {}
+    for what, rs in (("data", base_runs), ("after the row's transform", runs)):
+        for image, a in (rs[0]["results"].get("sample_attributes") or {}).items():
+            for k in ("std", "skew", "range"):
+                out.setdefault(f"{k} ({what})", {})[image] = a[k]
+    for image, p in transform_params(runs[0]["folder"]).items():
+        span = p.get("max", 1) - p.get("min", 0) or 1
+        for k, v in (("gamma", p.get("gamma")), ("L / range", p.get("left", 0) / span),
+                     ("R / range", p.get("right", 0) / span)):
+            if v is not None:
+                out.setdefault(k, {})[image] = v
+    return {k: v for k, v in out.items() if len(set(v.values())) > 1}
+
+
+def correlations(c, attributes):
+    """{attribute: Spearman's rho of the per-image Δ with it, and its permutation p}."""
+    out = {}
+    for k, values in attributes.items():
+        images = [i for i in c["per_image"] if i in values]
+        r = paired.rank_correlation([c["per_image"][i] for i in images], [values[i] for i in images])
+        if r is not None:
+            out[k] = {**r, "n_images": len(images)}
+    return out
+
+
 def comparison(runs, baseline, metric, tie, image=None):
     """The paired comparison of every row against the baseline row of its protocol and source (is_baseline):
     {row name: util.paired's numbers, "baseline": the row it was paired with, "protocol": its protocol's
@@ -389,7 +439,9 @@ def comparison(runs, baseline, metric, tie, image=None):
         if numbers is not None:
             base_values = [paired.last_values(r, metric) for r in rows[base[0]]["runs"]]
             absolute = {i: seed_stats([v.get(i) for v in base_values])[0] for i in numbers["per_image"]}
+            attrs = image_attributes(rows[key]["runs"], rows[base[0]]["runs"]) if image is None else {}
             out[names[key]] = {**numbers, "baseline": names[base[0]], "baseline_values": absolute,
+                               "attributes": attrs, "correlations": correlations(numbers, attrs),
                                "protocol": protocol_card({k: rows[k] for k in (key, base[0])}, names,
                                                          fields=_bracketed(rows))}
     return out
@@ -449,7 +501,26 @@ def comparison_table(experiment, compared, metric, tie):
             lines.append("| " + " | ".join(cells + stat_cells(c, digits)) + " |")
         lines += ["", stat_note(metric, tie, base, sorted({len(c["seeds"]) for c in group.values()}),
                                 sorted({c["n_images"] for c in group.values()})), "", first["protocol"], ""]
+        lines += why_table(group)
     return "\n".join(lines)
+
+
+def why_table(group):
+    """Where a row helps: per attribute the Spearman rho of its per-image Δ with the attribute (permutation
+    p), and the attribute's value on the images it loses most."""
+    keys = list(dict.fromkeys(k for c in group.values() for k in c["correlations"]))
+    if not keys:
+        return []
+    head = ["Row", "worst images (Δ)"] + keys
+    lines = ["Where each row helps: Spearman ρ of its per-image Δ with what the runs record per image "
+             "(two-sided permutation p in brackets, 9,999 shuffles of a fixed generator, exact up to 7 images).", "",
+             "| " + " | ".join(md_cell(h) for h in head) + " |", "|" + "---|" * len(head)]
+    for name, c in group.items():
+        worst = sorted(c["per_image"], key=c["per_image"].get)[:2]
+        cells = [md_cell(name), ", ".join(f"{md_cell(i)} ({c['per_image'][i]:+.2f})" for i in worst)]
+        cells += [f"{r['rho']:+.2f} (p {r['p']:.2g})" if (r := c["correlations"].get(k)) else "-" for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def pooled(by_set, metric, tie):
@@ -571,6 +642,8 @@ def parse(argv):
                     help="one image's values instead of the means over images (Figure 1's view of one fit)")
     ap.add_argument("--plot", default=None, metavar="OUT.png",
                     help="--metric against epoch, one line per row; with --baseline the per-image differences beside")
+    ap.add_argument("--why", default=None, metavar="OUT.png",
+                    help="--baseline: per image each row's difference against what the runs record (data skew, gamma...)")
     ap.add_argument("--metric", default="psnr", choices=list(METRICS),
                     help="what --plot draws and --baseline compares (default psnr)")
     args = ap.parse_args(argv)
@@ -586,14 +659,17 @@ def parse(argv):
         raise OptionError(f"--tie {args.tie}: expected a difference >= 0")
     if args.baseline is not None and not args.baseline.strip():
         raise OptionError("--baseline '': expected a row name, e.g. scale_1.0")
+    if args.why and not args.baseline:
+        raise OptionError("--why draws the paired differences: give --baseline ROW with it")
     if args.json and not args.baseline:
         raise OptionError("--json writes the paired comparison: give --baseline ROW with it")
     if args.json is not None and (args.json in ("", "-") or os.path.isdir(args.json)):
         raise OptionError(f"--json {args.json!r}: expected a file to write (OUT.json); the table goes to stdout")
-    if args.plot:
-        from util.plot import plot_format  # (imports torch: only when a plot is asked for)
+    for out in (args.plot, args.why):
+        if out:
+            from util.plot import plot_format  # (imports torch: only when a plot is asked for)
 
-        plot_format(args.plot)  # a suffix no backend writes is refused before the table, not after it
+            plot_format(out)  # a suffix no backend writes is refused before the table, not after it
     args.tie = paired.default_tie(args.metric) if args.tie is None else args.tie
     return args
 
@@ -685,6 +761,15 @@ def main(argv=None):
             print(f"json: {args.json}", file=sys.stderr)
         if args.plot:
             plot(sets, compared, args)
+        if args.why:
+            from util.plot import save_figure, why_figure
+
+            rows = [((f"{d}: " if len(sets) > 1 else "") + f"{exp}: {name}", c) for d, cs in compared.items()
+                    for exp, group in cs.items() for name, c in group.items() if c["correlations"]]
+            if not rows:
+                raise OptionError(f"--why {args.why}: the runs record nothing per image that differs between images")
+            save_figure(why_figure(rows, METRICS[args.metric]), args.why)
+            print(f"why: {args.why}", file=sys.stderr)
     except (UserError, OSError) as e:
         return exit_code_for(e)
     return 0

@@ -200,3 +200,85 @@ def test_an_output_summarize_cannot_write_is_refused_before_the_table(tmp_path, 
     out, err = capsys.readouterr()
     assert out == "" and err.count("\n") == 1 and err.startswith(f"error: {more[-2]} ")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["001_trans"]
+
+
+def test_several_image_sets_give_the_effect_per_set_and_pooled(tmp_path, capsys):
+    """Two log folders of one experiment on different images: each set's comparison, and the pooled one
+    over every image of both, equal scipy.stats on the differences; in words, on how many sets it helps."""
+    gains = {"a": np.linspace(0.2, 1.0, 16), "b": np.linspace(-0.6, 0.4, 16)}
+    for name, gain in gains.items():
+        for seed in (1, 2):
+            run(tmp_path / name / "001_trans", "scale_1.0", seed, values(seed, 0))
+            run(tmp_path / name / "001_trans", "sym_power", seed, values(seed, 0) + gain)
+    out = summarize_json(capsys, tmp_path / "a", tmp_path / "b", "--baseline", "scale_1.0", "--json", tmp_path / "c.json")
+    got = json.loads((tmp_path / "c.json").read_text())
+    assert set(got["sets"]) == {str(tmp_path / "a"), str(tmp_path / "b")}
+    assert got["sets"][str(tmp_path / "a")]["sym_power"]["verdict"] == "better"
+    assert got["sets"][str(tmp_path / "b")]["sym_power"]["verdict"] == "no clear difference"
+    d = np.array([v for rows in got["sets"].values() for v in rows["sym_power"]["per_image"].values()])
+    assert d == pytest.approx(np.concatenate(list(gains.values())))
+    pool = got["pooled"]["sym_power"]
+    assert pool["n_images"] == 32 and pool["mean_delta"] == pytest.approx(d.mean())
+    assert pool["ci95"] == pytest.approx(list(stats.t.interval(0.95, 31, loc=d.mean(), scale=stats.sem(d))))
+    assert pool["p_signed_rank"] == pytest.approx(stats.wilcoxon(d).pvalue)
+    assert pool["helps"].startswith("better on 1 of 2 sets, worse on 0")
+    assert "per image set and pooled" in out and "| sym_power | **pooled** | 32 images |" in out
+
+
+def test_the_rank_correlation_is_spearmans_with_an_exact_or_permutation_p():
+    import itertools
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=6), rng.normal(size=6)
+    r = paired.rank_correlation(x, y)
+    assert r["rho"] == pytest.approx(stats.spearmanr(x, y).statistic)
+    every = np.array([stats.spearmanr(p, y).statistic for p in itertools.permutations(x)])
+    assert r["p"] == pytest.approx(np.mean(np.abs(every) >= abs(r["rho"]) - 1e-12))  # exact: all 720 orders
+    rates = np.mean([paired.rank_correlation(rng.normal(size=16), rng.normal(size=16))["p"] < 0.05
+                     for _ in range(200)])
+    assert rates <= 0.08  # no correlation: "significant" at about its level
+    assert paired.rank_correlation([1, 2, 3], [5, 5, 5]) is None
+
+
+def test_where_a_row_helps_correlates_its_differences_with_what_the_runs_record(tmp_path, capsys):
+    exp = tmp_path / "001_trans"
+    skew = np.linspace(-3, 1, 16)
+    gain = 0.3 * skew + np.sin(np.arange(16))  # loses most where the data is least skewed... on average
+    for tag, shift in (("scale_1.0", 0), ("sym_power", gain)):
+        folder = run(exp, tag, 1, values(1, 0) + shift)
+        res = json.loads((folder / "results.json").read_text())
+        res["sample_attributes"] = {n: {"std": 0.3, "skew": float(k), "range": 1.0} for n, k in zip(IMAGES, skew)}
+        (folder / "results.json").write_text(json.dumps(res))
+    out = summarize_json(capsys, tmp_path, "--baseline", "scale_1.0", "--json", tmp_path / "c.json",
+                         "--why", tmp_path / "why.png")
+    row = json.loads((tmp_path / "c.json").read_text())["rows"]["sym_power"]
+    assert set(row["correlations"]) == {"skew (data)", "skew (after the row's transform)"}  # constants left out
+    want = stats.spearmanr(list(row["per_image"].values()), skew).statistic
+    assert row["correlations"]["skew (data)"]["rho"] == pytest.approx(want)
+    assert row["attributes"]["skew (data)"]["03"] == pytest.approx(skew[3])
+    assert "Where each row helps" in out and (tmp_path / "why.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_paired_figure_sorts_each_row_by_its_own_difference_and_draws_the_tables_interval(tmp_path, capsys):
+    from util.palette import colour
+    from util.plot import summary_figure
+
+    exp = tmp_path / "008_protocols"
+    for proto, schedule, gain in (("decay_1e-4", "decay", np.linspace(1, -1, 16)),
+                                  ("constant_1e-4", "constant", np.linspace(-5, 5, 16))):
+        for seed in (1, 2):
+            run(exp, f"scale_1.0@{proto}", seed, values(seed, 0), lr_schedule=schedule, row="scale_1.0")
+            run(exp, f"sym_power@{proto}", seed, values(seed, 0) + gain, lr_schedule=schedule, row="sym_power")
+    runs = summarize.load_runs(exp)
+    compared = summarize.comparison(runs, "scale_1.0", "psnr", 0.05)
+    fig = summary_figure([("t", summarize.curves(runs), compared)], "PSNR", "PSNR (dB)")
+    curves, *rows = [ax for ax in fig.axes if ax.axison]
+    assert len(rows) == 2  # an axis (a scale) per row
+    for ax, (name, c) in zip(rows, compared.items()):
+        ticks = [t.get_text() for t in ax.get_xticklabels()][:16]
+        assert ticks == sorted(c["per_image"], key=c["per_image"].get)  # its own order
+        (bar,) = [seg for coll in ax.collections for seg in coll.get_segments()]
+        assert sorted(bar[:, 1]) == pytest.approx(c["ci95"])  # the table's interval, nothing else
+        assert "95% t over 16 images, 2 seed(s)" in ax.get_title().replace("\n", " ")
+        assert ax.lines[0].get_color() == colour("sym_power")
+    assert {line.get_color() for line in curves.lines if "sym_power" in line.get_label()} == {colour("sym_power")}

@@ -100,3 +100,21 @@ def compare(runs, base_runs, metric, tie, image=None):
             "per_image": {i: float(v) for i, v in zip(images, per_image)},
             "per_seed": {i: {str(s): float(v) for s, v in zip(seeds, row)} for i, row in zip(images, d)},
             "seeds": seeds}
+
+
+def rank_correlation(x, y, resamples=9999):
+    """{"rho": Spearman's rank correlation of x and y, "p": its two-sided permutation p} (x's order
+    shuffled: exact up to 7 values, else `resamples` shuffles of a fixed generator), or None where x or
+    y is constant. A permutation p keeps its level at any n (benchmarks/paired_coverage.py)."""
+    rx, ry = stats.rankdata(x), stats.rankdata(y)
+    if np.ptp(rx) == 0 or np.ptp(ry) == 0:
+        return None
+    b = ry - ry.mean()
+
+    def rho(a, axis=-1):
+        a = a - a.mean(axis=axis, keepdims=True)
+        return (a * b).sum(axis=axis) / np.sqrt((a * a).sum(axis=axis) * (b * b).sum())
+
+    res = stats.permutation_test((rx,), rho, permutation_type="pairings", n_resamples=resamples, vectorized=True,
+                                 rng=0)
+    return {"rho": float(res.statistic), "p": float(res.pvalue)}

@@ -211,6 +211,45 @@ def summary_figure(panels, ylabel, metric_label):
     return fig
 
 
+def why_figure(rows, metric_label):
+    """rows: [(title, comparison)]: a line of axes per compared row, one per attribute it records per
+    image: its per-image Δ against the attribute, each point named by its image, Spearman's rho and its
+    permutation p in the title. Returns the figure."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from util.palette import colour
+
+    cols = max(len(c["correlations"]) for _, c in rows)
+    fig, axes = plt.subplots(len(rows), cols, squeeze=False, figsize=(3.6 * cols, 3.4 * len(rows)))
+    for (title, c), line in zip(rows, axes):
+        for ax, (k, r) in zip(line, c["correlations"].items()):
+            images = [i for i in c["per_image"] if i in c["attributes"][k]]
+            x, y = [c["attributes"][k][i] for i in images], [c["per_image"][i] for i in images]
+            ax.scatter(x, y, s=14, color=colour(title.split(": ")[-1]))
+            for i, xi, yi in zip(images, x, y):
+                ax.annotate(i, (xi, yi), fontsize=6, xytext=(2, 2), textcoords="offset points")
+            ax.axhline(0, color="black", lw=0.8)
+            ax.set_xlabel(k, fontsize=8)
+            ax.set_title(f"ρ {r['rho']:+.2f}, permutation p {r['p']:.2g}", fontsize=8)
+        line[0].set_ylabel(textwrap.fill(f"{title}\n{metric_label} Δ vs {c['baseline']}", 40), fontsize=8)
+        for ax in line[len(c["correlations"]):]:
+            ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, out_path):
+    """A figure in the format OUT's suffix names."""
+    import matplotlib.pyplot as plt
+
+    fmt = plot_format(out_path)
+    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=110), mode="wb")
+    plt.close(fig)
+
+
 def plot_summary(panels, out_path, ylabel, metric_label):
     """summary_figure in the format OUT's suffix names (`python summarize.py LOG_DIR --plot OUT.png [--baseline ROW]`)."""
     import matplotlib.pyplot as plt
