@@ -5,7 +5,8 @@ TensorBoard draws each run's histogram in a card of its own (`<name>/data/after`
 every run, so the cards sit side by side), and cannot overlay runs in one card. This picture does:
 it goes into the sweep's own TensorBoard run, <log_dir>/_compare (an image per sample,
 `<name>/data/after, every set`), and beside it as <log_dir>/_compare/<name>_after.png. It is read from
-the runs' own event files, so it needs neither the data nor torch.
+the runs' own event files, so it needs neither the data nor torch. The same run's Text tab holds each
+set's final metrics, the mean over its seeds (`sets, mean over seeds`).
 """
 import glob
 import io
@@ -64,6 +65,36 @@ def overlay_figure(sample, series):
     return fig
 
 
+def set_means(runs):
+    """A markdown table: per parameter set, its last epoch's image-mean metrics, the mean ± std over its
+    seeds (each finished run folder of `runs` a seed)."""
+    import json
+
+    import numpy as np
+
+    finals = {}
+    for label, folder in runs:
+        try:
+            with open(os.path.join(folder, "results.json")) as f:
+                mean = json.load(f).get("mean") or {}
+        except (OSError, ValueError):
+            continue
+        if mean:
+            finals.setdefault(label, []).append((max(mean, key=int), mean[max(mean, key=int)]))
+    keys = [k for k in ("psnr", "ssim_ref", "ssim", "lpips", "snr", "si_snr")
+            if any(isinstance(m.get(k), float) for v in finals.values() for _, m in v)]
+    lines = ["| set | seeds | epoch | " + " | ".join(keys) + " |", "|---" * (len(keys) + 3) + "|"]
+    for label, v in finals.items():
+        cells = []
+        for k in keys:
+            x = [m[k] for _, m in v if isinstance(m.get(k), float)]
+            cells.append(f"{np.mean(x):.4f}" + (f" ± {np.std(x, ddof=1):.4f}" if len(x) > 1 else "") if x else "n/a")
+        epochs = "/".join(sorted({e for e, _ in v}, key=int))
+        lines.append(f"| {label} | {len(v)} | {epochs} | " + " | ".join(cells) + " |")
+    return "\n".join(lines + ["", "Mean ± std (n - 1) over seeds of each seed's mean over images, at its last "
+                                   "epoch: exact values, not a smoothed curve's."])
+
+
 def write_comparison(log_dir, runs):
     """runs: [(parameter set, run folder)] of a sweep's finished tasks (the first of each set: its seeds
     fit the same data with the same transform). Returns the PNGs written; none for fewer than two sets."""
@@ -88,6 +119,10 @@ def write_comparison(log_dir, runs):
         os.unlink(old)  # this folder is the sweep's own: one picture per sample, of the sweep as it is now
     writer, written = EventFileWriter(out_dir), []
     try:
+        from tensorboard.plugins.text.summary_v2 import text_pb
+
+        writer.add_event(event_pb2.Event(wall_time=time.time(), step=0, summary=text_pb("sets, mean over seeds",
+                                                                                        set_means(runs))))
         for sample, series in sorted(by_sample.items()):
             if len(series) < 2:
                 continue

@@ -40,3 +40,19 @@ def test_one_set_has_nothing_to_compare(tmp_path):
     a = _run(tmp_path / "sym_power_x", ["00"], 0.0)
     assert write_comparison(str(tmp_path), [("sym_power", a), ("sym_power", a)]) == []
     assert not (tmp_path / COMPARE).exists()
+
+
+def test_the_sweeps_run_holds_each_sets_mean_over_seeds(tmp_path):
+    import json
+
+    runs = []
+    for label, seed, psnr in (("scale_1.0", 1, 30.0), ("scale_1.0", 2, 31.0), ("sym_power", 1, 32.5)):
+        folder = tmp_path / f"{label}_seed{seed}"
+        _run(folder, ["00"], 0.0)
+        (folder / "results.json").write_text(json.dumps({"mean": {"500": {"psnr": 1.0}, "2000": {"psnr": psnr}}}))
+        runs.append((label, str(folder)))
+    write_comparison(str(tmp_path), runs)
+    acc = EventAccumulator(str(tmp_path / COMPARE))
+    acc.Reload()
+    text = acc.Tensors("sets, mean over seeds")[0].tensor_proto.string_val[0].decode()
+    assert "| scale_1.0 | 2 | 2000 | 30.5000 ± 0.7071 |" in text and "| sym_power | 1 | 2000 | 32.5000 |" in text
