@@ -542,7 +542,7 @@ def pooled(by_set, metric, tie):
 
 
 def pooled_table(experiment, pools, metric, tie):
-    """pooled() as markdown: per row, a line per image set and the pooled line, and in words on how many sets it helps."""
+    """pooled() as markdown: per row a line per image set and the pooled line; in words, on how many sets it helps."""
     digits = 2 if metric in paired.TIES else 4
     head = ["Row", "image set", "images x seeds"] + STAT_HEAD
     lines = [f"### {md_cell(experiment)}: paired {metric} differences per image set and pooled", "",
@@ -625,7 +625,7 @@ def data_attributes(runs, data_dir):
 
 def parse(argv):
     ap = Parser(prog="python summarize.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("log_dir", nargs="+", help="one or more log folders (several: one experiment on several image sets)")
+    ap.add_argument("log_dir", nargs="+", help="log folders (several: one experiment on several image sets)")
     ap.add_argument("--epochs", default=None, help="comma-separated epochs (default: Table 1's that were logged)")
     ap.add_argument("--paper", action="store_true",
                     help="add the paper's Table 1 numbers and the differences (rows run in Table 1's setting)")
@@ -643,7 +643,7 @@ def parse(argv):
     ap.add_argument("--plot", default=None, metavar="OUT.png",
                     help="--metric against epoch, one line per row; with --baseline the per-image differences beside")
     ap.add_argument("--why", default=None, metavar="OUT.png",
-                    help="--baseline: per image each row's difference against what the runs record (data skew, gamma...)")
+                    help="--baseline: per image each row's difference against what the runs record (skew, gamma...)")
     ap.add_argument("--metric", default="psnr", choices=list(METRICS),
                     help="what --plot draws and --baseline compares (default psnr)")
     args = ap.parse_args(argv)
@@ -726,7 +726,8 @@ def plot(sets, compared, args):
     from util.plot import plot_summary
 
     label = f"{METRICS[args.metric]}, " + (f"image {args.image}" if args.image else "mean over images")
-    panels = [((f"{d}: " if len(sets) > 1 else "") + curves_title(exp, rs) + (f", image {args.image}" if args.image else ""),
+    panels = [((f"{d}: " if len(sets) > 1 else "") + curves_title(exp, rs)
+               + (f", image {args.image}" if args.image else ""),
                curves(rs, args.metric, args.paper, args.image), (compared or {}).get(d, {}).get(exp))
               for d, groups in sets.items() for exp, rs in sorted(groups.items())]
     panels = [p for p in panels if p[1]]

@@ -55,7 +55,8 @@ def test_json_is_the_per_image_seed_paired_differences(tmp_path, capsys):
     row = got["rows"]["sym_power"]
     per_seed = recomputed(exp, "sym_power", "scale_1.0", [1, 2])
     flat = {(n, s): v for n, seeds in per_seed.items() for s, v in seeds.items()}
-    assert {(n, s): v for n, seeds in row["per_seed"].items() for s, v in seeds.items()} == pytest.approx(flat, abs=1e-12)
+    got_flat = {(n, s): v for n, seeds in row["per_seed"].items() for s, v in seeds.items()}
+    assert got_flat == pytest.approx(flat, abs=1e-12)
     assert row["seeds"] == [1, 2]
     d = np.array([list(per_seed[n].values()) for n in sorted(per_seed)]).mean(axis=1)
     assert row["per_image"] == pytest.approx(dict(zip(sorted(per_seed), d)), abs=1e-12)
@@ -210,7 +211,8 @@ def test_several_image_sets_give_the_effect_per_set_and_pooled(tmp_path, capsys)
         for seed in (1, 2):
             run(tmp_path / name / "001_trans", "scale_1.0", seed, values(seed, 0))
             run(tmp_path / name / "001_trans", "sym_power", seed, values(seed, 0) + gain)
-    out = summarize_json(capsys, tmp_path / "a", tmp_path / "b", "--baseline", "scale_1.0", "--json", tmp_path / "c.json")
+    out = summarize_json(capsys, tmp_path / "a", tmp_path / "b", "--baseline", "scale_1.0",
+                         "--json", tmp_path / "c.json")
     got = json.loads((tmp_path / "c.json").read_text())
     assert set(got["sets"]) == {str(tmp_path / "a"), str(tmp_path / "b")}
     assert got["sets"][str(tmp_path / "a")]["sym_power"]["verdict"] == "better"
@@ -282,3 +284,12 @@ def test_the_paired_figure_sorts_each_row_by_its_own_difference_and_draws_the_ta
         assert "95% t over 16 images, 2 seed(s)" in ax.get_title().replace("\n", " ")
         assert ax.lines[0].get_color() == colour("sym_power")
     assert {line.get_color() for line in curves.lines if "sym_power" in line.get_label()} == {colour("sym_power")}
+
+
+def test_every_named_transform_has_a_colour_of_its_own():
+    from config import ABLATION_SETS, TABLE1_ROWS
+    from util.palette import colour
+
+    names = TABLE1_ROWS + ABLATION_SETS
+    assert len({colour(n) for n in names}) == len(names)
+    assert colour("sym_power@constant_1e-4") == colour("finer-sym_power") == colour("sym_power [constant]")

@@ -116,5 +116,5 @@ def rank_correlation(x, y, resamples=9999):
         return (a * b).sum(axis=axis) / np.sqrt((a * a).sum(axis=axis) * (b * b).sum())
 
     res = stats.permutation_test((rx,), rho, permutation_type="pairings", n_resamples=resamples, vectorized=True,
-                                 rng=0)
+                                 random_state=0)  # `random_state`: scipy 1.10's name (requirements.txt)
     return {"rho": float(res.statistic), "p": float(res.pvalue)}

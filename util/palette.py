@@ -2,14 +2,14 @@
 differences, the sweep's overlaid histograms): keyed by the transform's name, never by a row's position."""
 import zlib
 
-from config import ABLATION_SETS, TABLE1_ROWS
-
-# tab10, then tab20's light shades: Table 1's rows and the ablations each get their own, the method and its
-# baseline the two strongest
+# tab10, then tab20's light shades. Table 1's rows and the ablations (config.py: util imports nothing above
+# it; tests/test_paired.py checks that each has its own), the method and its baseline the two strongest.
+KNOWN = ("sym_power", "scale_1.0", "z_score", "01_norm", "box_cox", "gamma_0.5", "gamma_2.0", "scale_0.5",
+         "scale_2.0", "inverse", "rpp", "full", "no_calibration", "no_soft_boundary", "fixed_buffer_0.01",
+         "median_only", "boundary_2", "boundary_10")
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7",
            "#dbdb8d", "#9edae5")
-KNOWN = tuple(dict.fromkeys(("sym_power", "scale_1.0", "z_score", "01_norm", "box_cox") + TABLE1_ROWS + ABLATION_SETS))
 LINESTYLES = ("-", "--", ":", "-.")  # a transform's variants (protocols, backbones) in one figure
 
 
