@@ -408,7 +408,12 @@ def image_attributes(runs, base_runs):
                      ("R / range", p.get("right", 0) / span)):
             if v is not None:
                 out.setdefault(k, {})[image] = v
-    return {k: v for k, v in out.items() if len(set(v.values())) > 1}
+    kept = {}  # one name per variable that varies (an affine transform leaves the skew as it was)
+    for k, v in out.items():
+        if len(set(v.values())) > 1 and not any(w.keys() == v.keys() and all(
+                abs(v[i] - w[i]) <= 1e-4 * (1 + abs(w[i])) for i in v) for w in kept.values()):
+            kept[k] = v
+    return kept
 
 
 def correlations(c, attributes):
@@ -723,7 +728,7 @@ def comparison_json(compared, pools, args):
 
 
 def plot(sets, compared, args):
-    from util.plot import plot_summary
+    from util.plot import save_figure, summary_figure
 
     label = f"{METRICS[args.metric]}, " + (f"image {args.image}" if args.image else "mean over images")
     panels = [((f"{d}: " if len(sets) > 1 else "") + curves_title(exp, rs)
@@ -733,7 +738,7 @@ def plot(sets, compared, args):
     panels = [p for p in panels if p[1]]
     if not panels:
         raise OptionError(f"--metric {args.metric}: no finished run of {', '.join(sets)} recorded it")
-    plot_summary(panels, args.plot, label, METRICS[args.metric])
+    save_figure(summary_figure(panels, label, METRICS[args.metric]), args.plot)
     print(f"plot: {args.plot}", file=sys.stderr)
 
 

@@ -8,6 +8,7 @@ it goes into the sweep's own TensorBoard run, <log_dir>/_compare (an image per s
 the runs' own event files, so it needs neither the data nor torch. The same run's Text tab holds each
 set's final metrics, the mean over its seeds (`sets, mean over seeds`).
 """
+import contextlib
 import glob
 import io
 import os
@@ -69,26 +70,22 @@ def set_means(runs):
     """A markdown table: per parameter set, its last epoch's image-mean metrics, the mean ± std over its
     seeds (each finished run folder of `runs` a seed)."""
     import json
-
-    import numpy as np
+    import statistics
 
     finals = {}
     for label, folder in runs:
-        try:
-            with open(os.path.join(folder, "results.json")) as f:
-                mean = json.load(f).get("mean") or {}
-        except (OSError, ValueError):
-            continue
-        if mean:
-            finals.setdefault(label, []).append((max(mean, key=int), mean[max(mean, key=int)]))
+        with contextlib.suppress(OSError, ValueError), open(os.path.join(folder, "results.json")) as f:
+            mean = json.load(f).get("mean") or {}
+            last = max(mean, key=int, default=None)
+            if last:
+                finals.setdefault(label, []).append((last, mean[last]))
     keys = [k for k in ("psnr", "ssim_ref", "ssim", "lpips", "snr", "si_snr")
             if any(isinstance(m.get(k), float) for v in finals.values() for _, m in v)]
     lines = ["| set | seeds | epoch | " + " | ".join(keys) + " |", "|---" * (len(keys) + 3) + "|"]
     for label, v in finals.items():
-        cells = []
-        for k in keys:
-            x = [m[k] for _, m in v if isinstance(m.get(k), float)]
-            cells.append(f"{np.mean(x):.4f}" + (f" ± {np.std(x, ddof=1):.4f}" if len(x) > 1 else "") if x else "n/a")
+        x = {k: [m[k] for _, m in v if isinstance(m.get(k), float)] for k in keys}
+        cells = [f"{statistics.mean(x[k]):.4f}" + (f" ± {statistics.stdev(x[k]):.4f}" if len(x[k]) > 1 else "")
+                 if x[k] else "n/a" for k in keys]
         epochs = "/".join(sorted({e for e, _ in v}, key=int))
         lines.append(f"| {label} | {len(v)} | {epochs} | " + " | ".join(cells) + " |")
     return "\n".join(lines + ["", "Mean ± std (n - 1) over seeds of each seed's mean over images, at its last "

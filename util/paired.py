@@ -4,10 +4,10 @@ Per image, a row's last-epoch value minus the baseline's for the same seed (the 
 initial weights), averaged over the seeds both rows ran: one difference per image. Over the images:
 the mean with a 95% Student-t interval, the median, a two-sided Wilcoxon signed-rank p-value, and wins /
 ties / losses. The t-interval was chosen by measured coverage (benchmarks/paired_coverage.py): with
-per-image effects normal or t(3) it kept 94.5 to 96% at 4 images x 2 seeds, 8 x 1 and 16 x 3, where the
-percentile bootstrap over images then seeds that it replaces kept 83 to 93%. No interval of a mean keeps
-its level when one image in many carries the effect (a skewed or outlying image): the median and the
-rank test beside it are there for that.
+per-image effects normal or t(3) it kept 94.6 to 97% at 3 x 1 to 24 x 5 images x seeds (4 x 2, 8 x 1 and
+16 x 3 among them), where the percentile bootstrap over images then seeds that it replaces kept 71 to 93%.
+No interval of a mean keeps its level when one image in many carries the effect (a skewed or outlying
+image): the median and the rank test beside it are there for that.
 """
 import numpy as np
 from scipy import stats

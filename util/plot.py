@@ -119,16 +119,6 @@ def transform_figure(rows, row_name):
     return fig
 
 
-def plot_transforms(rows, out_path, row_name):
-    """transform_figure in the format OUT's suffix names (`python -m components.transform PATH --plot OUT.png`)."""
-    import matplotlib.pyplot as plt
-
-    fmt = plot_format(out_path)
-    fig = transform_figure(rows, row_name)
-    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=80), mode="wb")
-    plt.close(fig)
-
-
 def draw_curves(ax, title, series, styles, ylabel):
     """A metric against epoch, one line per row (series: summarize.curves) in its transform's colour, a band
     of +- one standard deviation over seeds where there is one, and the paper's values as crosses."""
@@ -241,20 +231,11 @@ def why_figure(rows, metric_label):
     return fig
 
 
-def save_figure(fig, out_path):
-    """A figure in the format OUT's suffix names."""
+def save_figure(fig, out_path, dpi=110):
+    """A figure in the format OUT's suffix names (`python summarize.py LOG --plot OUT.png`, `python -m
+    components.transform PATH --plot OUT.png`)."""
     import matplotlib.pyplot as plt
 
     fmt = plot_format(out_path)
-    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=110), mode="wb")
-    plt.close(fig)
-
-
-def plot_summary(panels, out_path, ylabel, metric_label):
-    """summary_figure in the format OUT's suffix names (`python summarize.py LOG_DIR --plot OUT.png [--baseline ROW]`)."""
-    import matplotlib.pyplot as plt
-
-    fmt = plot_format(out_path)
-    fig = summary_figure(panels, ylabel, metric_label)
-    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=110), mode="wb")
+    atomic_write(out_path, lambda f: fig.savefig(f, format=fmt, dpi=dpi), mode="wb")
     plt.close(fig)
