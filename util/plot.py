@@ -77,6 +77,8 @@ def transform_figure(rows, row_name):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from util.palette import colour
+
     rows = rows[:MAX_ROWS]
     fig, axes = plt.subplots(len(rows), 3, figsize=(13, 3.4 * len(rows)), squeeze=False)
     for (name, data, y, tf), (ax_before, ax_after, ax_curve) in zip(rows, axes):
@@ -90,10 +92,10 @@ def transform_figure(rows, row_name):
         unit = " (levels)" if levels else ""
         ax_before.stairs(_density(counts, before), before, fill=True, color="0.45")
         ax_before.axvline(med, color="tab:green", ls="--", lw=1, label=f"median {med:.4g}")
-        ax_after.stairs(_density(counts, after), after, fill=True, color="tab:blue")
+        ax_after.stairs(_density(counts, after), after, fill=True, color=colour(row_name))  # the transform's
         ax_after.axvline(med_y, color="tab:green", ls="--", lw=1, label=f"median {med_y:.4g}")
         grid = torch.linspace(lo - left, hi + right, 512, dtype=torch.float64)
-        ax_curve.plot(grid.numpy(), tf.forward(grid).double().numpy(), color="tab:red")
+        ax_curve.plot(grid.numpy(), tf.forward(grid).double().numpy(), color=colour(row_name))
         ax_curve.plot([med], [float(tf.forward(torch.tensor([med], dtype=torch.float64))[0])], "o",
                       color="tab:green", ms=4, label="median")
         for ax in (ax_before, ax_curve):  # the range the transform maps to [-1, 1]: min - L .. max + R
