@@ -402,7 +402,7 @@ def image_attributes(runs, base_runs):
         for image, a in (rs[0]["results"].get("sample_attributes") or {}).items():
             for k in ("std", "skew", "range"):
                 out.setdefault(f"{k} ({what})", {})[image] = a[k]
-    for image, p in transform_params(runs[0]["folder"]).items():
+    for image, p in (transform_params(runs[0]["folder"]) if runs[0]["source"] == "ours" else {}).items():
         span = p.get("max", 1) - p.get("min", 0) or 1
         for k, v in (("gamma", p.get("gamma")), ("L / range", p.get("left", 0) / span),
                      ("R / range", p.get("right", 0) / span)):
