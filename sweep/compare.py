@@ -6,7 +6,8 @@ every run, so the cards sit side by side), and cannot overlay runs in one card. 
 it goes into the sweep's own TensorBoard run, <log_dir>/_compare (an image per sample,
 `<name>/data/after, every set`), and beside it as <log_dir>/_compare/<name>_after.png. It is read from
 the runs' own event files, so it needs neither the data nor torch. The same run's Text tab holds each
-set's final metrics, the mean over its seeds (`sets, mean over seeds`).
+set's final metrics, the mean over its seeds (`sets, mean over seeds`), and per set a run
+<log_dir>/_compare/<set> is a row of the HParams table with those means as its metrics.
 """
 import contextlib
 import glob
@@ -66,30 +67,73 @@ def overlay_figure(sample, series):
     return fig
 
 
-def set_means(runs):
-    """A markdown table: per parameter set, its last epoch's image-mean metrics, the mean ± std over its
-    seeds (each finished run folder of `runs` a seed)."""
-    import json
-    import statistics
+KEYS = ("psnr", "ssim_ref", "ssim", "lpips", "snr", "si_snr")  # the image-mean metrics averaged over seeds
 
-    finals = {}
+
+def set_means(runs):
+    """{parameter set: {"epoch", "seeds", metric: [its last epoch's image mean, one per seed]}} from the
+    results.json of each finished run folder of `runs` (a seed each)."""
+    import json
+
+    out = {}
     for label, folder in runs:
         with contextlib.suppress(OSError, ValueError), open(os.path.join(folder, "results.json")) as f:
             mean = json.load(f).get("mean") or {}
             last = max(mean, key=int, default=None)
             if last:
-                finals.setdefault(label, []).append((last, mean[last]))
-    keys = [k for k in ("psnr", "ssim_ref", "ssim", "lpips", "snr", "si_snr")
-            if any(isinstance(m.get(k), float) for v in finals.values() for _, m in v)]
+                row = out.setdefault(label, {"epoch": set(), "seeds": 0})
+                row["epoch"].add(last)
+                row["seeds"] += 1
+                for k in KEYS:
+                    if isinstance(mean[last].get(k), float):
+                        row.setdefault(k, []).append(mean[last][k])
+    return out
+
+
+def means_table(means):
+    """set_means as markdown: mean ± std over seeds (exact values, not a smoothed curve's)."""
+    import statistics
+
+    keys = [k for k in KEYS if any(k in m for m in means.values())]
     lines = ["| set | seeds | epoch | " + " | ".join(keys) + " |", "|---" * (len(keys) + 3) + "|"]
-    for label, v in finals.items():
-        x = {k: [m[k] for _, m in v if isinstance(m.get(k), float)] for k in keys}
-        cells = [f"{statistics.mean(x[k]):.4f}" + (f" ± {statistics.stdev(x[k]):.4f}" if len(x[k]) > 1 else "")
-                 if x[k] else "n/a" for k in keys]
-        epochs = "/".join(sorted({e for e, _ in v}, key=int))
-        lines.append(f"| {label} | {len(v)} | {epochs} | " + " | ".join(cells) + " |")
+    for label, m in means.items():
+        cells = [f"{statistics.mean(m[k]):.4f}" + (f" ± {statistics.stdev(m[k]):.4f}" if len(m[k]) > 1 else "")
+                 if k in m else "n/a" for k in keys]
+        epochs = "/".join(sorted(m["epoch"], key=int))
+        lines.append(f"| {label} | {m['seeds']} | {epochs} | " + " | ".join(cells) + " |")
     return "\n".join(lines + ["", "Mean ± std (n - 1) over seeds of each seed's mean over images, at its last "
                                    "epoch: exact values, not a smoothed curve's."])
+
+
+def write_set_sessions(out_dir, means):
+    """Per set a run <out_dir>/<set> that HParams lists beside the sweep's runs: its `00 set` column, no
+    seed, and as its metrics (mean/eval/<metric>) the mean over its seeds."""
+    import statistics
+
+    from tensorboard.compat.proto import event_pb2, summary_pb2
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+    from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+    from util.io import safe_name
+
+    for label, m in means.items():
+        folder = os.path.join(out_dir, safe_name(label))
+        for old in glob.glob(os.path.join(glob.escape(folder), "events.out.tfevents.*")):
+            os.unlink(old)
+        start = plugin_data_pb2.SessionStartInfo(group_name=f"{label}, mean of {m['seeds']} seed(s)")
+        start.hparams["00 set"].string_value = label
+        end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS)
+        values = [summary_pb2.Summary.Value(tag=f"mean/eval/{k}", simple_value=statistics.mean(m[k]))
+                  for k in KEYS if k in m]
+        for tag, data in ((metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(
+                session_start_info=start)), (metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(
+                session_end_info=end))):
+            values.append(summary_pb2.Summary.Value(tag=tag, metadata=metadata.create_summary_metadata(data),
+                                                    tensor=metadata.NULL_TENSOR))
+        writer = EventFileWriter(folder)
+        writer.add_event(event_pb2.Event(wall_time=time.time(), step=int(max(m["epoch"], key=int)),
+                                         summary=summary_pb2.Summary(value=values)))
+        writer.close()
 
 
 def write_comparison(log_dir, runs):
@@ -118,8 +162,10 @@ def write_comparison(log_dir, runs):
     try:
         from tensorboard.plugins.text.summary_v2 import text_pb
 
+        means = set_means(runs)
         writer.add_event(event_pb2.Event(wall_time=time.time(), step=0, summary=text_pb("sets, mean over seeds",
-                                                                                        set_means(runs))))
+                                                                                        means_table(means))))
+        write_set_sessions(out_dir, means)
         for sample, series in sorted(by_sample.items()):
             if len(series) < 2:
                 continue

@@ -56,3 +56,7 @@ def test_the_sweeps_run_holds_each_sets_mean_over_seeds(tmp_path):
     acc.Reload()
     text = acc.Tensors("sets, mean over seeds")[0].tensor_proto.string_val[0].decode()
     assert "| scale_1.0 | 2 | 2000 | 30.5000 ± 0.7071 |" in text and "| sym_power | 1 | 2000 | 32.5000 |" in text
+    sessions = EventAccumulator(str(tmp_path / COMPARE / "scale_1.0"))  # HParams: a row per set, its seeds' mean
+    sessions.Reload()
+    assert "_hparams_/session_start_info" in sessions.PluginTagToContent("hparams")
+    assert [(e.step, e.value) for e in sessions.Scalars("mean/eval/psnr")] == [(2000, 30.5)]
