@@ -5,9 +5,9 @@ TensorBoard draws each run's histogram in a card of its own (`<name>/data/after`
 every run, so the cards sit side by side), and cannot overlay runs in one card. This picture does:
 it goes into the sweep's own TensorBoard run, <log_dir>/_compare (an image per sample,
 `<name>/data/after, every set`), and beside it as <log_dir>/_compare/<name>_after.png. It is read from
-the runs' own event files, so it needs neither the data nor torch. The same run's Text tab holds each
-set's final metrics, the mean over its seeds (`sets, mean over seeds`), and per set a run
-<log_dir>/_compare/<set> is a row of the HParams table with those means as its metrics.
+the runs' own event files, so it needs neither the data nor torch. Per set a run <log_dir>/_compare/<set>
+is a row of the HParams table whose metrics are its final image means averaged over its seeds (exact
+values: no smoothing moves them).
 """
 import contextlib
 import glob
@@ -90,21 +90,6 @@ def set_means(runs):
     return out
 
 
-def means_table(means):
-    """set_means as markdown: mean ± std over seeds (exact values, not a smoothed curve's)."""
-    import statistics
-
-    keys = [k for k in KEYS if any(k in m for m in means.values())]
-    lines = ["| set | seeds | epoch | " + " | ".join(keys) + " |", "|---" * (len(keys) + 3) + "|"]
-    for label, m in means.items():
-        cells = [f"{statistics.mean(m[k]):.4f}" + (f" ± {statistics.stdev(m[k]):.4f}" if len(m[k]) > 1 else "")
-                 if k in m else "n/a" for k in keys]
-        epochs = "/".join(sorted(m["epoch"], key=int))
-        lines.append(f"| {label} | {m['seeds']} | {epochs} | " + " | ".join(cells) + " |")
-    return "\n".join(lines + ["", "Mean ± std (n - 1) over seeds of each seed's mean over images, at its last "
-                                   "epoch: exact values, not a smoothed curve's."])
-
-
 def write_set_sessions(out_dir, means):
     """Per set a run <out_dir>/<set> that HParams lists beside the sweep's runs: its `00 set` column, no
     seed, and as its metrics (mean/eval/<metric>) the mean over its seeds."""
@@ -160,12 +145,7 @@ def write_comparison(log_dir, runs):
         os.unlink(old)  # this folder is the sweep's own: one picture per sample, of the sweep as it is now
     writer, written = EventFileWriter(out_dir), []
     try:
-        from tensorboard.plugins.text.summary_v2 import text_pb
-
-        means = set_means(runs)
-        writer.add_event(event_pb2.Event(wall_time=time.time(), step=0, summary=text_pb("sets, mean over seeds",
-                                                                                        means_table(means))))
-        write_set_sessions(out_dir, means)
+        write_set_sessions(out_dir, set_means(runs))
         for sample, series in sorted(by_sample.items()):
             if len(series) < 2:
                 continue

@@ -267,14 +267,3 @@ def test_a_sweep_of_several_sets_prints_the_paired_comparison(tmp_path):
                  for r in ("scale_1.0", "sym_power")]
     assert "--baseline scale_1.0 --plot" in run.next_steps(str(tmp_path), protocols)[1]  # each protocol's own
 
-
-def test_the_final_metrics_are_a_text_table_that_smoothing_cannot_move(sweep):
-    """TensorBoard's Text tab `final`: the last epoch's metrics as results.json has them, per image and mean."""
-    folder = sweep["sym_power"]
-    res = json.loads((folder / "results.json").read_text())
-    (event,) = _events(folder).Tensors("final/text_summary")
-    text = event.tensor_proto.string_val[0].decode()
-    last = str(EPOCHS)
-    assert event.step == EPOCHS and text.startswith(f"| epoch {last} | psnr |")
-    assert f"| 01 | {res['samples']['01'][last]['psnr']:.4f} |" in text
-    assert f"| **mean** | {res['mean'][last]['psnr']:.4f} |" in text

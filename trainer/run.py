@@ -28,7 +28,7 @@ from util.logger import Logger, run_folder_line
 from util.misc import fix_seed, new_run_folder, resolve_device, set_rng_state
 from util.recorder import Recorder, run_complete
 from util.records import read_args
-from util.tensorboard import make_writer, write_final, write_hparams
+from util.tensorboard import make_writer, write_hparams
 
 OLD_VIDEO_BATCH = 4096  # what args.json held for a derived video batch before options were resolved
 NOT_SAVED = ("resume", "eval_ckpt", "run_folder")  # what a run was started with, not how it fits
@@ -182,8 +182,6 @@ class Run:
         mean = means.get(str(self.args.num_epochs), {})
         write_hparams(self.writer, vars(self.args), means, hparam_domains(self.folder), ROLES["fit"],
                       list(self.recorder.samples))
-        if means:
-            write_final(self.writer, self.recorder.samples, means)
         self.log(f"done: {self.folder} " + " ".join(f"{k} {v:.4f}" for k, v in mean.items() if isinstance(v, float)))
 
 

@@ -6,7 +6,6 @@ What a run writes (per sample <name>; `mean/` once every sample has logged an ep
     mean/eval/<metric>                            the image mean at every log epoch (what HParams reads)
     <name>/abs_error, <name>/reconstruction, <name>/target, <name>/data/transform   images
     <name>/data/before, <name>/data/after         histograms (one stable tag for every transform)
-    final                                         text: the last epoch's metrics, per image and mean (unsmoothed)
 A sweep's own run <log_dir>/_compare overlays the sets' `after` histograms per sample (sweep/compare.py).
 """
 import math
@@ -163,20 +162,6 @@ def write_means(writer, means):
                 writer.add_scalar(f"mean/eval/{metric_tag(k)}", v, global_step=int(epoch))
                 tags.add(k)
     return [f"mean/eval/{metric_tag(k)}" for k in _ordered_metrics(tags)]
-
-
-def write_final(writer, samples, means):
-    """The last epoch's metrics as a text table (`final`, Text tab): per image and the mean, exact,
-    where a scalar chart's default smoothing (0.6) draws a curve's end below its real value."""
-    from util.records import md_cell
-
-    last = max(means, key=int)
-    keys = _ordered_metrics(k for k, v in means[last].items() if isinstance(v, float))
-    rows = [(md_cell(name), recs.get(last, {})) for name, recs in samples.items()] + [("**mean**", means[last])]
-    md = "\n".join([f"| epoch {last} | " + " | ".join(map(metric_tag, keys)) + " |", "|---" * (len(keys) + 1) + "|"] +
-                    [f"| {n} | " + " | ".join("n/a" if r.get(k) is None else f"{r[k]:.4f}" for k in keys) + " |"
-                     for n, r in rows])
-    writer.add_text("final", md, int(last))
 
 
 # The columns a sweep differs in, first (TensorBoard shows the first five): (option, column name).
