@@ -670,11 +670,11 @@ def parse(argv):
         raise OptionError("--json writes the paired comparison: give --baseline ROW with it")
     if args.json is not None and (args.json in ("", "-") or os.path.isdir(args.json)):
         raise OptionError(f"--json {args.json!r}: expected a file to write (OUT.json); the table goes to stdout")
-    for out in (args.plot, args.why):
+    for option, out in (("--plot", args.plot), ("--why", args.why)):
         if out:
             from util.plot import plot_format  # (imports torch: only when a plot is asked for)
 
-            plot_format(out)  # a suffix no backend writes is refused before the table, not after it
+            plot_format(out, option)  # a suffix no backend writes is refused before the table, not after it
     args.tie = paired.default_tie(args.metric) if args.tie is None else args.tie
     return args
 

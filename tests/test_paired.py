@@ -188,7 +188,8 @@ def test_the_card_counts_its_images_in_words():
 
 
 @pytest.mark.parametrize("more", [["--baseline", "scale_1.0", "--json", "-"], ["--baseline", "scale_1.0", "--json", "."],
-                                  ["--plot", "curves.bmp"], ["--plot", "curves.png", "--baseline", ""]])
+                                  ["--plot", "curves.bmp"], ["--plot", "curves.png", "--baseline", ""],
+                                  ["--baseline", "scale_1.0", "--why", "why.bmp"]])
 def test_an_output_summarize_cannot_write_is_refused_before_the_table(tmp_path, capsys, monkeypatch, more):
     """--json - would write a file named '-' where the command ran, --json onto a folder named the hidden
     temporary file, a plot suffix no backend writes came after the whole table, and an empty --baseline

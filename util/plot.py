@@ -15,12 +15,12 @@ from util.io import atomic_write
 PLOT_FORMATS = ("png", "pdf", "svg", "svgz", "jpg", "jpeg", "tif", "tiff", "webp", "eps", "ps")
 
 
-def plot_format(path):
+def plot_format(path, option="--plot"):
     """The format OUT's suffix names (x.pdf: PDF), or OptionError listing the ones a plot can be."""
     ext = os.path.splitext(str(path))[1].lower().lstrip(".")
     if ext not in PLOT_FORMATS:
         said = f"a .{ext} file" if ext else "a file without a suffix"
-        raise OptionError(f"--plot {path}: cannot write a plot as {said}; name one of "
+        raise OptionError(f"{option} {path}: cannot write a plot as {said}; name one of "
                           f"{', '.join('.' + f for f in PLOT_FORMATS)}")
     return ext
 
