@@ -377,7 +377,10 @@ def next_steps(log_dir, runs):
             pass
     d = shlex.quote(log_dir)
     sets = list(dict.fromkeys(param_set for param_set, _ in runs))
-    baseline = ("scale_1.0" if "scale_1.0" in sets else sets[0]) if len(sets) > 1 else None
+    # scale_1.0 (Table 1's baseline) or the first set, each protocol's or backbone's own (summarize.is_baseline)
+    first = sets[0].split("@")[0] if sets else None
+    baseline = ("scale_1.0" if any(s.split("@")[0].split("-", 1)[-1] == "scale_1.0" for s in sets) else first) \
+        if len(sets) > 1 else None
     return [tensorboard_command(log_dir, run_args),
             f"python summarize.py {d}" + (f" --baseline {shlex.quote(baseline)}" if baseline else "") +
             f" --plot {shlex.quote(os.path.join(log_dir, 'curves.png'))}"]
@@ -459,8 +462,9 @@ def show_sweep(log_dir, record):
             runs.append((param_set, folder))
     if not runs:
         return
-    from sweep.overlay import OVERLAY, write_overlay
+    from sweep.overlay import OVERLAY, set_means, write_overlay, write_set_sessions
 
+    write_set_sessions(log_dir, set_means(runs))
     pictures = write_overlay(log_dir, runs)
     print("[run] to look at the sweep:\n" + "\n".join(f"  {c}" for c in next_steps(log_dir, runs))
           + (f"\n  the sets' histograms overlaid: {os.path.join(log_dir, OVERLAY)} ({len(pictures)} "

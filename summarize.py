@@ -2,7 +2,8 @@
 
     python summarize.py LOG_DIR [--epochs 500,1000,3000,5000] [--paper] [--ssim] [--lpips]
                               [--data DIR] [--plot curves.png [--metric psnr]] [--image 01]
-                              [--baseline scale_1.0 [--tie 0.05] [--json OUT.json]]
+                              [--baseline scale_1.0 [--tie 0.05] [--json OUT.json] [--why why.png]]
+    python summarize.py LOG_DIR LOG_DIR ... --baseline scale_1.0   (one experiment on several image sets)
 
 LOG_DIR is one experiment's folder (log/001_trans), a whole log/ (one table per experiment), the
 authors' released runs (log/authors/001_trans) or what `main.py --eval_ckpt` decoded from them.
@@ -307,8 +308,9 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None, im
     paper, why_not = paper_numbers(rows, image) if show_paper else ({}, {})
     chosen = [r for row in rows.values() for r in row["runs"]]
     avail = sorted({e for r in chosen for e in r["results"].get("mean", {})}, key=int)
-    if epochs is None:
-        epochs = [e for e in TABLE1_EPOCHS if e in avail] or avail
+    if epochs is None:  # Table 1's epochs that were logged, and every run's last (a 2000-epoch run shows 2000)
+        last = {max(r["results"]["mean"], key=int) for r in chosen if r["results"].get("mean")}
+        epochs = sorted(({e for e in TABLE1_EPOCHS if e in avail} or set(avail)) | last, key=int)
     columns = _columns(chosen, ssim, lpips)
     head = _header(epochs, columns)
     title = md_cell(experiment) + (f": image {md_cell(image)}" if image else "")
@@ -374,6 +376,60 @@ def is_baseline(param_set, baseline):
     return param_set == baseline or param_set.endswith("-" + baseline) or param_set.startswith(baseline + "@")
 
 
+def transform_params(folder):
+    """{image: its fitted transform's parameters} from a run folder's checkpoints (the last epoch's of
+    each image); {} without any."""
+    import glob
+
+    from util.records import read_checkpoint
+
+    out = {}
+    for path in glob.glob(os.path.join(glob.escape(folder), "ckpt", "ckpt_*.pth")):
+        try:
+            state = read_checkpoint(path)
+        except InputError as e:
+            print(f"note: {e}; its transform's parameters are left out", file=sys.stderr)
+            continue
+        if state.get("format") and state["epoch"] >= out.get(state["sample"], (-1,))[0]:
+            out[state["sample"]] = (state["epoch"], state["transform"]["params"])
+    return {n: p for n, (_, p) in out.items()}
+
+
+def image_attributes(runs, base_runs):
+    """{attribute: {image: value}} that the runs record per image and that differ between images: the
+    data's std and skew (the baseline's transformed data: for a min-max baseline an affine map of the
+    data), the row's after its transform, and its transform's fitted gamma and soft boundary (L, R as
+    fractions of the data's range, from its checkpoints)."""
+    out = {}
+    for what, rs in (("data", base_runs), ("after the row's transform", runs)):
+        for image, a in (rs[0]["results"].get("sample_attributes") or {}).items():
+            for k in ("std", "skew", "range"):
+                out.setdefault(f"{k} ({what})", {})[image] = a[k]
+    for image, p in (transform_params(runs[0]["folder"]) if runs[0]["source"] == "ours" else {}).items():
+        span = p.get("max", 1) - p.get("min", 0) or 1
+        for k, v in (("gamma", p.get("gamma")), ("L / range", p.get("left", 0) / span),
+                     ("R / range", p.get("right", 0) / span)):
+            if v is not None:
+                out.setdefault(k, {})[image] = v
+    kept = {}  # one name per variable that varies (an affine transform leaves the skew as it was)
+    for k, v in out.items():
+        if len(set(v.values())) > 1 and not any(w.keys() == v.keys() and all(
+                abs(v[i] - w[i]) <= 1e-4 * (1 + abs(w[i])) for i in v) for w in kept.values()):
+            kept[k] = v
+    return kept
+
+
+def correlations(c, attributes):
+    """{attribute: Spearman's rho of the per-image Δ with it, and its permutation p}."""
+    out = {}
+    for k, values in attributes.items():
+        images = [i for i in c["per_image"] if i in values]
+        r = paired.rank_correlation([c["per_image"][i] for i in images], [values[i] for i in images])
+        if r is not None:
+            out[k] = {**r, "n_images": len(images)}
+    return out
+
+
 def comparison(runs, baseline, metric, tie, image=None):
     """The paired comparison of every row against the baseline row of its protocol and source (is_baseline):
     {row name: util.paired's numbers, "baseline": the row it was paired with, "protocol": its protocol's
@@ -391,7 +447,9 @@ def comparison(runs, baseline, metric, tie, image=None):
         if numbers is not None:
             base_values = [paired.last_values(r, metric) for r in rows[base[0]]["runs"]]
             absolute = {i: seed_stats([v.get(i) for v in base_values])[0] for i in numbers["per_image"]}
+            attrs = image_attributes(rows[key]["runs"], rows[base[0]]["runs"]) if image is None else {}
             out[names[key]] = {**numbers, "baseline": names[base[0]], "baseline_values": absolute,
+                               "attributes": attrs, "correlations": correlations(numbers, attrs),
                                "protocol": protocol_card({k: rows[k] for k in (key, base[0])}, names,
                                                          fields=_bracketed(rows))}
     return out
@@ -401,18 +459,38 @@ def _signed(v, digits):
     return f"{v:+.{digits}f}"
 
 
-def comparison_table(experiment, compared, metric, tie):
-    """The paired comparison as markdown: one table per baseline row (a protocol), images as columns,
-    the best row per image in bold; each with its protocol card."""
-    digits = 2 if metric in paired.TIES else 4
+def stat_cells(c, digits):
+    """A comparison's cells: mean Δ with its interval, median Δ, signed-rank p, W / T / L, verdict
+    (bold where the numbers support it; where they cannot, it says why in words)."""
+    ci = "[" + ", ".join(_signed(v, digits) for v in c["ci95"]) + "]" if c["ci95"] else "n/a"
+    v = c["verdict"]
+    return [f"{_signed(c['mean_delta'], digits)} {ci}", _signed(c["median_delta"], digits), f"{c['p_signed_rank']:.3g}",
+            f"{c['wins']} / {c['ties']} / {c['losses']}", f"**{v}**" if v in ("better", "worse") else v]
+
+
+STAT_HEAD = ["mean Δ [95% t-interval]", "median Δ", "signed-rank p", "W / T / L", "verdict"]
+
+
+def stat_note(metric, tie, base, seeds, n_images):
     unit = " dB" if metric in paired.TIES else ""
+    return (f"Δ: a row's last-epoch {metric} minus {md_cell(base)}'s on the same image with the same seed, averaged "
+            f"over the seeds both ran ({'/'.join(map(str, seeds))} seed(s), {'/'.join(map(str, n_images))} images). "
+            f"Method: {paired.METHOD}. W / T / L: images won, tied (within {tie:g}{unit}) and lost. Verdict: better "
+            f"or worse where the interval excludes zero and p < 0.05 on the same side; with fewer than "
+            f"{paired.MIN_IMAGES} images no signed-rank p can be below 0.05, and none is claimed.")
+
+
+def comparison_table(experiment, compared, metric, tie):
+    """The paired comparison as markdown: one table per baseline row (a protocol), images as columns
+    (the best row per image in bold), then the statistics over images; each with its protocol card."""
+    digits = 2 if metric in paired.TIES else 4
     by_base = {}
     for name, c in compared.items():
         by_base.setdefault(c["baseline"], {})[name] = c
     lines = []
     for base, group in by_base.items():
         images = sorted({i for c in group.values() for i in c["per_image"]})
-        head = ["Row"] + images + ["mean Δ", "95% interval", "W / T / L"]
+        head = ["Row"] + images + STAT_HEAD
         lines += [f"### {md_cell(experiment)}: paired {metric} differences against {md_cell(base)}", "",
                   "| " + " | ".join(md_cell(h) for h in head) + " |", "|" + "---|" * len(head)]
         first = next(iter(group.values()))
@@ -421,26 +499,71 @@ def comparison_table(experiment, compared, metric, tie):
         base_cells = [f"{first['baseline_values'][i]:.{digits}f}" if i in first["baseline_values"] else "-"
                       for i in images]
         base_cells = [f"**{v}**" if best[i] < -tie and v != "-" else v for v, i in zip(base_cells, images)]
-        base_row = [md_cell(f"{base} (baseline: its {metric})")] + base_cells + ["", "", ""]
-        lines.append("| " + " | ".join(base_row) + " |")
+        lines.append("| " + " | ".join([md_cell(f"{base} (baseline: its {metric})")] + base_cells + [""] * 5) + " |")
         for name, c in group.items():
             cells = [md_cell(name)]
             for i in images:
                 v = c["per_image"].get(i)
                 shown = "-" if v is None else _signed(v, digits)
                 cells.append(f"**{shown}**" if v is not None and best[i] > tie and sign * v == best[i] else shown)
-            lo, hi = c["ci95"]
-            cells += [_signed(c["mean_delta"], digits), f"[{_signed(lo, digits)}, {_signed(hi, digits)}]",
-                      f"{c['wins']} / {c['ties']} / {c['losses']}"]
-            lines.append("| " + " | ".join(cells) + " |")
-        seeds = sorted({len(c["seeds"]) for c in group.values()})
-        few = len(images) < paired.FEW_IMAGES or seeds[0] < 2
-        lines += ["", f"Δ: a row's last-epoch {metric} minus {md_cell(base)}'s on the same image with the same seed, "
-                      f"averaged over the {'/'.join(map(str, seeds))} seed(s) both ran; bold: per image the best row "
-                      f"where it beats the baseline, the baseline where every row loses (beyond a tie). W / T / L: images the row wins, ties (within "
-                      f"{tie:g}{unit}) and loses. Interval: {paired.INTERVAL}" +
-                  (f"; with {len(images)} image(s) and {seeds[0]} seed(s) it understates the uncertainty"
-                   if few else "") + ".", "", first["protocol"], ""]
+            lines.append("| " + " | ".join(cells + stat_cells(c, digits)) + " |")
+        lines += ["", stat_note(metric, tie, base, sorted({len(c["seeds"]) for c in group.values()}),
+                                sorted({c["n_images"] for c in group.values()})), "", first["protocol"], ""]
+        lines += why_table(group)
+    return "\n".join(lines)
+
+
+def why_table(group):
+    """Where a row helps: per attribute the Spearman rho of its per-image Δ with the attribute (permutation
+    p), and the attribute's value on the images it loses most."""
+    keys = list(dict.fromkeys(k for c in group.values() for k in c["correlations"]))
+    if not keys:
+        return []
+    head = ["Row", "worst images (Δ)"] + keys
+    lines = ["Where each row helps: Spearman ρ of its per-image Δ with what the runs record per image "
+             "(two-sided permutation p in brackets, 9,999 shuffles of a fixed generator, exact up to 7 images).", "",
+             "| " + " | ".join(md_cell(h) for h in head) + " |", "|" + "---|" * len(head)]
+    for name, c in group.items():
+        worst = sorted(c["per_image"], key=c["per_image"].get)[:2]
+        cells = [md_cell(name), ", ".join(f"{md_cell(i)} ({c['per_image'][i]:+.2f})" for i in worst)]
+        cells += [f"{r['rho']:+.2f} (p {r['p']:.2g})" if (r := c["correlations"].get(k)) else "-" for k in keys]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def pooled(by_set, metric, tie):
+    """{row: {"sets": {set: its comparison}, "pooled": summary over every image of every set, "helps":
+    words}} for the rows compared on more than one set (by_set: {set: {row: comparison}})."""
+    sign = -1 if metric in paired.LOWER_IS_BETTER else 1
+    rows = list(dict.fromkeys(r for cs in by_set.values() for r in cs))
+    out = {}
+    for row in rows:
+        sets = {s: cs[row] for s, cs in by_set.items() if row in cs}
+        if len(sets) < 2:
+            continue
+        diffs = [v for c in sets.values() for v in c["per_image"].values()]
+        said = [c["verdict"] for c in sets.values()]
+        helps = (f"better on {said.count('better')} of {len(sets)} sets, worse on {said.count('worse')}, "
+                 f"median Δ above zero on {sum(sign * c['median_delta'] > 0 for c in sets.values())} of {len(sets)}")
+        out[row] = {"sets": sets, "pooled": paired.summary(diffs, sign, tie), "helps": helps}
+    return out
+
+
+def pooled_table(experiment, pools, metric, tie):
+    """pooled() as markdown: per row a line per image set and the pooled line; in words, on how many sets it helps."""
+    digits = 2 if metric in paired.TIES else 4
+    head = ["Row", "image set", "images x seeds"] + STAT_HEAD
+    lines = [f"### {md_cell(experiment)}: paired {metric} differences per image set and pooled", "",
+             "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row, p in pools.items():
+        for s, c in p["sets"].items():
+            lines.append("| " + " | ".join([md_cell(row), md_cell(s), f"{c['n_images']} x {len(c['seeds'])}"]
+                                           + stat_cells(c, digits)) + " |")
+        lines.append("| " + " | ".join([md_cell(row), "**pooled**", f"{p['pooled']['n_images']} images"]
+                                       + stat_cells(p["pooled"], digits)) + " |")
+    lines += ["", *(f"- {md_cell(row)}: {p['helps']}." for row, p in pools.items()), "",
+              "Pooled: every image of every set as one sample of seed-averaged differences (the sets' images are "
+              f"different images). Method: {paired.METHOD}; W / T / L within {tie:g}.", ""]
     return "\n".join(lines)
 
 
@@ -511,7 +634,7 @@ def data_attributes(runs, data_dir):
 
 def parse(argv):
     ap = Parser(prog="python summarize.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("log_dir")
+    ap.add_argument("log_dir", nargs="+", help="log folders (several: one experiment on several image sets)")
     ap.add_argument("--epochs", default=None, help="comma-separated epochs (default: Table 1's that were logged)")
     ap.add_argument("--paper", action="store_true",
                     help="add the paper's Table 1 numbers and the differences (rows run in Table 1's setting)")
@@ -528,12 +651,14 @@ def parse(argv):
                     help="one image's values instead of the means over images (Figure 1's view of one fit)")
     ap.add_argument("--plot", default=None, metavar="OUT.png",
                     help="--metric against epoch, one line per row; with --baseline the per-image differences beside")
+    ap.add_argument("--why", default=None, metavar="OUT.png",
+                    help="--baseline: per image each row's difference against what the runs record (skew, gamma...)")
     ap.add_argument("--metric", default="psnr", choices=list(METRICS),
                     help="what --plot draws and --baseline compares (default psnr)")
     args = ap.parse_args(argv)
-    if not os.path.isdir(args.log_dir):
-        raise OptionError(f"{args.log_dir}: " + ("a file, not a log folder" if os.path.exists(args.log_dir)
-                                                  else "no such folder"))
+    for d in args.log_dir:
+        if not os.path.isdir(d):
+            raise OptionError(f"{d}: " + ("a file, not a log folder" if os.path.exists(d) else "no such folder"))
     if args.data and not os.path.isdir(args.data):
         raise OptionError(f"--data {args.data}: no such folder")
     args.epoch_list = [e.strip() for e in args.epochs.split(",")] if args.epochs else None
@@ -543,24 +668,27 @@ def parse(argv):
         raise OptionError(f"--tie {args.tie}: expected a difference >= 0")
     if args.baseline is not None and not args.baseline.strip():
         raise OptionError("--baseline '': expected a row name, e.g. scale_1.0")
+    if args.why and not args.baseline:
+        raise OptionError("--why draws the paired differences: give --baseline ROW with it")
     if args.json and not args.baseline:
         raise OptionError("--json writes the paired comparison: give --baseline ROW with it")
     if args.json is not None and (args.json in ("", "-") or os.path.isdir(args.json)):
         raise OptionError(f"--json {args.json!r}: expected a file to write (OUT.json); the table goes to stdout")
-    if args.plot:
-        from util.plot import plot_format  # (imports torch: only when a plot is asked for)
+    for option, out in (("--plot", args.plot), ("--why", args.why)):
+        if out:
+            from util.plot import plot_format  # (imports torch: only when a plot is asked for)
 
-        plot_format(args.plot)  # a suffix no backend writes is refused before the table, not after it
+            plot_format(out, option)  # a suffix no backend writes is refused before the table, not after it
     args.tie = paired.default_tie(args.metric) if args.tie is None else args.tie
     return args
 
 
-def experiments(args):
-    """{experiment: its runs} under LOG_DIR (one image's values with --image)."""
+def experiments(args, log_dir):
+    """{experiment: its runs} under log_dir (one image's values with --image)."""
     skipped = []
-    runs = load_runs(args.log_dir, skipped)
+    runs = load_runs(log_dir, skipped)
     if not runs:
-        raise InputError(f"{args.log_dir}: no run folders (args.json) found"
+        raise InputError(f"{log_dir}: no run folders (args.json) found"
                          + (f"; {len(skipped)} unreadable, e.g. {skipped[0]}" if skipped else ""))
     for reason in skipped:
         print(f"note: left out: {reason}", file=sys.stderr)
@@ -571,7 +699,7 @@ def experiments(args):
         groups = {exp: one_image(rs, args.image) for exp, rs in groups.items()}
         groups = {exp: rs for exp, rs in groups.items() if any(complete(r) for r in rs)}
         if not groups:
-            raise OptionError(f"--image {args.image}: no finished run of {args.log_dir} fitted an image of that name")
+            raise OptionError(f"--image {args.image}: no finished run of {log_dir} fitted an image of that name")
     return groups
 
 
@@ -586,49 +714,73 @@ def compare_all(groups, args):
     return out
 
 
-def comparison_json(compared, args):
-    """The --json file: {"baseline", "metric", "rows": {row: numbers}} (rows "<experiment>/<row>" when
-    several experiments have the baseline)."""
-    keep = ("per_image", "mean_delta", "ci95", "wins", "ties", "losses", "baseline", "seeds")
-    several = len(compared) > 1
-    rows = {(f"{exp}/{name}" if several else name): {k: c[k] for k in keep}
-            for exp, cs in compared.items() for name, c in cs.items()}
-    return {"baseline": args.baseline, "metric": args.metric, "tie": args.tie, "interval": paired.INTERVAL,
-            **({"image": args.image} if args.image else {}), "rows": rows}
+def comparison_json(compared, pools, args):
+    """The --json file: the method, and per row every number the tables and the figure show, the per-image
+    per-seed differences included: {"rows": {row: numbers}} for one log folder (rows "<experiment>/<row>"
+    when several experiments have the baseline), else {"sets": {log folder: rows}, "pooled": {row: numbers}}."""
+    def flat(cs):
+        several = len(cs) > 1
+        return {(f"{exp}/{name}" if several else name): c for exp, rows in cs.items() for name, c in rows.items()}
+
+    out = {"baseline": args.baseline, "metric": args.metric, "tie": args.tie, "method": paired.METHOD,
+           **({"image": args.image} if args.image else {})}
+    if len(compared) == 1:
+        return {**out, "rows": flat(next(iter(compared.values())))}
+    return {**out, "sets": {d: flat(cs) for d, cs in compared.items()},
+            "pooled": flat({exp: {r: {**p["pooled"], "helps": p["helps"]} for r, p in rows.items()}
+                            for exp, rows in pools.items()})}
 
 
-def plot(groups, compared, args):
-    from util.plot import plot_summary
+def plot(sets, compared, args):
+    from util.plot import save_figure, summary_figure
 
     label = f"{METRICS[args.metric]}, " + (f"image {args.image}" if args.image else "mean over images")
-    panels = [(curves_title(exp, rs) + (f", image {args.image}" if args.image else ""),
-               curves(rs, args.metric, args.paper, args.image), (compared or {}).get(exp))
-              for exp, rs in sorted(groups.items())]
+    panels = [((f"{d}: " if len(sets) > 1 else "") + curves_title(exp, rs)
+               + (f", image {args.image}" if args.image else ""),
+               curves(rs, args.metric, args.paper, args.image), (compared or {}).get(d, {}).get(exp))
+              for d, groups in sets.items() for exp, rs in sorted(groups.items())]
     panels = [p for p in panels if p[1]]
     if not panels:
-        raise OptionError(f"--metric {args.metric}: no finished run of {args.log_dir} recorded it")
-    plot_summary(panels, args.plot, label, METRICS[args.metric], args.baseline)
+        raise OptionError(f"--metric {args.metric}: no finished run of {', '.join(sets)} recorded it")
+    save_figure(summary_figure(panels, label, METRICS[args.metric]), args.plot)
     print(f"plot: {args.plot}", file=sys.stderr)
 
 
 def main(argv=None):
     try:
         args = parse(argv)
-        groups = experiments(args)
-        compared = compare_all(groups, args) if args.baseline else None
-        for exp in sorted(groups):
-            attrs = data_attributes(groups[exp], args.data) if args.data else None
-            print(table(exp, groups[exp], args.epoch_list, args.paper, args.ssim, args.lpips, attrs, args.image))
-            if compared and exp in compared:
-                print(comparison_table(exp, compared[exp], args.metric, args.tie))
+        sets = {d: experiments(args, d) for d in args.log_dir}
+        compared = {d: compare_all(groups, args) for d, groups in sets.items()} if args.baseline else {}
+        for d, groups in sets.items():
+            if len(sets) > 1:
+                print(f"# {md_cell(d)}\n")
+            for exp in sorted(groups):
+                attrs = data_attributes(groups[exp], args.data) if args.data else None
+                print(table(exp, groups[exp], args.epoch_list, args.paper, args.ssim, args.lpips, attrs, args.image))
+                if exp in compared.get(d, {}):
+                    print(comparison_table(exp, compared[d][exp], args.metric, args.tie))
+        pools = {exp: pooled({d: cs[exp] for d, cs in compared.items() if exp in cs}, args.metric, args.tie)
+                 for exp in sorted({e for cs in compared.values() for e in cs})} if len(sets) > 1 else {}
+        for exp, p in pools.items():
+            if p:
+                print(pooled_table(exp, p, args.metric, args.tie))
         if args.json:
             from util.io import write_output
 
-            numbers = comparison_json(compared, args)
+            numbers = comparison_json(compared, pools, args)
             write_output(args.json, lambda f: json.dump(numbers, f, indent=1, allow_nan=False))
             print(f"json: {args.json}", file=sys.stderr)
         if args.plot:
-            plot(groups, compared, args)
+            plot(sets, compared, args)
+        if args.why:
+            from util.plot import save_figure, why_figure
+
+            rows = [((f"{d}: " if len(sets) > 1 else "") + f"{exp}: {name}", c) for d, cs in compared.items()
+                    for exp, group in cs.items() for name, c in group.items() if c["correlations"]]
+            if not rows:
+                raise OptionError(f"--why {args.why}: the runs record nothing per image that differs between images")
+            save_figure(why_figure(rows, METRICS[args.metric]), args.why)
+            print(f"why: {args.why}", file=sys.stderr)
     except (UserError, OSError) as e:
         return exit_code_for(e)
     return 0

@@ -165,9 +165,9 @@ def _main(argv=None):
                               **attrs}), flush=True)
             print(f"{f}: {args.transform} std {attrs['std']:.4f} skew {attrs['skew']:.4f}", file=sys.stderr)
         if args.plot:
-            from util.plot import plot_transforms
+            from util.plot import save_figure, transform_figure
 
-            plot_transforms(panels, args.plot, args.transform)
+            save_figure(transform_figure(panels, args.transform), args.plot, dpi=80)
             shown = ", ".join(p[0] for p in panels)
             print(f"plot: {args.plot} ({shown}" + (f"; first {len(panels)} of {len(files)} files)" if len(files) >
                                                   len(panels) else ")"), file=sys.stderr)

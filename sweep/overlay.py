@@ -1,16 +1,21 @@
 """A sweep's transforms side by side: per sample, every parameter set's transformed-data histogram
 overlaid in one picture (TensorBoard cannot overlay runs in one card), written when the sweep ends
-into <log_dir>/_overlay, read from the runs' event files (no data, no torch).
+into <log_dir>/_overlay, read from the runs' event files (no data, no torch); and per set a run
+<log_dir>/_sets/<set>, an HParams row of its final metrics averaged over its seeds (exact: no smoothing).
 """
+import contextlib
 import glob
 import io
+import json
 import os
+import statistics
 import time
 
 import matplotlib
 import numpy as np
 from tensorboard.backend.event_processing import event_accumulator as ea
 from tensorboard.compat.proto import event_pb2, summary_pb2
+from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
 from util.io import atomic_write, safe_name
@@ -44,11 +49,15 @@ def overlay_figure(sample, series):
     lo = min(e[0] for _, e, _ in series)
     hi = max(e[-1] for _, e, _ in series)
     grid = np.linspace(lo, hi, BINS + 1) if hi > lo else np.array([lo - 0.5, lo + 0.5])
+    from util.palette import styles
+
+    style = styles([label for label, _, _ in series])
     fig, ax = plt.subplots(figsize=(7, 4))
     for label, edges, counts in series:
         e, c = np.asarray(edges, dtype=float), np.asarray(counts, dtype=float)
         cdf = np.interp(grid, e, np.concatenate([[0.0], np.cumsum(c)]))
-        ax.stairs(np.diff(cdf) / max(c.sum(), 1) / np.diff(grid), grid, label=label, linewidth=1.4)
+        ax.stairs(np.diff(cdf) / max(c.sum(), 1) / np.diff(grid), grid, label=label, linewidth=1.4,
+                  color=style[label][0], ls=style[label][1])
     ax.set_title(f"{sample}: the data after each transform")
     ax.set_xlabel("transformed value (the network's target)")
     ax.set_ylabel("density")
@@ -56,6 +65,51 @@ def overlay_figure(sample, series):
     ax.legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+
+SETS = "_sets"  # per parameter set a run holding its final metrics averaged over seeds (HParams rows)
+KEYS = ("psnr", "ssim_ref", "ssim", "lpips", "snr", "si_snr")  # the image-mean metrics averaged over seeds
+
+
+def set_means(runs):
+    """{parameter set: {"epoch", "seeds", metric: [its last epoch's image mean, one per seed]}} from the
+    results.json of each finished run folder of `runs` (a seed each)."""
+    out = {}
+    for label, folder in runs:
+        with contextlib.suppress(OSError, ValueError), open(os.path.join(folder, "results.json")) as f:
+            mean = json.load(f).get("mean") or {}
+            last = max(mean, key=int, default=None)
+            if last:
+                row = out.setdefault(label, {"epoch": set(), "seeds": 0})
+                row["epoch"].add(last)
+                row["seeds"] += 1
+                for k in KEYS:
+                    if isinstance(mean[last].get(k), float):
+                        row.setdefault(k, []).append(mean[last][k])
+    return out
+
+
+def write_set_sessions(log_dir, means):
+    """Per set a run <log_dir>/_sets/<set> that HParams lists beside the sweep's runs: its `00 set` column, no
+    seed, and as its metrics (mean/eval/<metric>) the mean over its seeds."""
+    for label, m in means.items():
+        folder = os.path.join(log_dir, SETS, safe_name(label))
+        for old in glob.glob(os.path.join(glob.escape(folder), "events.out.tfevents.*")):
+            os.unlink(old)
+        start = plugin_data_pb2.SessionStartInfo(group_name=f"{label}, mean of {m['seeds']} seed(s)")
+        start.hparams["00 set"].string_value = label
+        end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS)
+        values = [summary_pb2.Summary.Value(tag=f"mean/eval/{k}", simple_value=statistics.mean(m[k]))
+                  for k in KEYS if k in m]
+        for tag, data in ((metadata.SESSION_START_INFO_TAG, plugin_data_pb2.HParamsPluginData(
+                session_start_info=start)), (metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(
+                session_end_info=end))):
+            values.append(summary_pb2.Summary.Value(tag=tag, metadata=metadata.create_summary_metadata(data),
+                                                    tensor=metadata.NULL_TENSOR))
+        writer = EventFileWriter(folder)
+        writer.add_event(event_pb2.Event(wall_time=time.time(), step=int(max(m["epoch"], key=int)),
+                                         summary=summary_pb2.Summary(value=values)))
+        writer.close()
 
 
 def write_overlay(log_dir, runs):

@@ -1,10 +1,12 @@
 """A sweep's transformed histograms overlaid in one picture per sample (sweep/overlay.py), read back
 from the runs' own event files."""
+import json
+
 import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from sweep.overlay import OVERLAY, after_histograms, write_overlay
+from sweep.overlay import OVERLAY, SETS, after_histograms, set_means, write_overlay, write_set_sessions
 
 
 def _run(folder, samples, shift):
@@ -40,3 +42,19 @@ def test_one_set_has_nothing_to_compare(tmp_path):
     a = _run(tmp_path / "sym_power_x", ["00"], 0.0)
     assert write_overlay(str(tmp_path), [("sym_power", a), ("sym_power", a)]) == []
     assert not (tmp_path / OVERLAY).exists()
+
+
+def test_the_sweeps_run_holds_each_sets_mean_over_seeds(tmp_path):
+    runs = []
+    for label, seed, psnr in (("scale_1.0", 1, 30.0), ("scale_1.0", 2, 31.0), ("sym_power", 1, 32.5)):
+        folder = tmp_path / f"{label}_seed{seed}"
+        _run(folder, ["00"], 0.0)
+        (folder / "results.json").write_text(json.dumps({"mean": {"500": {"psnr": 1.0}, "2000": {"psnr": psnr}}}))
+        runs.append((label, str(folder)))
+    write_set_sessions(str(tmp_path), set_means(runs))
+    sessions = EventAccumulator(str(tmp_path / SETS / "scale_1.0"))  # HParams: a row per set, its seeds' mean
+    sessions.Reload()
+    assert "_hparams_/session_start_info" in sessions.PluginTagToContent("hparams")
+    assert [(e.step, e.value) for e in sessions.Scalars("mean/eval/psnr")] == [(2000, 30.5)]
+    start = sessions.SummaryMetadata("_hparams_/session_start_info").plugin_data.content
+    assert b"scale_1.0, mean of 2 seed(s)" in start

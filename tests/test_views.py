@@ -264,3 +264,7 @@ def test_a_sweep_of_several_sets_prints_the_paired_comparison(tmp_path):
     assert tb.endswith("--samples_per_plugin images=100")  # no args.json yet: the generous constant
     assert f"--baseline scale_1.0 --plot {tmp_path / 'curves.png'}" in table
     assert "--baseline" not in run.next_steps(str(tmp_path), tasks[:2])[1]  # one set: nothing to pair
+    protocols = [(f"{r}@{p}", str(tmp_path / f"{r}{p}")) for p in ("decay_1e-4", "constant_1e-4")
+                 for r in ("scale_1.0", "sym_power")]
+    assert "--baseline scale_1.0 --plot" in run.next_steps(str(tmp_path), protocols)[1]  # each protocol's own
+

@@ -16,18 +16,19 @@ from matplotlib.patches import Patch  # noqa: E402
 
 from util.errors import OptionError
 from util.io import write_output
+from util.palette import colour, styles
 
 # The formats a plot's file name may ask for by its suffix: what matplotlib writes here (jpg and webp
 # through Pillow). Not raw / rgba (bare pixels, no header) nor pgf (needs a LaTeX installation).
 PLOT_FORMATS = ("png", "pdf", "svg", "svgz", "jpg", "jpeg", "tif", "tiff", "webp", "eps", "ps")
 
 
-def plot_format(path):
+def plot_format(path, option="--plot"):
     """The format OUT's suffix names (x.pdf: PDF), or OptionError listing the ones a plot can be."""
     ext = os.path.splitext(str(path))[1].lower().lstrip(".")
     if ext not in PLOT_FORMATS:
         said = f"a .{ext} file" if ext else "a file without a suffix"
-        raise OptionError(f"--plot {path}: cannot write a plot as {said}; name one of "
+        raise OptionError(f"{option} {path}: cannot write a plot as {said}; name one of "
                           f"{', '.join('.' + f for f in PLOT_FORMATS)}")
     return ext
 
@@ -88,10 +89,10 @@ def transform_figure(rows, row_name):
         unit = " (levels)" if levels else ""
         ax_before.stairs(_density(counts, before), before, fill=True, color="0.45")
         ax_before.axvline(med, color="tab:green", ls="--", lw=1, label=f"median {med:.4g}")
-        ax_after.stairs(_density(counts, after), after, fill=True, color="tab:blue")
+        ax_after.stairs(_density(counts, after), after, fill=True, color=colour(row_name))  # the transform's
         ax_after.axvline(med_y, color="tab:green", ls="--", lw=1, label=f"median {med_y:.4g}")
         grid = torch.linspace(lo - left, hi + right, 512, dtype=torch.float64)
-        ax_curve.plot(grid.numpy(), tf.forward(grid).double().numpy(), color="tab:red")
+        ax_curve.plot(grid.numpy(), tf.forward(grid).double().numpy(), color=colour(row_name))
         ax_curve.plot([med], [float(tf.forward(torch.tensor([med], dtype=torch.float64))[0])], "o",
                       color="tab:green", ms=4, label="median")
         for ax in (ax_before, ax_curve):  # the range the transform maps to [-1, 1]: min - L .. max + R
@@ -117,30 +118,13 @@ def transform_figure(rows, row_name):
     return fig
 
 
-def plot_transforms(rows, out_path, row_name):
-    """transform_figure in the format OUT's suffix names (`python -m components.transform PATH --plot OUT.png`)."""
-    fmt = plot_format(out_path)
-    fig = transform_figure(rows, row_name)
-    write_output(out_path, lambda f: fig.savefig(f, format=fmt, dpi=80), mode="wb")
-    plt.close(fig)
-
-
-def row_colours(panels):
-    """{row name: colour}: one colour per row of the summariser, the same in every panel and figure
-    (tab10, then tab20's light shades: 20 rows before a colour repeats)."""
-    light = matplotlib.colormaps["tab20"].colors[1::2]
-    palette = [f"C{i}" for i in range(10)] + [matplotlib.colors.to_hex(c) for c in light]
-    names = list(dict.fromkeys(c["row"] for _, series, *_ in panels for c in series))
-    return {name: palette[i % len(palette)] for i, name in enumerate(names)}
-
-
-def draw_curves(ax, title, series, colours, ylabel):
-    """A metric against epoch, one line per row (series: summarize.curves), a band of +- one
-    standard deviation over seeds where there is one, and the paper's values as crosses."""
+def draw_curves(ax, title, series, styles, ylabel):
+    """A metric against epoch, one line per row (series: summarize.curves) in its transform's colour, a band
+    of +- one standard deviation over seeds where there is one, and the paper's values as crosses."""
     for c in series:
-        colour = colours[c["row"]]
+        colour, ls = styles[c["row"]]
         ax.plot(c["epochs"], c["mean"], marker="o" if len(c["epochs"]) < 12 else None, ms=3, label=c["label"],
-                color=colour)
+                color=colour, ls=ls)
         if c["std"] is not None:
             lo = [m - sd for m, sd in zip(c["mean"], c["std"])]
             hi = [m + sd for m, sd in zip(c["mean"], c["std"])]
@@ -152,82 +136,86 @@ def draw_curves(ax, title, series, colours, ylabel):
         handles.append(Patch(color="0.5", alpha=0.3, label="band: ± 1 std over seeds"))
     if any(c.get("paper") for c in series):
         handles.append(Line2D([], [], ls="", marker="x", color="0.3", mew=2, label="the paper's value"))
-    ax.set_title(textwrap.fill(title, 72), fontsize=10)  # a long data path must not run off the figure
+    ax.set_title(textwrap.fill(title, 72), fontsize=9)  # a long data path must not run off the figure
     ax.set_xlabel("epoch")
     ax.set_ylabel(ylabel)
     ax.grid(alpha=0.3)
-    ax.legend(handles=handles, fontsize=8)
+    ax.legend(handles=handles, fontsize=7)
 
 
-WHISKER_ROWS = 4  # with more rows the per-image whiskers (± 1 std over seeds) would hide the points
-
-
-def draw_differences(ax, compared, colours, ylabel, baseline):
-    """Per image, each row's paired difference against the baseline (mean over seeds; with few rows
-    +- one std over seeds), images sorted by the rows' mean difference, and at the right each row's
-    mean difference with its 95% interval; zero (the baseline) in the baseline row's colour."""
-    images = sorted({i for c in compared.values() for i in c["per_image"]},
-                    key=lambda i: sum(c["per_image"].get(i, 0.0) for c in compared.values()))
-    x = {i: n for n, i in enumerate(images)}
-    width = 0.7 / max(len(compared), 1)
-    whiskers = len(compared) <= WHISKER_ROWS
-    for k, (name, c) in enumerate(compared.items()):
-        colour = colours.get(name, f"C{k % 10}")
-        off = (k - (len(compared) - 1) / 2) * width
-        std = [c["per_image_std"].get(i) or 0.0 for i in c["per_image"]] if whiskers else None
-        ax.errorbar([x[i] + off for i in c["per_image"]], list(c["per_image"].values()), yerr=std, fmt="o", ms=4,
-                    color=colour, capsize=2, lw=1,
-                    label=f"{name}: {c['mean_delta']:+.2f} [{c['ci95'][0]:+.2f}, {c['ci95'][1]:+.2f}], "
-                          f"W/T/L {c['wins']}/{c['ties']}/{c['losses']}")
+def draw_differences(ax, name, c, style, ylabel):
+    """One row's paired differences against its baseline, per image (the mean over seeds), its images sorted
+    by its own difference, on its own scale; at the right the mean with the table's 95% t-interval and
+    the median; the numbers and the method in the title."""
+    colour, _ = style
+    images = sorted(c["per_image"], key=c["per_image"].get)
+    ax.plot(range(len(images)), [c["per_image"][i] for i in images], "o", ms=4, color=colour)
+    x = len(images) + 0.5
+    if c["ci95"]:
         lo, hi = c["ci95"]
-        ax.errorbar([len(images) + 1 + 2 * off], [c["mean_delta"]], yerr=[[c["mean_delta"] - lo], [hi - c["mean_delta"]]],
-                    fmt="D", ms=5, color=colour, capsize=3, lw=2)
-    ax.axhline(0, color=colours.get(baseline, "black"), lw=1.5, label=f"{baseline} (the baseline)")
-    ax.axvline(len(images) - 0.4, color="0.6", lw=0.8)
-    ax.set_xticks(list(range(len(images))) + [len(images) + 1], images + ["mean"],
-                  rotation=90 if len(images) > 12 else 0)
-    ax.set_xlim(-0.6, len(images) + 1.9)
-    ax.set_xlabel("image (sorted by the rows' mean difference)")
-    ax.set_ylabel(f"{ylabel}: row minus {baseline}, same seed")
-    ax.set_title(f"paired differences against {baseline}, per image (mean over seeds"
-                 + (", ± 1 std" if whiskers else "") + ");\nright: the mean with its 95% bootstrap interval",
-                 fontsize=10)
+        ax.errorbar([x], [c["mean_delta"]], yerr=[[c["mean_delta"] - lo], [hi - c["mean_delta"]]], fmt="D", ms=5,
+                    color=colour, capsize=4, lw=2)
+    ax.plot([x + 1], [c["median_delta"]], "s", ms=5, color=colour, mfc="white")
+    ax.axhline(0, color="black", lw=1)
+    ax.set_xticks(list(range(len(images))) + [x, x + 1], images + ["mean", "median"], rotation=90, fontsize=7)
+    ax.set_ylabel(f"{ylabel}: minus {c['baseline']}")
+    ci = "[" + ", ".join(f"{v:+.2f}" for v in c["ci95"]) + "]" if c["ci95"] else "(no interval)"
+    ax.set_title(textwrap.fill(f"{name}: mean {c['mean_delta']:+.2f} {ci} (95% t over {c['n_images']} images, "
+                               f"{len(c['seeds'])} seed(s)), median {c['median_delta']:+.2f}, signed-rank p "
+                               f"{c['p_signed_rank']:.2g}, W/T/L {c['wins']}/{c['ties']}/{c['losses']}: "
+                               f"{c['verdict']}", 60), fontsize=8)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.2 if len(images) > 12 else -0.13),
-              ncol=2 if len(compared) > 3 else 1, frameon=False)
 
 
-def _legend_height(panels):
-    """Inches under a differences panel for its legend (two columns beyond three rows)."""
-    rows = max((len(c) for *_, c in panels if c), default=0)
-    return 0.25 * (rows if rows <= 3 else (rows + 1) // 2) + 0.6
+COLUMNS = 4  # axes per line of the summary figure
 
 
-def summary_figure(panels, ylabel, metric_label, baseline=None):
-    """panels: [(title, curves, paired comparison or None)] per experiment: its curves, and beside
-    them the per-image paired differences where there is a comparison. Returns the matplotlib figure."""
-    colours = row_colours(panels)
-    paired = any(c for *_, c in panels)
-    fig, axes = plt.subplots(len(panels) if paired else 1, 2 if paired else len(panels), squeeze=False,
-                             figsize=(15, 5.2 * len(panels) + _legend_height(panels)) if paired else
-                             (6.5 * len(panels), 4.5))
-    for n, (title, series, compared) in enumerate(panels):
-        ax = axes[n, 0] if paired else axes[0, n]
-        draw_curves(ax, title, series, colours, ylabel)
-        if paired:
-            if compared:
-                bases = list(dict.fromkeys(c["baseline"] for c in compared.values()))  # one per protocol
-                draw_differences(axes[n, 1], compared, colours, metric_label,
-                                 bases[0] if len(bases) == 1 else f"{baseline} of its protocol")
-            else:
-                axes[n, 1].set_axis_off()
+def summary_figure(panels, ylabel, metric_label):
+    """panels: [(title, curves, paired comparison or None)] per experiment (and image set): its curves,
+    then an axis per compared row (its per-image differences), COLUMNS to a line. Returns the figure."""
+    style = styles([c["row"] for _, series, _ in panels for c in series])
+    lines = [math.ceil((1 + len(compared or {})) / COLUMNS) for *_, compared in panels]
+    cols = min(COLUMNS, max(1 + len(compared or {}) for *_, compared in panels))
+    fig, axes = plt.subplots(sum(lines), cols, squeeze=False, figsize=(5.2 * cols, 4.6 * sum(lines)))
+    top = 0
+    for (title, series, compared), n in zip(panels, lines):
+        slots = iter(axes[top:top + n].flat)
+        draw_curves(next(slots), title, series, style, ylabel)
+        for name, c in (compared or {}).items():
+            draw_differences(next(slots), name, c, style.get(name, ("black", "-")), metric_label)
+        for ax in slots:
+            ax.set_axis_off()
+        top += n
     fig.tight_layout()
     return fig
 
 
-def plot_summary(panels, out_path, ylabel, metric_label, baseline=None):
-    """summary_figure in the format OUT's suffix names (`python summarize.py LOG_DIR --plot OUT.png [--baseline ROW]`)."""
+def why_figure(rows, metric_label):
+    """rows: [(title, comparison)]: a line of axes per compared row, one per attribute it records per
+    image: its per-image Δ against the attribute, each point named by its image, Spearman's rho and its
+    permutation p in the title. Returns the figure."""
+    cols = max(len(c["correlations"]) for _, c in rows)
+    fig, axes = plt.subplots(len(rows), cols, squeeze=False, figsize=(3.6 * cols, 3.4 * len(rows)))
+    for (title, c), line in zip(rows, axes):
+        for ax, (k, r) in zip(line, c["correlations"].items()):
+            images = [i for i in c["per_image"] if i in c["attributes"][k]]
+            x, y = [c["attributes"][k][i] for i in images], [c["per_image"][i] for i in images]
+            ax.scatter(x, y, s=14, color=colour(title.split(": ")[-1]))
+            for i, xi, yi in zip(images, x, y):
+                ax.annotate(i, (xi, yi), fontsize=6, xytext=(2, 2), textcoords="offset points")
+            ax.axhline(0, color="black", lw=0.8)
+            ax.set_xlabel(k, fontsize=8)
+            ax.set_title(f"ρ {r['rho']:+.2f}, permutation p {r['p']:.2g}", fontsize=8)
+        line[0].set_ylabel(textwrap.fill(f"{title}\n{metric_label} Δ vs {c['baseline']}", 40), fontsize=8)
+        for ax in line[len(c["correlations"]):]:
+            ax.set_axis_off()
+    fig.tight_layout()
+    return fig
+
+
+def save_figure(fig, out_path, dpi=110):
+    """A figure in the format OUT's suffix names (`python summarize.py LOG --plot OUT.png`, `python -m
+    components.transform PATH --plot OUT.png`)."""
     fmt = plot_format(out_path)
-    fig = summary_figure(panels, ylabel, metric_label, baseline)
-    write_output(out_path, lambda f: fig.savefig(f, format=fmt, dpi=110), mode="wb")
+    write_output(out_path, lambda f: fig.savefig(f, format=fmt, dpi=dpi), mode="wb")
     plt.close(fig)
