@@ -381,7 +381,7 @@ def transform_params(folder):
     each image); {} without any."""
     import glob
 
-    from util.records import read_checkpoint
+    from util.readers import read_checkpoint
 
     out = {}
     for path in glob.glob(os.path.join(glob.escape(folder), "ckpt", "ckpt_*.pth")):
