@@ -34,7 +34,7 @@ from opt import group_options, option_kinds
 from util.cli import Parser
 from util.errors import InputError, OptionError, UserError, exit_code_for
 from util.records import EPOCH, check_options, md_cell, read_sweep
-from util import paired, protocol
+from util import paired, protocol, threads
 from util.runs import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
@@ -608,6 +608,7 @@ def plot(groups, compared, args):
 
 
 def main(argv=None):
+    threads.apply()  # before torch loads OpenMP (--ssim, --lpips, --data, --plot use it)
     try:
         args = parse(argv)
         groups = experiments(args)
