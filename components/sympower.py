@@ -8,7 +8,7 @@ with (MinMax, ZScore, BoxCox): reversible maps of a signal into the [-1, 1] an I
     y = tf.transform(image)                # float32 in [-1, 1]: the network's target
     x = tf.inverse_transform(y)            # the image again, in its own units
 
-Importing needs numpy and scipy only; torch is imported when a tensor comes in, and by `as_module()`.
+Importing needs numpy only (BoxCox.fit imports scipy); torch is imported when a tensor comes in, and by `as_module()`.
 Numpy in gives numpy out, a tensor in gives a tensor out (on its device, with its gradient): float32
 and float64 keep their dtype, every other dtype becomes float32.
 
