@@ -11,16 +11,9 @@ import os
 import sys
 
 from opt import build_parser, check, defaults, resolve
+from util import threads
 from util.errors import exit_code
 from util.recorder import write_failed
-
-
-def set_threads():
-    n = os.environ.get("OMP_NUM_THREADS")
-    if n and n.isdigit() and int(n) > 0:
-        import torch
-
-        torch.set_num_threads(int(n))
 
 
 def fit(args):
@@ -57,8 +50,8 @@ def mark_failed(args, reason):
 
 
 def main(argv=None):
+    threads.apply()  # before torch loads OpenMP
     args = build_parser().parse_args(argv)
-    set_threads()
 
     def body():
         if args.eval_ckpt:

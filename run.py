@@ -47,6 +47,7 @@ class Task:
         self.resumed = resumed  # a task of the sweep's record, run again: it keeps its name there
         self.status, self.rc, self.wall, self.last_line = "pending", None, None, ""
         self.proc = self.pump = self.device = self.started = self.log_file = self.samples = None
+        self.first_seen = None  # (epoch, time) of the first progress the queue saw: sweep/queue.py's ETA
         self.cwd = ROOT
 
     def plan_folder(self):

@@ -36,7 +36,7 @@ from util.cli import Parser
 from util.errors import InputError, OptionError, UserError, exit_code_for
 from util.lock import writer
 from util.readers import EPOCH, md_cell, read_sweep
-from util import paired, protocol
+from util import paired, protocol, threads
 from util.folders import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
@@ -747,6 +747,7 @@ def plot(sets, compared, args):
 
 
 def main(argv=None):
+    threads.apply()  # before torch loads OpenMP (--ssim, --lpips, --data, --plot use it)
     try:
         args = parse(argv)
         sets = {d: experiments(args, d) for d in args.log_dir}

@@ -8,7 +8,7 @@ with (MinMax, ZScore, BoxCox): reversible maps of a signal into the [-1, 1] an I
     y = tf.transform(image)                # float32 in [-1, 1]: the network's target
     x = tf.inverse_transform(y)            # the image again, in its own units
 
-Importing needs numpy only (BoxCox's fit scipy); torch is imported when a tensor comes in, and by `as_module()`.
+Importing needs numpy only (BoxCox.fit imports scipy); torch is imported when a tensor comes in, and by `as_module()`.
 Numpy in gives numpy out, a tensor in gives a tensor out (on its device, with its gradient): float32
 and float64 keep their dtype, every other dtype becomes float32.
 
@@ -517,20 +517,22 @@ class BoxCox(Transform):
     def _fit(self, x, ops, levels, lo):
         # box_shift x 256 intensity levels of 8-bit data, scaled with the full-scale range
         offset = float(self.box_shift) * 256 * levels / 256 - lo
-        v = ops.flat64(x) + offset
-        if v.min() <= 0:
-            raise TransformError(f"box_cox needs data above {-offset:g} (min is {v.min() - offset:g}): "
+        u, counts = _value_counts(ops.flat64(x))
+        v = u + offset  # the distinct values offset, ascending: the likelihood needs nothing else
+        if v[0] <= 0:
+            raise TransformError(f"box_cox needs data above {-offset:g} (min is {v[0] - offset:g}): "
                                  f"raise box_shift or say the data's range with levels and lo")
-        if v.max() == v.min():
-            lam, y = 1.0, v - 1.0  # constant data: any lambda fits; take the identity's
+        if len(v) == 1:
+            lam, y = 1.0, v[[0, -1]] - 1.0  # constant data: any lambda fits; take the identity's
         else:
-            from scipy import stats  # here, not at the top: importing scipy takes seconds
-
             try:
-                y, lam = stats.boxcox(v)
+                lam = _boxcox_lambda(v, counts)
             except (ValueError, RuntimeError) as e:  # its maximum-likelihood search found no lambda
                 raise TransformError(f"box_cox: no lambda fits these data with this offset ({e}); say their "
                                      f"units with levels= and lo=") from None
+            from scipy import special
+
+            y = special.boxcox(v[[0, -1]], lam)  # increasing in v: the targets' extremes
             if y.max() == y.min():  # distinct data, one target: (x + offset) ** lambda vanished beside 1
                 raise TransformError(f"box_cox: its maximum-likelihood lambda ({lam:g}) maps these data to one "
                                      f"value: x + offset spans only [{v.min():g}, {v.max():g}], far from 0, and its "
@@ -554,6 +556,43 @@ class BoxCox(Transform):
         lam = p["lmbda"]
         x = ops.exp(z) if lam == 0 else ops.clamp(lam * z + 1, 0) ** (1 / lam)
         return ops.like(x - p["offset"], y)
+
+
+def _value_counts(x):
+    """The distinct values of x (ascending) and their counts: by bincount where they are whole numbers
+    of at most a 16-bit range (8- and 16-bit data, as integers or floats), else by sorting."""
+    lo, hi = x.min(), x.max()
+    if hi - lo <= 65536 and np.array_equal(x, np.round(x)):
+        counts = np.bincount((x - lo).astype(np.int64))
+        k = np.flatnonzero(counts)
+        return k + lo, counts[k]
+    return np.unique(x, return_counts=True)
+
+
+def _boxcox_lambda(values, counts):
+    """scipy.stats.boxcox's lambda (maximum likelihood, Brent's search from (-2, 2), its guard against
+    overflow) from the distinct values and their counts: the likelihood depends on nothing else, so an
+    8-bit image costs 256 values per evaluation instead of every pixel. The likelihood is scipy's
+    boxcox_llf with each value weighted by its count (the variance in log space, as scipy computes it)."""
+    from scipy import optimize, special, stats
+
+    logv, n = np.log(values), counts.sum()
+    log_sum = float(np.dot(counts, logv))
+
+    def neg_llf(lmb):
+        if lmb == 0:
+            mean = np.dot(counts, logv) / n
+            logvar = np.log(np.dot(counts, (logv - mean) ** 2) / n)
+        else:
+            logx = lmb * logv
+            logmean = special.logsumexp(logx, b=counts) - math.log(n)
+            logxmu, _ = special.logsumexp(np.stack((logx, np.full_like(logx, logmean))), axis=0,
+                                          b=np.array([[1.0], [-1.0]]), return_sign=True)
+            logvar = special.logsumexp(2 * logxmu, b=counts) - math.log(n) - 2 * math.log(abs(lmb))
+        return -((lmb - 1) * log_sum - n / 2 * logvar)
+
+    lam = optimize.brent(neg_llf, brack=(-2.0, 2.0))
+    return float(stats.boxcox_normmax(values, method="mle", optimizer=lambda f: optimize.OptimizeResult(x=lam)))
 
 
 class SymPower(Transform):

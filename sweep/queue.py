@@ -1,6 +1,7 @@
 """run.py's queue: tasks (main.py processes) started on free slots, their record in sweep.json, and
 the signals that stop them. A task writes straight into <log_dir>/tasks/<name>.log (a file, not a
-pipe: it never dies on a broken pipe) and gets cores // slots threads. Ctrl-C, SIGTERM or SIGHUP stop
+pipe: it never dies on a broken pipe) and gets its share of the cores
+(util/threads.py; its OpenMP wait policy from the load it finds). Ctrl-C, SIGTERM or SIGHUP stop
 every task at the end of its epoch, resumably; a second Ctrl-C at once. Tasks run in their own
 session, and on Linux get SIGTERM if run.py itself dies.
 """
@@ -18,21 +19,16 @@ from util.errors import EXIT_INTERRUPTED
 from util.interrupt import SignalHandlers
 from util.io import AUDIO_EXTS, IMAGE_EXTS, write_json
 from util.readers import RELATIVE, read_json, read_progress, read_sweep, rebased
+from util.threads import given_threads, usable_cores as cores
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 POLL_S = 0.2  # how often the queue looks at its tasks (and a task's log is followed)
 PROGRESS_EVERY_S = 30  # a progress line at least this often while tasks run
 
 
-def cores():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def threads_per_task(slots):
-    return max(1, cores() // max(1, slots))
+    """A task's share of the cores this process may use; OMP_NUM_THREADS given to run.py wins."""
+    return given_threads(os.environ) or max(1, cores() // max(1, slots))
 
 
 def _prctl():
@@ -124,8 +120,8 @@ class SweepRecord:
 
 
 def task_progress(task):
-    """The fraction of a running task's epochs done: samples finished (results.json, written after
-    each sample) and its progress.json; None while it has trained no epoch."""
+    """(epochs done, epochs in all) of a running task, over all its samples: samples finished
+    (results.json, written after each sample) and its progress.json; None while it has trained no epoch."""
     try:
         args = read_json(os.path.join(task.folder, "args.json"))
         total = args["num_epochs"]
@@ -139,7 +135,7 @@ def task_progress(task):
         current = progress["epoch"] if progress is not None and progress["epoch"] < total else 0
         if not finished and not current:
             return None
-        return min(1.0, (finished + current / total) / max(task.samples, finished + (current > 0)))
+        return finished * total + current, max(task.samples, finished + (current > 0)) * total
     except Exception:  # an estimate only: any file not (yet) there or odd means "unknown"
         return None
 
@@ -151,23 +147,44 @@ def _sample_count(args):
     return max(1, sum(os.path.splitext(n)[1].lower() in exts for n in os.listdir(path)))
 
 
-def eta_s(tasks, slots, now, progress=task_progress):
-    """Seconds until the sweep ends: finished tasks give the time per task; a running task's own
-    progress gives what it has left; pending ones each take a task's time, spread over the slots.
-    None while nothing tells (no task finished or logged yet)."""
-    ok = [t.wall for t in tasks if t.rc == 0 and t.wall]
-    running = [(now - t.started, progress(t)) for t in tasks if t.status == "running"]
-    pending = sum(t.status == "pending" for t in tasks)
-    seen = [e / f for e, f in running if f]
-    per = sum(ok) / len(ok) if ok else sum(seen) / len(seen) if seen else None
+def running_progress(task, now, progress=task_progress):
+    """(epoch, total, elapsed) of a running task counted from the first epoch the queue saw it reach, so
+    that its start-up (torch, data, compiling the step: minutes on a busy machine) does not count as
+    training; from its start until a second look shows progress. None before its first epoch."""
+    seen = progress(task)
+    if seen is None:
+        return None
+    if task.first_seen is None:
+        task.first_seen = (seen[0], now)
+    e0, t0 = task.first_seen
+    if seen[0] > e0:
+        return seen[0] - e0, seen[1] - e0, now - t0
+    return seen[0], seen[1], now - task.started
+
+
+def sweep_eta(done, running, queued, slots):
+    """Seconds until the sweep ends, from finished tasks' wall seconds (`done`), each running task's
+    (epoch, total, elapsed) (None where it has no epoch yet), the number of tasks `queued` and the tasks
+    that run at once (`slots`). A running task has elapsed / epoch x (total - epoch) left; a queued one
+    takes a finished task's time (before any has finished, a running task's whole: elapsed / epoch x
+    total), on the slot that frees first. None while nothing tells."""
+    seen = [r for r in running if r is not None]
+    per = sum(done) / len(done) if done else sum(s / e * t for e, t, s in seen) / len(seen) if seen else None
     if per is None:
         return None
-    free = [e / f * (1 - f) if f else max(per - e, 0.0) for e, f in running]  # when each busy slot frees
+    free = [per if r is None else r[2] / r[0] * (r[1] - r[0]) for r in running]  # when each busy slot frees
     free += [0.0] * max(0, slots - len(free))
     heapq.heapify(free)
-    for _ in range(pending):  # each pending task on the slot that frees first
+    for _ in range(queued):  # each queued task on the slot that frees first
         heapq.heappush(free, heapq.heappop(free) + per)
     return max(free)
+
+
+def eta_s(tasks, slots, now, progress=task_progress):
+    """sweep_eta for the queue's tasks."""
+    running = [running_progress(t, now, progress) for t in tasks if t.status == "running"]
+    return sweep_eta([t.wall for t in tasks if t.rc == 0 and t.wall], running,
+                     sum(t.status == "pending" for t in tasks), slots)
 
 
 class Queue:

@@ -14,9 +14,15 @@ import sys
 import warnings
 from pathlib import Path
 
-import imageio.v2 as imageio
-import numpy as np
-import pytest
+# One thread and OpenMP's passive wait in the test processes (xdist's workers import this too) and in every
+# process they start, set before numpy and torch load: beside other work, threads spinning while they
+# waited made the suite 6 to 8 times slower (docs/performance.md, "The test suite").
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import imageio.v2 as imageio  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 VECTORS = ROOT / "tests" / "vectors"  # values computed with the published code, committed

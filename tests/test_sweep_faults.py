@@ -305,7 +305,7 @@ def test_the_eta_counts_a_running_tasks_own_progress(tmp_path):
     assert task_progress(running) is None and eta_s([running, pending], 1, now=1050.0) is None
     (folder / "progress.json").write_text(json.dumps({"sample": "x", "epoch": 500, "of": 1000, "psnr": 30.1,
                                                       "psnr_epoch": 500, "s_per_epoch": 0.1, "eta_s": 50.0}))
-    assert task_progress(running) == 0.5  # the fit's own progress.json, not its log
+    assert task_progress(running) == (500, 1000)  # the fit's own progress.json, not its log
     # b is half done after 50 s (so 50 s left); c takes a finished task's 100 s after it, on one slot
     assert eta_s([done, running, pending], 1, now=1050.0) == pytest.approx(150.0)
     assert eta_s([done, running, pending], 2, now=1050.0) == pytest.approx(100.0)  # c beside b: its own 100 s
@@ -318,7 +318,7 @@ def test_the_eta_counts_a_running_tasks_own_progress(tmp_path):
                                                   "signal_type": "image"}))
     (folder / "results.json").write_text(json.dumps({"samples": {"a": {"500": {}, "1000": {}}}}))
     running.samples = None
-    assert task_progress(running) == 0.75
+    assert task_progress(running) == (1500, 2000)
 
 
 def test_a_planned_run_folder_left_empty_is_started_again_and_a_used_one_refused(tmp_path, tiny_png):
@@ -329,3 +329,19 @@ def test_a_planned_run_folder_left_empty_is_started_again_and_a_used_one_refused
     p = run_in_process("main.py", "--input_path", tiny_png, "--run_folder", folder, *QUICK)
     one_line_error(p, folder, "--resume")
     assert json.loads((folder / "results.json").read_text())["complete"]  # the run there is left as it was
+
+
+def test_the_eta_takes_a_running_tasks_rate_after_its_start_up():
+    """A task that spent 250 s starting (torch, compiling the step, a busy machine) and then did 100 epochs
+    in 30 s has 800 x 0.3 s left, not its whole time so far spread over its epochs (the 6x of issue 38)."""
+    from sweep.queue import eta_s, sweep_eta
+
+    task = run_py.Task("a", [])
+    task.status, task.started = "running", 0.0
+    seen = iter([(100, 1000), (200, 1000)])
+    progress = lambda t: next(seen)  # noqa: E731
+    assert eta_s([task], 1, now=300.0, progress=progress) == pytest.approx(300 / 100 * 900)  # one look: since its start
+    assert eta_s([task], 1, now=330.0, progress=progress) == pytest.approx(240.0)
+    # the pure function: two tasks done in 100 and 200 s, one running with 30 s left, three queued, two slots
+    assert sweep_eta([100.0, 200.0], [(10, 20, 30.0), None], 3, 2) == pytest.approx(330.0)  # 30+150+150 | 150+150
+    assert sweep_eta([], [None], 2, 1) is None

@@ -477,3 +477,21 @@ def test_the_library_checks_its_options_as_main_py_does(option):
             assert lib_ok and not main_ok
         else:
             assert lib_ok == main_ok, (option, v, main_ok, lib_ok)
+
+
+@pytest.mark.parametrize("make", [lambda: __import__("skimage.data").data.camera(),
+                                  lambda: smooth_image(48, 40, dtype=np.uint16, seed=3),
+                                  lambda: smooth_image(32, 32, seed=1).astype(np.int8),
+                                  lambda: np.random.default_rng(0).random(3000)])  # floats: all distinct
+def test_box_cox_from_the_values_histogram_gives_scipys_lambda(make):
+    """BoxCox fits lambda from the distinct values and their counts; scipy.stats.boxcox over every value
+    (today's reference) gives the same lambda to its optimizer's tolerance, and the same extremes."""
+    from scipy import special, stats
+
+    data = make()
+    bc = S.BoxCox().fit(data)
+    v = data.astype(np.float64).ravel() + bc.offset_
+    y, lam = stats.boxcox(v)
+    assert abs(bc.lmbda_ - lam) < 1e-6
+    assert [bc.min_, bc.max_] == special.boxcox([v.min(), v.max()], bc.lmbda_).tolist()
+    assert [bc.min_, bc.max_] == pytest.approx([y.min(), y.max()], rel=1e-6)

@@ -18,6 +18,7 @@ from util.logger import Logger, run_folder_line
 from util.misc import fix_seed, new_run_folder, resolve_device, set_rng_state
 from util.readers import option_values, read_sweep
 from util.recorder import Recorder, run_complete
+from util import threads
 from util.tensorboard import make_writer, write_hparams
 
 OLD_VIDEO_BATCH = 4096  # what args.json held for a derived video batch before options were resolved
@@ -73,6 +74,7 @@ class Run:
         for note in notes:  # what listing the inputs had to say, logged once the run's log exists
             self.log(note)
         self.log(run_folder_line(folder, device, args.resume))
+        self.log(threads.chosen or f"threads: {torch.get_num_threads()}")  # chosen: main.py's
         fix_seed(args.seed)
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(args.tf32)
         self.recorder = Recorder(args.num_epochs, args.lr_schedule, args.loss)

@@ -1,0 +1,52 @@
+"""Threads for a process on a shared machine (docs/performance.md, "Beside other work"): the cores it
+may use (affinity, cgroup quota); OpenMP's passive wait (a waiting thread sleeps instead of spinning on
+time slices its team needs) once the load keeps half of them busy, else OpenMP's default. OpenMP reads
+OMP_WAIT_POLICY once, when torch loads it: entry points call apply() first. The environment's
+OMP_NUM_THREADS and OMP_WAIT_POLICY win. Torch-free."""
+import math
+import os
+import sys
+
+chosen = ""  # apply()'s choice and why: a line for the run's log
+QUOTA = ("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
+
+
+def read(path):
+    with open(path) as f:
+        return f.read().strip()
+
+
+def usable_cores():
+    n = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:  # cgroup v2 "quota period", else v1's two files; "max" / -1: no quota
+        quota, period = read(QUOTA[0]).split() if os.path.exists(QUOTA[0]) else (read(QUOTA[1]), read(QUOTA[2]))
+        return min(n, max(1, math.ceil(int(quota) / int(period)))) if quota not in ("max", "-1") else n
+    except (OSError, ValueError):
+        return n
+
+
+def given_threads(environ):
+    n = environ.get("OMP_NUM_THREADS", "").strip()
+    return int(n) if n.isdigit() and int(n) > 0 else None
+
+
+def choose(cores, load, threads=None, wait=None):
+    """(threads, wait policy or None: OpenMP's default); `threads` and `wait` given win."""
+    threads = threads or cores
+    return threads, wait or ("PASSIVE" if threads > 1 and load >= cores / 2 else None)
+
+
+def apply(environ=os.environ):
+    """Choose and set in `environ` (this process's OpenMP and its children's); with torch already loaded
+    (a test calling main()), its thread count too. Returns the line for the log."""
+    global chosen
+    cores, load = usable_cores(), os.getloadavg()[0]
+    threads, wait = choose(cores, load, given_threads(environ), environ.get("OMP_WAIT_POLICY") or None)
+    environ["OMP_NUM_THREADS"] = str(threads)
+    if wait:
+        environ["OMP_WAIT_POLICY"] = wait
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
+    chosen = (f"threads: {threads}, OpenMP wait policy {(wait or 'default').lower()} ({cores} usable core(s), "
+              f"load average {load:.1f} at start)")
+    return chosen
