@@ -32,7 +32,7 @@ def _imports(files):
 
 def _third_party(files):
     """{distribution: the modules of it imported} for the modules that are neither stdlib nor this project's."""
-    local = {p.stem for p in ROOT.glob("*.py")} | {p.name for p in ROOT.iterdir() if (p / "__init__.py").exists()}
+    local = {p.stem for p in ROOT.glob("*.py")} | {p.name for p in ROOT.iterdir() if any(p.glob("*.py"))}  # data/: a namespace package
     local |= {"tests", "sitecustomize"}
     dists = metadata.packages_distributions()
     out = {}
