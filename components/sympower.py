@@ -1,45 +1,28 @@
 """sym-power: the symmetric power transformation of "Enhancing Implicit Neural Representations via
-Symmetric Power Transformation" (Zhang et al., AAAI 2025), and the three transforms Table 1 compares it
-with (MinMax, ZScore, BoxCox): reversible maps of a signal into the [-1, 1] an INR fits.
+Symmetric Power Transformation" (Zhang et al., AAAI 2025), and the transforms Table 1 compares it with
+(MinMax, ZScore, BoxCox): reversible maps of a signal into the [-1, 1] an INR fits.
 
-    pip install <this repository>          # or copy this one file next to your code
-    from sympower import SymPower
+    from sympower import SymPower          # pip install <this repository>, or copy this one file
     tf = SymPower().fit(image)             # uint8 H x W x 3: 8-bit levels, read off the dtype
     y = tf.transform(image)                # float32 in [-1, 1]: the network's target
     x = tf.inverse_transform(y)            # the image again, in its own units
 
-Importing needs numpy only (BoxCox.fit imports scipy); torch is imported when a tensor comes in, and by `as_module()`.
-Numpy in gives numpy out, a tensor in gives a tensor out (on its device, with its gradient): float32
-and float64 keep their dtype, every other dtype becomes float32.
+Needs numpy only (BoxCox.fit imports scipy; a tensor in, or `as_module()`, imports torch). Numpy in gives
+numpy out, a tensor in a tensor out (its device, its gradient); float32 / float64 kept, else float32.
+The whole signal is ONE distribution, as in the paper: all values share one histogram and one fit.
 
-The whole signal is ONE distribution, as in the paper: every value of the array (all pixels and all
-channels together) shares one histogram and one set of fitted numbers. This is not scikit-learn's
-per-column scaler; a (n_samples, n_features) table is fitted as one pool of values.
+Units: the reference counts two lengths in 8-bit levels (sym-power's soft boundary, BoxCox's offset);
+here they scale with the full-scale range `levels` (N). levels=None reads N off the dtype (uint8 / int8
+256, uint16 / int16 65536, bool 2; floats [0, 1], N = 1, and refuses float data outside [0, 1] or wider
+integers: say `levels`, e.g. 256 for 8-bit values as floats, 2 with BoxCox's lo=-1 for audio).
+Inverse: inside the fitted range inverse_transform(transform(x)) gives x back (8/16-bit integers exactly
+after rounding; floats to 1e-5 (float32) or 1e-9 (float64) of their range). Beyond [-1, 1] SymPower and
+BoxCox clamp to the fitted range; MinMax and ZScore extend linearly, as the published code does.
 
-Units. Two lengths of the reference are counted in intensity levels of 8-bit data (sym-power's soft
-boundary, pn_k x tail mass, and the Box-Cox offset, box_shift x 256); here they scale with the data's
-full-scale range `levels` (N), so the transforms behave alike on data of any bit depth. With
-levels=None (the default) N follows the dtype: uint8 / int8 256, uint16 / int16 65536, bool 2, and
-floats the range [0, 1] (N = 1): float data outside [0, 1] are refused, since their units are unknown;
-say them with `levels` (256 for 8-bit values stored as floats, 2 for audio in [-1, 1] with BoxCox's lo=-1).
-Wider integers are refused the same way. A given `levels` is taken as stated. The project's trainer
-passes levels and lo explicitly (its default N = 256, the reference's).
-
-Inverse contract. Inside the fitted range, inverse_transform(transform(x)) gives x back to the
-precision of the output's dtype: 8- and 16-bit data round back to the very same integers (error well
-under half a level); float32 to a few float32 ulps of the range (relative 1e-5); float64 to 1e-9.
-Outside [-1, 1] (a network's prediction may overshoot) SymPower and BoxCox clamp to the fitted range
-(the power has no real value beyond it); MinMax and ZScore are affine and extend linearly, as the
-published code does.
-
-scikit-learn's conventions: options only in __init__, `fit` returns self, `transform`,
-`inverse_transform`, `fit_transform`, `get_params` / `set_params`, tags (pipelines, sklearn.base.clone
-and check_is_fitted work; scikit-learn itself is never imported here), fitted numbers as attributes with
-a trailing underscore (`tf.gamma_`). Today's names stay: `forward` / `inverse` (= transform /
-inverse_transform) and `params` (the fitted numbers as a dict: json.dumps it, `type(tf).from_params(d)`
-rebuilds the transform). `tf.as_module()` is a torch.nn.Module whose buffers hold the fit (state_dict,
-.to(device)), differentiable. Where scikit-learn's estimator checks expect otherwise, by design
-(tests/test_sklearn.py lists the checks these fail):
+scikit-learn's conventions (never imported here): options in __init__, fit returns self, transform /
+inverse_transform / fit_transform, get_params / set_params, tags, fitted numbers as `tf.gamma_`. Also
+`forward` / `inverse`, `params` (a JSON-able dict; `type(tf).from_params(d)` rebuilds) and `as_module()`
+(a differentiable torch.nn.Module with the fit in buffers). Differences by design (tests/test_sklearn.py):
   - the whole signal is one distribution, of any shape: no columns, no n_features_in_; a 1-D array is a
     signal (not an error) and data of another shape may be transformed;
   - options are checked at the door: __init__ and set_params refuse a bad value at once;
@@ -47,7 +30,6 @@ rebuilds the transform). `tf.as_module()` is a torch.nn.Module whose buffers hol
   - float data are taken in [0, 1] unless `levels` says their units (above);
   - BoxCox needs data above lo - box_shift x levels, and refuses a fit whose maximum-likelihood lambda
     maps distinct data to one value.
-
 Every bad argument or datum raises TransformError (a ValueError) naming it and what is allowed.
 """
 import functools
@@ -75,9 +57,8 @@ class TransformError(ValueError):
 
 def check_number(who, name, v, lo=-math.inf, hi=math.inf, *, lo_open=False, hi_open=False, off=None,
                  magnitude=False, note=""):
-    """`v` as a float if it is a real number in the interval [lo, hi] (open ends as told), else
-    TransformError naming `name` and the range. `off`: "< 0" or "<= 0", values that turn the option off
-    (pn_beta <= 0: no calibration); `magnitude`: the interval holds |v| (a scale of either sign)."""
+    """`v` as a float if a real number in [lo, hi], else TransformError naming `name` and the range.
+    `off`: "< 0" or "<= 0", values that turn the option off; `magnitude`: the range holds |v|."""
     rng = f"{'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
     rng = (f"{off} (off) or in {rng}" if off else f"in {rng}") if not magnitude else f"of magnitude in {rng}"
     what = f"{who}: {name} must be a finite number {rng}{note} (got {v!r})"
@@ -103,9 +84,8 @@ def _is_tensor(data):
 
 
 def _as_array(data):
-    """(data as a float array, its operations, the source dtype's name): a tensor stays a tensor
-    (float32 and float64 untouched: the training path; other dtypes become float32), anything else a
-    numpy array (float64 stays, others become float32, which holds 8- and 16-bit values exactly)."""
+    """(data as a float array, its operations, the source dtype's name): a tensor stays a tensor, anything
+    else becomes numpy; float32 / float64 kept, others float32 (which holds 16-bit values exactly)."""
     if type(data).__module__.startswith("scipy.sparse") or _is_tensor(data) and str(data.layout) != "torch.strided":
         # a signal is dense (its zeros are values of the histogram); asarray would make an object array
         raise TransformError(f"sparse input is not supported; densify it with "
@@ -144,54 +124,25 @@ class _NumpyOps:
     """The array operations the transforms use, on numpy arrays (no torch)."""
     numel = staticmethod(np.size)
     log, exp, reciprocal, full_like = np.log, np.exp, np.reciprocal, np.full_like
-
-    @staticmethod
-    def all_finite(x):
-        return bool(np.isfinite(x).all())
-
-    @staticmethod
-    def double(x):
-        return np.asarray(x, dtype=np.float64)
-
-    @staticmethod
-    def like(x, ref):
-        return np.asarray(x, dtype=ref.dtype)
-
-    @staticmethod
-    def clamp(x, lo=None, hi=None):
-        return np.clip(x, lo, hi)
-
-    @staticmethod
-    def host32(x):
-        return np.asarray(x, dtype=np.float32)
-
-    @staticmethod
-    def flat64(x):
-        return np.asarray(x, dtype=np.float64).ravel()
+    cumsum, np_log = staticmethod(np.cumsum), staticmethod(np.log)
+    all_finite = staticmethod(lambda x: bool(np.isfinite(x).all()))
+    double = staticmethod(lambda x: np.asarray(x, dtype=np.float64))
+    like = staticmethod(lambda x, ref: np.asarray(x, dtype=ref.dtype))
+    clamp = staticmethod(lambda x, lo=None, hi=None: np.clip(x, lo, hi))
+    host32 = staticmethod(lambda x: np.asarray(x, dtype=np.float32))
+    flat64 = staticmethod(lambda x: np.asarray(x, dtype=np.float64).ravel())
+    first_reaching = staticmethod(lambda cdf, value: np.float32(np.searchsorted(cdf, np.float32(value))))
+    key = staticmethod(lambda like: (like.dtype, None))
+    const = staticmethod(lambda v, dtype, device: np.asarray(v, dtype=dtype))
 
     @staticmethod
     def mean_std(x):
         return float(x.mean(dtype=np.float64)), float(x.std(dtype=np.float64, ddof=1)) if x.size > 1 else 0.0
 
-    cumsum = staticmethod(np.cumsum)
-    np_log = staticmethod(np.log)
-
     @staticmethod
     def pdf(x):
         hist = np.histogram(x, BINS, (float(x.min()), float(x.max())))[0].astype(np.float32)
         return hist / hist.sum()
-
-    @staticmethod
-    def first_reaching(cdf, value):
-        return np.float32(np.searchsorted(cdf, np.float32(value)))
-
-    @staticmethod
-    def key(like):
-        return like.dtype, None
-
-    @staticmethod
-    def const(v, dtype, device):
-        return np.asarray(v, dtype=dtype)
 
 
 class _TorchOps:
@@ -202,14 +153,8 @@ class _TorchOps:
         import torch
         return torch
 
-    @staticmethod
-    def numel(x):
-        return x.numel()
-
-    @staticmethod
-    def all_finite(x):
-        return bool(_TorchOps.torch().isfinite(x).all())
-
+    numel = staticmethod(lambda x: x.numel())
+    all_finite = staticmethod(lambda x: bool(x.isfinite().all()))
     log, exp = staticmethod(lambda x: x.log()), staticmethod(lambda x: x.exp())
     reciprocal = staticmethod(lambda x: x.reciprocal())
     full_like = staticmethod(lambda x, v: _TorchOps.torch().full_like(x, v))
@@ -236,13 +181,8 @@ class _TorchOps:
         torch = _TorchOps.torch()
         return torch.searchsorted(cdf, torch.tensor(value, dtype=cdf.dtype)).float()
 
-    @staticmethod
-    def key(like):
-        return like.dtype, like.device
-
-    @staticmethod
-    def const(v, dtype, device):
-        return _TorchOps.torch().tensor(v, dtype=dtype, device=device)
+    key = staticmethod(lambda like: (like.dtype, like.device))
+    const = staticmethod(lambda v, dtype, device: _TorchOps.torch().tensor(v, dtype=dtype, device=device))
 
 
 # The reference keeps fitted parameters as float32 tensors, so each sum of them rounds in float32. They
@@ -284,9 +224,7 @@ class Transform:
         return super().__new__(cls)
 
     def _init(self, **options):
-        for k, v in options.items():
-            self._check_option(k, v)
-        self.__dict__.update(options)
+        self.set_params(**options)
         self._params = {}
 
     def _check_option(self, k, v):
@@ -325,16 +263,14 @@ class Transform:
         return all(k in self._params for k in self.KEYS)
 
     def __sklearn_tags__(self):
-        """scikit-learn's tags: a transformer of numeric arrays of any shape, float32 and float64 kept. Only
-        scikit-learn calls this, so its classes are loaded already (this file never imports scikit-learn)."""
+        """Only scikit-learn calls this, so its classes are loaded already (this file never imports it)."""
         u = sys.modules["sklearn.utils"]
         return u.Tags(estimator_type="transformer", target_tags=u.TargetTags(required=False),
                       transformer_tags=u.TransformerTags(preserves_dtype=["float64", "float32"]),
                       input_tags=u.InputTags())
 
     def fit(self, data, y=None):
-        """Compute the fitted numbers from `data` (numpy or torch, any shape, one distribution); returns
-        self. `y` is ignored (scikit-learn's signature)."""
+        """Fit to `data` (numpy or torch, any shape, one distribution); `y` is scikit-learn's, ignored."""
         x, ops, source = _checked_data(data, "fit")
         units = self._units(x, source) if "levels" in self.OPTIONS else ()  # min-max and z-score need none
         params = self._fit(x, ops, *units)
@@ -347,10 +283,8 @@ class Transform:
         return self
 
     def _check_usable(self, data_range=None):
-        """TransformError unless the fit maps its target range's ends and middle back and forth in float32 (the targets' dtype), and
-        the fitted data's own ends to distinct targets: fitted numbers or options that overflow, or squeeze
-        distinct values into one target, would hand a network NaN, inf or a constant without a word. The
-        fit of a constant signal (zero spread) maps everything to one value, as it should."""
+        """TransformError unless the target range's ends and middle map back and forth in float32 and the
+        data's own ends to distinct targets: else a network would get NaN, inf or a constant without a word."""
         p = self._params
         constant = p["std"] == 0 if "std" in p else p["max"] == p["min"] and not p.get("left") and not p.get("right")
         shift, scale = p.get("shift", SHIFT), p.get("scale", SCALE)
@@ -372,8 +306,7 @@ class Transform:
         return self._forward(x, ops)
 
     def inverse_transform(self, data):
-        """A prediction back to the data's units, in the caller's kind (numpy or torch). NaN in gives NaN
-        out: a diverged network's output is the caller's to report, not a bad argument."""
+        """A prediction back to the data's units. NaN in gives NaN out: a diverged network's is the caller's."""
         self._check_fitted()
         x, ops, _ = _as_array(data)
         return self._inverse(x, ops)
@@ -399,10 +332,8 @@ class Transform:
             mn, mx = float(x.min()), float(x.max())
             if mn < FLOAT_RANGE[0] or mx > FLOAT_RANGE[1]:
                 audio = "levels=2, lo=-1" if "lo" in self.OPTIONS else "levels=2"
-                raise TransformError(
-                    f"{self.name}: float data span [{mn:g}, {mx:g}], outside [0, 1], the range assumed for "
-                    f"float data: say their units with levels= (the full-scale range: 256 for 8-bit values "
-                    f"stored as floats, 65536 for 16-bit; {audio} for [-1, 1])")
+                raise TransformError(f"{self.name}: float data span [{mn:g}, {mx:g}], outside [0, 1]: say their "
+                                     f"units with levels= (256 for 8-bit values as floats; {audio} for [-1, 1])")
         else:
             raise TransformError(f"{self.name}: {source} data: their full-scale range is not in the dtype; "
                                  f"say it with levels= (256 for 8-bit values, 65536 for 16-bit)")
@@ -410,7 +341,6 @@ class Transform:
 
     @property
     def params(self):
-        """The fitted numbers as plain floats: json.dumps them, from_params rebuilds the transform."""
         return dict(self._params)
 
     @classmethod
@@ -440,9 +370,8 @@ class Transform:
     OPTIONAL = ()  # fitted values kept by from_params but not needed to transform (sym-power's gamma_half)
 
     def as_module(self):
-        """A torch.nn.Module holding this fit in float64 buffers (state_dict, .to(device)): `forward(x)`
-        maps data to the target, `inverse(y)` a network's output back to data units, both differentiable,
-        on the input's device and in its dtype, with the same values as transform / inverse_transform."""
+        """A differentiable torch.nn.Module with this fit in float64 buffers (state_dict, .to(device)),
+        the same values as transform (`forward`) / inverse_transform (`inverse`)."""
         self._check_fitted()
         return _module_class()(self)
 
@@ -501,12 +430,9 @@ UNITS = {"levels": {"lo": 0.0, "hi": 2.0 ** 64, "lo_open": True, "note": " or No
 
 
 class BoxCox(Transform):
-    """Offset to positive values, Box-Cox (lambda by maximum likelihood), min-max, shift/scale.
-
-    The offset is box_shift x levels above the bottom of the nominal range, lo (the reference's
-    x + 25.6 for 8-bit images). The inverse runs in float64: with strongly negative lambda (DIV2K image
-    11: -2.96) the float32 power overflows.
-    """
+    """Offset (box_shift x levels above lo: the reference's x + 25.6 for 8-bit images), Box-Cox with lambda by
+    maximum likelihood, min-max, shift/scale. The inverse runs in float64: with strongly negative lambda
+    (DIV2K image 11: -2.96) the float32 power overflows."""
     name = "box_cox"
     KEYS = ("offset", "shift", "scale", "lmbda", "min", "max")
     OPTIONS = {"box_shift": {"lo": 0.0, "hi": 100.0, "note": " (times the full-scale range)"}, **AFFINE, **UNITS}
@@ -534,10 +460,8 @@ class BoxCox(Transform):
 
             y = special.boxcox(v[[0, -1]], lam)  # increasing in v: the targets' extremes
             if y.max() == y.min():  # distinct data, one target: (x + offset) ** lambda vanished beside 1
-                raise TransformError(f"box_cox: its maximum-likelihood lambda ({lam:g}) maps these data to one "
-                                     f"value: x + offset spans only [{v.min():g}, {v.max():g}], far from 0, and its "
-                                     f"power vanishes beside 1; say the data's units with levels= and lo= (their "
-                                     f"full-scale range and least possible value)")
+                raise TransformError(f"box_cox: its maximum-likelihood lambda ({lam:g}) maps these data to one value "
+                                     f"(x + offset in [{v.min():g}, {v.max():g}]); say their units with levels= and lo=")
         return {"offset": offset, "shift": float(self.shift), "scale": float(self.scale), "lmbda": float(lam),
                 "min": float(y.min()), "max": float(y.max())}
 
@@ -559,8 +483,7 @@ class BoxCox(Transform):
 
 
 def _value_counts(x):
-    """The distinct values of x (ascending) and their counts: by bincount where they are whole numbers
-    of at most a 16-bit range (8- and 16-bit data, as integers or floats), else by sorting."""
+    """The distinct values of x (ascending) and their counts: by bincount for 8- and 16-bit data, else sorting."""
     lo, hi = x.min(), x.max()
     if hi - lo <= 65536 and np.array_equal(x, np.round(x)):
         counts = np.bincount((x - lo).astype(np.int64))
@@ -570,10 +493,8 @@ def _value_counts(x):
 
 
 def _boxcox_lambda(values, counts):
-    """scipy.stats.boxcox's lambda (maximum likelihood, Brent's search from (-2, 2), its guard against
-    overflow) from the distinct values and their counts: the likelihood depends on nothing else, so an
-    8-bit image costs 256 values per evaluation instead of every pixel. The likelihood is scipy's
-    boxcox_llf with each value weighted by its count (the variance in log space, as scipy computes it)."""
+    """scipy.stats.boxcox's lambda from the distinct values weighted by their counts (scipy's boxcox_llf,
+    Brent from (-2, 2)): an 8-bit image costs 256 values per evaluation instead of every pixel."""
     from scipy import optimize, special, stats
 
     logv, n = np.log(values), counts.sum()
@@ -596,17 +517,12 @@ def _boxcox_lambda(values, counts):
 
 
 class SymPower(Transform):
-    """The symmetric power transformation (the paper's method).
-
-    fit: median centring picks gamma_half so that the pn_cum quantile lands at the centre of the range;
-    deviation-aware calibration (pn_beta) pulls gamma back towards 1 when the power would pile
-    mass into an extreme; gamma is clamped to [1/gamma_boundary, gamma_boundary]; the adaptive soft
-    boundary (pn_alpha, pn_k) widens the range by L below the minimum and R above the maximum in
-    proportion to the mass in the tails, so the extremes are not pinned to -1 and 1.
-    transform: y = (((x - (min - L)) / (max - min + L + R)) ** gamma + shift) * scale.
-    Ablations: pn_beta <= 0 turns calibration off; pn_buffer >= 0 replaces L and R by
-    pn_buffer * (max - min); gamma_trans > 0 forces gamma and turns the boundary off (gamma rows).
-    """
+    """The paper's method: y = (((x - (min - L)) / (max - min + L + R)) ** gamma + shift) * scale. gamma_half
+    puts the pn_cum quantile at the centre; calibration (pn_beta) pulls gamma towards 1 where the power piles
+    mass into an extreme; gamma is clamped to [1/gamma_boundary, gamma_boundary]; the soft boundary (pn_alpha,
+    pn_k) widens the range by L and R in proportion to the tails' mass, so the extremes are not pinned to -1, 1.
+    Ablations: pn_beta <= 0: no calibration; pn_buffer >= 0: L = R = pn_buffer * (max - min); gamma_trans > 0
+    forces gamma, without the boundary (the gamma rows)."""
     name = "sym_power"
     KEYS = ("shift", "scale", "min", "max", "gamma", "left", "right")
     OPTIONAL = ("gamma_half",)
@@ -722,9 +638,7 @@ def _module_class():
     import torch
 
     class TransformModule(torch.nn.Module):
-        """A fitted transform whose numbers are float64 buffers: `forward` maps data to the target,
-        `inverse` a network's output back to data units. Loading another fit's state_dict (of the same
-        transform) makes it that fit."""
+        """A fitted transform in float64 buffers; loading another fit's state_dict makes it that fit."""
 
         def __init__(self, tf):
             super().__init__()
