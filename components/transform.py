@@ -12,22 +12,18 @@ import numpy as np
 import torch
 from scipy import stats
 
-from components.sympower import (BINS, SCALE, SHIFT, TRANSFORMS, BoxCox, MinMax, SymPower,  # noqa: F401
-                                 Transform, TransformError, ZScore)
+from components.sympower import TRANSFORMS, BoxCox, MinMax, SymPower, Transform, TransformError, ZScore  # noqa: F401
 from util.declarations import OPTIONS
 
 LEVELS = 256.0  # the nominal full-scale range a run assumes unless its data say otherwise: 8-bit
 SEEDS = (0, 2 ** 32 - 1)  # the inspector's --seed, as main.py's (opt.RULES: what numpy's generator takes)
-
-
 # The transforms' command-line options (main.py's, named as the reference's) with their defaults
 OPTION_DEFAULTS = {o.name: o.default for o in OPTIONS if o.group == "transform" and o.name != "transform"}
 
 
 def build(opts, levels=LEVELS, lo=0.0):
-    """A fresh, unfitted transform from an option dict (main.py's options, or OPTION_DEFAULTS with a Table 1
-    row's on top) for data whose nominal range starts at `lo` and spans `levels` (256 for 8-bit
-    images, 2 for [-1, 1])."""
+    """An unfitted transform from main.py's options (or OPTION_DEFAULTS and a Table 1 row) for data whose
+    nominal range starts at `lo` and spans `levels` (256 for 8-bit images, 2 for [-1, 1])."""
     name = opts["transform"]
     shift, scale = opts["trans_shift"], opts["trans_scale"]
     if name == "min_max":
@@ -37,9 +33,8 @@ def build(opts, levels=LEVELS, lo=0.0):
     if name == "box_cox":
         return BoxCox(box_shift=opts["box_shift"], shift=shift, scale=scale, levels=levels, lo=lo)
     if name == "sym_power":
-        return SymPower(pn_cum=opts["pn_cum"], pn_buffer=opts["pn_buffer"], pn_alpha=opts["pn_alpha"],
-                        pn_k=opts["pn_k"], pn_beta=opts["pn_beta"], gamma_boundary=opts["gamma_boundary"],
-                        gamma_trans=opts["gamma_trans"], shift=shift, scale=scale, levels=levels)
+        keys = ("pn_cum", "pn_buffer", "pn_alpha", "pn_k", "pn_beta", "gamma_boundary", "gamma_trans")
+        return SymPower(**{k: opts[k] for k in keys}, shift=shift, scale=scale, levels=levels)
     raise TransformError(f"unknown transform '{name}' (valid: {', '.join(TRANSFORMS)})")
 
 
@@ -54,11 +49,9 @@ def restore(state):
 
 
 def prepare_data(data, opts, nominal, generator=None, perm=None):
-    """Apply the data-changing rows before the transform: `inverse` (lo + hi - x over the nominal
-    range: 255 - x for 8-bit) and `rpp` (one random permutation of pixel positions, shared by all
-    channels; `data` is (C, ...) and positions are flattened). Returns (data, permutation or None).
-    The permutation is drawn from torch's global stream, after the LPIPS network and before the
-    model, as the reference does, unless `perm` (a stored one) is given."""
+    """The data-changing rows: `inverse` (lo + hi - x: 255 - x for 8-bit) and `rpp` (one permutation of the
+    positions of (C, ...) data, shared by the channels). Returns (data, permutation or None). Unless `perm`
+    (a stored one) is given, it is drawn from torch's global stream after the LPIPS network, as the reference."""
     if opts.get("inverse"):
         data = (nominal.lo + nominal.hi) - data
     if opts.get("rpp") or perm is not None:
@@ -99,9 +92,8 @@ def attributes(values):
 
 
 def attributes_of_images(images, opts):
-    """Table 1's Attributes of a parameter set (an option dict: main.py's, or a published run's
-    args.json) over images, (data, nominal range) pairs as util.io.read_image gives them: each image
-    prepared and transformed as a run does, then the mean."""
+    """Table 1's Attributes of an option dict (main.py's, or a run's args.json): the mean over images,
+    (data, nominal) pairs as util.io.read_image gives them, each prepared and transformed as a run does."""
     rows = []
     for data, nominal in images:
         data, _ = prepare_data(data, opts, nominal, torch.Generator().manual_seed(0))  # rpp: order-free
@@ -110,18 +102,13 @@ def attributes_of_images(images, opts):
 
 
 def inspector_params(t):
-    """Parameters as the inspector prints them: sym-power's in the names of the reference vectors (its
-    shift and scale are the row's options), the other transforms' all of theirs."""
+    """sym-power's parameters in the names of the reference vectors (its shift and scale are the row's)."""
     p = t.params
-    if isinstance(t, SymPower):
-        keys = ("gamma", "gamma_half", "left", "right", "min", "max")
-        return {k: p[k] for k in keys}
-    return p
+    return {k: p[k] for k in ("gamma", "gamma_half", "left", "right", "min", "max")} if isinstance(t, SymPower) else p
 
 
 def _main(argv=None):
-    # The command-line tool reads files and draws plots with the project's helpers; the library above
-    # needs none of them.
+    # The command-line tool reads files and draws plots with the project's helpers; the library needs none.
     from components.rows import ROWS
     from util.cli import Parser
     from util.errors import EXIT_USAGE, UserError
@@ -168,9 +155,8 @@ def _main(argv=None):
             from util.plot import save_figure, transform_figure
 
             save_figure(transform_figure(panels, args.transform), args.plot, dpi=80)
-            shown = ", ".join(p[0] for p in panels)
-            print(f"plot: {args.plot} ({shown}" + (f"; first {len(panels)} of {len(files)} files)" if len(files) >
-                                                  len(panels) else ")"), file=sys.stderr)
+            more = f"; first {len(panels)} of {len(files)} files" if len(files) > len(panels) else ""
+            print(f"plot: {args.plot} ({', '.join(p[0] for p in panels)}{more})", file=sys.stderr)
     except (UserError, TransformError, OSError) as e:
         ap.exit(EXIT_USAGE, f"error: {e}\n")
     if len(files) > 1 or len(rows) > 1:
