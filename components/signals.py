@@ -27,10 +27,6 @@ class Signal:
     meta: dict = field(default_factory=dict)
 
 
-def _builtin_name(path):
-    return path.split(":", 1)[1]
-
-
 class ImageSignals:
     """Images of any bit depth and channel count: (C, H, W)."""
 
@@ -81,11 +77,8 @@ def chirp(seconds=5.0, rate=RATE, seed=0):
 
 
 def read_audio(path, seconds, log=None):
-    """(channels, samples) float32 in [-1, 1] at 16 kHz, at most `seconds` long, and a name.
-
-    [-1, 1] is the nominal range everything downstream assumes (the transforms' levels, the metrics'
-    peak, the WAV written back), so a float file whose samples go beyond it is refused, not clipped
-    (clipping would fit a different signal without a word); integer PCM files cannot go beyond it."""
+    """(channels, samples) float32 in [-1, 1] at 16 kHz, at most `seconds` long, and a name. Everything
+    downstream assumes [-1, 1], so a float file beyond it is refused: clipping would fit another signal."""
     import soundfile as sf
 
     if path.startswith("builtin:"):
@@ -101,8 +94,7 @@ def read_audio(path, seconds, log=None):
             rate = f.samplerate
             if not MIN_RATE <= rate <= MAX_RATE:
                 raise InputError(f"{path}: its header says {rate} Hz, outside the {MIN_RATE} Hz to "
-                                 f"{MAX_RATE // 1000} kHz of audio files; if the header is wrong, write the file "
-                                 f"again with its true rate")
+                                 f"{MAX_RATE // 1000} kHz of audio files; write it again with its true rate")
             if f.channels > MAX_CHANNELS:
                 raise InputError(f"{path}: its header says {f.channels} channels; audio here has 1 to {MAX_CHANNELS}")
             ratio = Fraction(RATE, rate).limit_denominator(1000)
@@ -140,12 +132,13 @@ def read_audio(path, seconds, log=None):
 
 class AudioSignals:
     """Any file soundfile reads, resampled to 16 kHz, the first --audio_seconds: (C, T) in [-1, 1]."""
+    error_scale = staticmethod(lambda signal: None)  # no error map
 
     def list_samples(self, path, log=None):
         return [path] if path.startswith("builtin:") else list_samples(path, AUDIO_EXTS, log)
 
     def sample_name(self, path):
-        return _builtin_name(path) if path.startswith("builtin:") else sample_name(path)
+        return path.split(":", 1)[1] if path.startswith("builtin:") else sample_name(path)
 
     def read(self, path, opts, log=None):
         data, name = read_audio(path, opts["audio_seconds"], log)
@@ -160,9 +153,6 @@ class AudioSignals:
 
     def log_target(self, writer, signal, data):
         writer.add_audio(f"{signal.name}/target", data[:1].cpu().clamp(-1, 1), 0, sample_rate=RATE)
-
-    def error_scale(self, signal):
-        return None  # no error map
 
     def log_media(self, writer, signal, epoch, recon, data, psnr=None):
         writer.add_audio(f"{signal.name}/reconstruction", recon[:1].cpu().clamp(-1, 1), epoch, sample_rate=RATE)
@@ -234,6 +224,7 @@ def _preview(video):
 class VideoSignals:
     """A folder of frames (natural order), an animated GIF / WebP / PNG or multi-page TIFF, a video file
     imageio reads, or builtin:astronaut_pan."""
+    error_scale = staticmethod(lambda signal: None)  # no error map
 
     def list_samples(self, path, log=None):
         if not path.startswith("builtin:") and not os.path.exists(path):
@@ -242,7 +233,7 @@ class VideoSignals:
 
     def sample_name(self, path):
         if path.startswith("builtin:"):
-            return _builtin_name(path)
+            return path.split(":", 1)[1]
         return os.path.splitext(os.path.basename(os.path.normpath(path)))[0]
 
     def read(self, path, opts, log=None):
@@ -267,9 +258,6 @@ class VideoSignals:
     def log_target(self, writer, signal, data):
         for i, frame in _preview(data):
             writer.add_image(f"{signal.name}/target/frame_{i}", signal.nominal.unit(frame), 0)
-
-    def error_scale(self, signal):
-        return None  # no error map
 
     def log_media(self, writer, signal, epoch, recon, data, psnr=None):
         for i, frame in _preview(recon):
