@@ -94,8 +94,7 @@ class GaussLayer(nn.Module):
 class Gauss(_Stack):
     def __init__(self, in_features, out_features, hidden_features=256, hidden_layers=3, scale=30.0):
         super().__init__()
-        layers = [GaussLayer(in_features, hidden_features, scale)]
-        layers += [GaussLayer(hidden_features, hidden_features, scale) for _ in range(hidden_layers)]
+        layers = [GaussLayer(n, hidden_features, scale) for n in [in_features] + [hidden_features] * hidden_layers]
         layers.append(nn.Linear(hidden_features, out_features))
         self.net = nn.Sequential(*layers)
 
@@ -140,10 +139,7 @@ class PositionalEncoding(nn.Module):
         self.out_features = in_features * (2 * n_freqs + 1)
 
     def forward(self, x):
-        out = [x]
-        for f in self.freqs:
-            out += [torch.sin(f * x), torch.cos(f * x)]
-        return torch.cat(out, -1)
+        return torch.cat([x] + [t for f in self.freqs for t in (torch.sin(f * x), torch.cos(f * x))], -1)
 
 
 class PEMLP(nn.Module):
