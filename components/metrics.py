@@ -223,8 +223,7 @@ def _main(argv=None):
         test = (test.double() - test_nominal.lo) * (nominal.span / test_nominal.span) + nominal.lo
         print(f"note: {args.test} holds {test_nominal.levels:.0f} levels and {args.ref} {nominal.levels:.0f}: "
               f"compared in the reference's units (test x {nominal.span:g} / {test_nominal.span:g})", file=sys.stderr)
-    lp = Lpips() if args.lpips else None
-    out = image_metrics(test, ref, nominal.span, lp)
+    out = image_metrics(test, ref, nominal.span, Lpips() if args.lpips else None)
     if out["psnr"] is None:
         out["psnr_null"] = psnr_null_reason(test, ref)
         print(f"note: psnr is null: " + ("the images are identical" if out["psnr_null"] == "identical" else
