@@ -91,18 +91,13 @@ def error_map(err, top, unit="levels", psnr=None):
 # ---- the command that shows a log folder ------------------------------------------------------------
 
 # TensorBoard keeps 10 images per tag unless told (and in 2.21 `images=0` keeps none): the command keeps
-# at least this many, and more where a run logged more epochs (each log epoch's images, and step 0's).
+# at least this many, and more where a run logged more epochs (every log_epoch-th, the last, and step 0).
 IMAGES_KEPT = 100
-
-
-def log_epochs(num_epochs, log_epoch):
-    """How many epochs a run logs: every log_epoch-th, and the last."""
-    return num_epochs // log_epoch + (num_epochs % log_epoch != 0)
 
 
 def tensorboard_command(logdir, run_args=()):
     """The command that shows `logdir` with every image its runs logged; run_args: their args.json."""
-    counts = [log_epochs(a["num_epochs"], a["log_epoch"]) + 1 for a in run_args
+    counts = [-(-a["num_epochs"] // a["log_epoch"]) + 1 for a in run_args
               if isinstance(a.get("num_epochs"), int) and isinstance(a.get("log_epoch"), int) and a["log_epoch"] > 0]
     return f"tensorboard --logdir {shlex.quote(str(logdir))} --samples_per_plugin images={max([IMAGES_KEPT, *counts])}"
 
