@@ -84,10 +84,9 @@ def transform_figure(rows, row_name):
         med = float(data.detach().flatten().double().median())
         med_y = float(y.detach().flatten().double().median())
         unit = " (levels)" if bool((data == data.round()).all()) else ""
-        ax_before.stairs(_density(counts, before), before, fill=True, color="0.45")
-        ax_before.axvline(med, color="tab:green", ls="--", lw=1, label=f"median {med:.4g}")
-        ax_after.stairs(_density(counts, after), after, fill=True, color=colour(row_name))  # the transform's
-        ax_after.axvline(med_y, color="tab:green", ls="--", lw=1, label=f"median {med_y:.4g}")
+        for ax, edges, m, c in ((ax_before, before, med, "0.45"), (ax_after, after, med_y, colour(row_name))):
+            ax.stairs(_density(counts, edges), edges, fill=True, color=c)
+            ax.axvline(m, color="tab:green", ls="--", lw=1, label=f"median {m:.4g}")
         grid = torch.linspace(lo - left, hi + right, 512, dtype=torch.float64)
         ax_curve.plot(grid.numpy(), tf.forward(grid).double().numpy(), color=colour(row_name))
         ax_curve.plot([med], [float(tf.forward(torch.tensor([med], dtype=torch.float64))[0])], "o",
