@@ -36,7 +36,12 @@ def _siren_final(hidden_features, out_features, omega):
     return final
 
 
-class Siren(nn.Module):
+class _Stack(nn.Module):  # a backbone whose layers are self.net
+    def forward(self, coords):
+        return self.net(coords)
+
+
+class Siren(_Stack):
     def __init__(self, in_features, out_features, hidden_features=256, hidden_layers=3, first_omega=30.0,
                  hidden_omega=30.0):
         super().__init__()
@@ -44,9 +49,6 @@ class Siren(nn.Module):
         layers += [SineLayer(hidden_features, hidden_features, omega=hidden_omega) for _ in range(hidden_layers)]
         layers.append(_siren_final(hidden_features, out_features, hidden_omega))
         self.net = nn.Sequential(*layers)
-
-    def forward(self, coords):
-        return self.net(coords)
 
 
 class FinerLayer(SineLayer):
@@ -62,15 +64,11 @@ class FinerLayer(SineLayer):
 
     def forward(self, x):
         z = self.linear(x)
-        if self.scale_req_grad:
-            scale = z.abs() + 1
-        else:
-            with torch.no_grad():
-                scale = z.abs() + 1
-        return torch.sin(self.omega * scale * z)
+        scale = z.abs() + 1
+        return torch.sin(self.omega * (scale if self.scale_req_grad else scale.detach()) * z)
 
 
-class Finer(nn.Module):
+class Finer(_Stack):
     def __init__(self, in_features, out_features, hidden_features=256, hidden_layers=3, first_omega=30.0,
                  hidden_omega=30.0, first_bias_scale=None, scale_req_grad=False):
         super().__init__()
@@ -79,9 +77,6 @@ class Finer(nn.Module):
                    for _ in range(hidden_layers)]
         layers.append(_siren_final(hidden_features, out_features, hidden_omega))
         self.net = nn.Sequential(*layers)
-
-    def forward(self, coords):
-        return self.net(coords)
 
 
 class GaussLayer(nn.Module):
@@ -96,16 +91,12 @@ class GaussLayer(nn.Module):
         return torch.exp(-((self.scale * self.linear(x)) ** 2))
 
 
-class Gauss(nn.Module):
+class Gauss(_Stack):
     def __init__(self, in_features, out_features, hidden_features=256, hidden_layers=3, scale=30.0):
         super().__init__()
-        layers = [GaussLayer(in_features, hidden_features, scale)]
-        layers += [GaussLayer(hidden_features, hidden_features, scale) for _ in range(hidden_layers)]
+        layers = [GaussLayer(n, hidden_features, scale) for n in [in_features] + [hidden_features] * hidden_layers]
         layers.append(nn.Linear(hidden_features, out_features))
         self.net = nn.Sequential(*layers)
-
-    def forward(self, coords):
-        return self.net(coords)
 
 
 class GaborLayer(nn.Module):
@@ -148,10 +139,7 @@ class PositionalEncoding(nn.Module):
         self.out_features = in_features * (2 * n_freqs + 1)
 
     def forward(self, x):
-        out = [x]
-        for f in self.freqs:
-            out += [torch.sin(f * x), torch.cos(f * x)]
-        return torch.cat(out, -1)
+        return torch.cat([x] + [t for f in self.freqs for t in (torch.sin(f * x), torch.cos(f * x))], -1)
 
 
 class PEMLP(nn.Module):
@@ -190,17 +178,16 @@ MODELS = {
 def check_model(model_type):
     if model_type not in MODELS:
         raise OptionError(f"unknown model '{model_type}' (valid: {', '.join(MODELS)})")
+    return MODELS[model_type]
 
 
 def backbone_defaults(model_type):
-    check_model(model_type)
-    return dict(MODELS[model_type].defaults)
+    return dict(check_model(model_type).defaults)
 
 
 def build_model(opts, in_features, out_features):
     """A backbone from a resolved option dict (opt.resolve) with the reference's option names."""
-    check_model(opts["model_type"])
-    backbone = MODELS[opts["model_type"]]
+    backbone = check_model(opts["model_type"])
     kwargs = {k: opts[a] for k, a in backbone.options.items()}
     return backbone.cls(in_features, out_features, hidden_features=opts["hidden_features"],
                hidden_layers=opts["hidden_layers"], **kwargs)

@@ -1,8 +1,5 @@
-"""main.py's options, derived from their declarations (util/declarations.py): the parser, the roles,
-the ranges, the kinds a saved args.json is checked against; and `resolve`, which fills the derived
-defaults (None) from the backbone's and the modality's tables before anything trains. Importing this
-loads no torch: run.py checks a sweep's options with it.
-"""
+"""main.py's options, derived from util/declarations.py: the parser, roles, ranges, the kinds args.json
+is checked against; `resolve` fills the derived defaults (None). Loads no torch: run.py checks sweeps with it."""
 import argparse
 import math
 import os
@@ -22,8 +19,7 @@ RULES = {o.name: o.rule for o in OPTIONS if o.rule}  # every number's range (all
 
 
 class DefaultsShown(argparse.ArgumentDefaultsHelpFormatter):
-    """Each option's default after its help, except where it is derived (default: the help says from what)
-    or a flag's off."""
+    """Each option's default after its help, unless derived (the help says from what) or a flag's off."""
 
     def _get_help_string(self, action):
         return action.help if action.default in (None, False) else super()._get_help_string(action)
@@ -109,11 +105,9 @@ def row_options(row=None, **overrides):
 
 
 def resolve(args):
-    """The options a run trains with: the reference's defaults (above), then what the backbone and the
-    modality set for options left None (models.MODELS: lr, first omega; components/signals.py's
-    MODALITIES: audio's first omega 3000, which refines the backbone's), then the user's, which are
-    never replaced. Names are checked here, one line each. Resolving twice changes nothing, so a
-    resumed run's args.json (or an older one with nulls) goes through here too."""
+    """The options a run trains with: options left None get the backbone's defaults (models.MODELS), refined
+    by the modality's (audio's first omega 3000); the user's are never replaced. Names are checked here.
+    Idempotent, so a resumed run's args.json (or an older one with nulls) goes through here too."""
     from components.signals import MODALITIES
     from components.transform import TRANSFORMS
     from components.loss import LOSSES
@@ -188,9 +182,8 @@ PATHS = ("--input_path", "--save_dir", "--run_folder", "--resume", "--eval_ckpt"
 
 
 def absolute_paths(argv, folder):
-    """main.py's argv with the value of each PATHS option (written out, as --name=V, or as a prefix argparse
-    takes for it) made absolute from `folder`: for a main.py that runs elsewhere (run.py's and debug.py's
-    run in the repository) the paths mean what its user meant. builtin: inputs and '' stay as they are."""
+    """main.py's argv with each PATHS option's value (also as --name=V or an argparse prefix) joined to `folder`,
+    for a main.py run elsewhere (run.py's, debug.py's); builtin: inputs and '' stay as they are."""
     names = [o for o in build_parser()._option_string_actions if o.startswith("--")]
     out = list(argv)
     for i, token in enumerate(out):

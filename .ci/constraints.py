@@ -1,6 +1,5 @@
-"""Print constraints.txt: the installed version of every distribution that requirements.txt and
-requirements-test.txt pull in (their dependency closure; markers that do not hold here left out), as
-`name==version`, i.e. `pip freeze` restricted to what the project uses.
+"""Print constraints.txt: `pip freeze` restricted to the dependency closure of requirements.txt and
+requirements-test.txt (markers that do not hold here left out), as `name==version`.
 
     python .ci/constraints.py > constraints.txt   # after a green CI run, on the CI's Python
 """

@@ -22,15 +22,14 @@ def finite_or_none(x):
     return x if math.isfinite(x) else None
 
 
-def psnr(pred, gt):
-    """The reference's PSNR: 20 log10(max(gt) / rmse); the peak is the target's own maximum."""
+def psnr(pred, gt, peak=None):
+    """The reference's PSNR: 20 log10(peak / rmse); the peak is the target's own maximum unless given."""
     mse = torch.mean((pred.double() - gt.double()) ** 2)
-    return finite_or_none(20 * torch.log10(gt.double().max() / torch.sqrt(mse)))
+    return finite_or_none(20 * torch.log10((gt.double().max() if peak is None else peak) / torch.sqrt(mse)))
 
 
 def psnr_null_reason(pred, gt):
-    """Why psnr(pred, gt) is None: "identical" (no error: infinite), else "no signal" (the peak, the
-    reference's maximum, is 0 or below: no ratio to take)."""
+    """Why psnr(pred, gt) is None: "identical" (infinite), else "no signal" (the reference's peak is <= 0)."""
     return "identical" if torch.equal(pred.double(), gt.double()) else "no signal"
 
 
@@ -41,12 +40,9 @@ def _gaussian_window(size=11, sigma=1.5):
 
 
 def ssim_ref(pred, gt):
-    """The SSIM variant behind Table 1 (not the textbook one, see docs/fidelity.md).
-
-    The reference permutes (C, H, W) to (W, C, H), so its grouped convolution sees W "channels" of
-    C x H planes; 11 x 11 Gaussian window (sigma 1.5), zero padding 5, stride 3, and constants
-    C1 = 0.01^2, C2 = 0.03^2 applied to 0..255 values (so they are nearly zero).
-    """
+    """The SSIM variant behind Table 1 (not the textbook one, see docs/fidelity.md). The reference permutes
+    (C, H, W) to (W, C, H), so its grouped convolution sees W "channels" of C x H planes; 11 x 11 Gaussian
+    window (sigma 1.5), zero padding 5, stride 3, C1 = 0.01^2, C2 = 0.03^2 on 0..255 values (nearly zero)."""
     img1 = pred.float().permute(2, 0, 1).unsqueeze(0)
     img2 = gt.float().permute(2, 0, 1).unsqueeze(0)
     channels = img1.shape[1]
@@ -57,9 +53,7 @@ def ssim_ref(pred, gt):
 
     mu1, mu2 = conv(img1), conv(img2)
     mu1_sq, mu2_sq, mu12 = mu1 * mu1, mu2 * mu2, mu1 * mu2
-    s1 = conv(img1 * img1) - mu1_sq
-    s2 = conv(img2 * img2) - mu2_sq
-    s12 = conv(img1 * img2) - mu12
+    s1, s2, s12 = conv(img1 * img1) - mu1_sq, conv(img2 * img2) - mu2_sq, conv(img1 * img2) - mu12
     c1, c2 = 0.01 ** 2, 0.03 ** 2
     ssim_map = ((2 * mu12 + c1) * (2 * s12 + c2)) / ((mu1_sq + mu2_sq + c1) * (s1 + s2 + c2))
     return finite_or_none(ssim_map.mean())
@@ -71,9 +65,7 @@ SSIM_PAD = 5  # the 11 x 11 window's half width: the Gaussian's reach (truncate 
 
 
 def ssim(pred, gt, data_range=255.0):
-    """Textbook SSIM (scikit-image: Gaussian window sigma 1.5, population covariance).
-
-    None where the image is smaller than the 11 x 11 window."""
+    """Textbook SSIM (scikit-image: Gaussian window sigma 1.5, population covariance); None below 11 x 11."""
     from skimage.metrics import structural_similarity
 
     if min(gt.shape[1:]) < 11:
@@ -87,11 +79,9 @@ def ssim(pred, gt, data_range=255.0):
 
 
 def _ssim_in_bands(pred, gt, data_range):
-    """ssim() of a large image in bounded memory: scikit-image holds about 20 float64 copies of a channel
-    (and the caller's float64 copies of all channels), 55 bytes per value. Here one channel and
-    SSIM_BAND_ROWS rows at a time, each band with SSIM_PAD rows of context either side: the Gaussian
-    reaches SSIM_PAD rows, so the band's SSIM map equals the whole image's on its rows exactly; only the
-    summation order of the mean differs (last bits)."""
+    """ssim() of a large image in bounded memory (scikit-image holds ~20 float64 copies of a channel): one
+    channel and SSIM_BAND_ROWS rows at a time, with SSIM_PAD rows of context either side, the Gaussian's
+    reach, so each band's SSIM map equals the whole image's exactly; only the mean's summation order differs."""
     from skimage.metrics import structural_similarity
 
     c, h, w = gt.shape
@@ -113,14 +103,10 @@ def _ssim_in_bands(pred, gt, data_range):
 class Lpips:
     """LPIPS (AlexNet, v0.1) with the reference's per-image min-max to [-1, 1].
 
-    Built with the reference's random draws whether or not the backbone's weights are here:
-    torchvision's AlexNet is constructed (its init draws), then LPIPS's linear layers (their init
-    draws, then their weights, shipped in the lpips package), and only then are AlexNet's pretrained
-    weights loaded from torchvision's download cache, where an online run would have downloaded
-    them between the two. So the model's initial weights, drawn next, are those of an online run
-    (protocol.md, "Training"). Without the weights (no network) `available` is False, one warning
-    names the file to place, and `__call__` gives None.
-    """
+    Built with an online run's random draws whether or not AlexNet's weights are here: AlexNet's and
+    LPIPS's init draws first, then the weights from torchvision's cache, so the model drawn next starts
+    as an online run's (protocol.md, "Training"). Without them `available` is False, one warning names
+    the file to place, and `__call__` gives None."""
     WEIGHTS = "alexnet-owt-7be5be79.pth"
 
     def __init__(self, device="cpu", pnet_rand=False, log=None):
@@ -157,8 +143,7 @@ class Lpips:
 
     @staticmethod
     def _backbone_state(trunk, state):
-        """torchvision's AlexNet state dict (features.N.*) as LPIPS's trunk names it (sliceK.N.*): the
-        trunk's slices hold the same modules as AlexNet's `features`, under the same indices N."""
+        """torchvision's AlexNet state dict (features.N.*) as LPIPS's trunk names it (sliceK.N.*, same N)."""
         return {k: state[f"features.{k.split('.', 1)[1]}"] for k in trunk.state_dict()}
 
     def _warn(self, reason, log):
@@ -208,10 +193,8 @@ def si_snr(pred, target):
 
 def audio_metrics(pred, target):
     """SNR, SI-SNR and PSNR (peak = max |s| of the target) of a waveform reconstruction."""
-    mse = torch.mean((pred.double() - target.double()) ** 2)
-    peak = target.double().abs().max()
     return {"snr": snr(pred, target), "si_snr": si_snr(pred, target),
-            "psnr": finite_or_none(20 * torch.log10(peak / torch.sqrt(mse)))}
+            "psnr": psnr(pred, target, target.double().abs().max())}
 
 
 def video_metrics(pred, target, data_range=255.0):
@@ -240,8 +223,7 @@ def _main(argv=None):
         test = (test.double() - test_nominal.lo) * (nominal.span / test_nominal.span) + nominal.lo
         print(f"note: {args.test} holds {test_nominal.levels:.0f} levels and {args.ref} {nominal.levels:.0f}: "
               f"compared in the reference's units (test x {nominal.span:g} / {test_nominal.span:g})", file=sys.stderr)
-    lp = Lpips() if args.lpips else None
-    out = image_metrics(test, ref, nominal.span, lp)
+    out = image_metrics(test, ref, nominal.span, Lpips() if args.lpips else None)
     if out["psnr"] is None:
         out["psnr_null"] = psnr_null_reason(test, ref)
         print(f"note: psnr is null: " + ("the images are identical" if out["psnr_null"] == "identical" else

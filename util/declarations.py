@@ -1,18 +1,14 @@
-"""Every main.py option and every named table, declared once as plain data (no torch, no project import).
-
-opt.py derives the parser, the ranges (RULES), the roles (ROLES) and the kinds args.json is checked
-against from OPTIONS; the help lists the tables below. The torch classes keep their own code
-(components/sympower.py, models.MODELS, components/signals.py's MODALITIES, trainer/schedule.py) and
-tests/test_declarations.py holds their names and defaults equal to these.
-
-Adding an option is one Option in OPTIONS, in its help section, then its use (args.<name>):
+"""Every main.py option and named table, declared once as plain data (no torch, no project import): opt.py
+derives the parser, ranges (RULES), roles (ROLES) and args.json's kinds from OPTIONS; the torch classes keep
+their own tables (components/sympower.py, models.MODELS, components/signals.py, trainer/schedule.py), which
+tests/test_declarations.py holds equal to these. Adding an option is one Option in its help section, then its
+use (args.<name>):
 
     Option("weight_decay", "float", 0.0, "fit", "training", "Adam's weight decay", _between(0, 1)),
 
-kind: int, float, str, flag (off by default) or rows ('auto' or a count >= 0). role: fit (what a run
-fits: a resume keeps it, a checkpoint must match it), run (how it runs: a resume may change it) or
-display (what is recorded and where). rule: (test, what it must be) for a number; None always passes.
-In a help text, {run} stands for the list of the run options.
+kind: int, float, str, flag (off by default) or rows ('auto' or a count >= 0). role: fit (a resume keeps it,
+a checkpoint must match it), run (a resume may change it) or display (what is recorded and where). rule:
+(test, what it must be) for a number; None always passes. In a help text, {run} stands for the run options.
 """
 from typing import NamedTuple
 

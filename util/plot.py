@@ -36,9 +36,8 @@ MAX_ROWS = 4
 
 
 def level_bins(data, max_bins=256):
-    """Histogram bins that match the data's levels, so no bin is empty between two filled ones (no
-    combs): integer-valued data (8- or 16-bit images) get one bin per level, or an equal number of
-    levels per bin when there are more than max_bins levels; other data max_bins equal bins.
+    """Histogram bins that match the data's levels, so no bin is empty between two filled ones (no combs):
+    integer data get a whole number of levels per bin (at most max_bins), other data max_bins equal bins.
     Returns (centres, edges) in data units, float64 numpy arrays."""
     x = data.detach().flatten().double()
     lo, hi = float(x.min()), float(x.max())
@@ -51,9 +50,8 @@ def level_bins(data, max_bins=256):
 
 
 def transform_histograms(data, tf):
-    """The data's histogram on level_bins and the same counts on the transformed axis: each bin moves
-    where the transform takes it (the transforms are monotone), its edges half-way between the
-    transformed centres. Returns (counts, edges before, edges after), numpy arrays."""
+    """The data's histogram on level_bins and the same counts on the transformed axis (the transforms are
+    monotone), edges half-way between the transformed centres. Returns (counts, edges before, edges after)."""
     x = data.detach().flatten().double().cpu().numpy()
     centres, edges = level_bins(data)
     counts, _ = np.histogram(x, bins=edges)
@@ -85,12 +83,10 @@ def transform_figure(rows, row_name):
         left, right = float(p.get("left") or 0.0), float(p.get("right") or 0.0)
         med = float(data.detach().flatten().double().median())
         med_y = float(y.detach().flatten().double().median())
-        levels = bool((data == data.round()).all())
-        unit = " (levels)" if levels else ""
-        ax_before.stairs(_density(counts, before), before, fill=True, color="0.45")
-        ax_before.axvline(med, color="tab:green", ls="--", lw=1, label=f"median {med:.4g}")
-        ax_after.stairs(_density(counts, after), after, fill=True, color=colour(row_name))  # the transform's
-        ax_after.axvline(med_y, color="tab:green", ls="--", lw=1, label=f"median {med_y:.4g}")
+        unit = " (levels)" if bool((data == data.round()).all()) else ""
+        for ax, edges, m, c in ((ax_before, before, med, "0.45"), (ax_after, after, med_y, colour(row_name))):
+            ax.stairs(_density(counts, edges), edges, fill=True, color=c)
+            ax.axvline(m, color="tab:green", ls="--", lw=1, label=f"median {m:.4g}")
         grid = torch.linspace(lo - left, hi + right, 512, dtype=torch.float64)
         ax_curve.plot(grid.numpy(), tf.forward(grid).double().numpy(), color=colour(row_name))
         ax_curve.plot([med], [float(tf.forward(torch.tensor([med], dtype=torch.float64))[0])], "o",
@@ -102,16 +98,11 @@ def transform_figure(rows, row_name):
             if right > 0:
                 ax.axvspan(hi, hi + right, color="tab:purple", alpha=0.3, lw=0)
                 ax.axvline(hi + right, color="tab:purple", lw=1, label=f"max + R (R {right:.3g})")
-        ax_before.set_title(f"{name}: data")
-        ax_before.set_xlabel("data value" + unit)
-        ax_before.set_ylabel("density")
-        ax_after.set_title(f"after {row_name}")
-        ax_after.set_xlabel("transformed value (the network's target)")
-        ax_after.set_ylabel("density")
-        ax_curve.set_title(", ".join(f"{k} {v:.3g}" for k, v in p.items()
-                                     if k in ("gamma", "left", "right", "lmbda") and v is not None) or tf.name)
-        ax_curve.set_xlabel("data value" + unit)
-        ax_curve.set_ylabel("transformed value")
+        ax_before.set(title=f"{name}: data", xlabel="data value" + unit, ylabel="density")
+        ax_after.set(title=f"after {row_name}", xlabel="transformed value (the network's target)", ylabel="density")
+        ax_curve.set(title=", ".join(f"{k} {v:.3g}" for k, v in p.items()
+                                     if k in ("gamma", "left", "right", "lmbda") and v is not None) or tf.name,
+                     xlabel="data value" + unit, ylabel="transformed value")
         for ax in (ax_before, ax_after, ax_curve):
             ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -126,9 +117,8 @@ def draw_curves(ax, title, series, styles, ylabel):
         ax.plot(c["epochs"], c["mean"], marker="o" if len(c["epochs"]) < 12 else None, ms=3, label=c["label"],
                 color=colour, ls=ls)
         if c["std"] is not None:
-            lo = [m - sd for m, sd in zip(c["mean"], c["std"])]
-            hi = [m + sd for m, sd in zip(c["mean"], c["std"])]
-            ax.fill_between(c["epochs"], lo, hi, color=colour, alpha=0.2, linewidth=0)
+            ax.fill_between(c["epochs"], [m - sd for m, sd in zip(c["mean"], c["std"])],
+                            [m + sd for m, sd in zip(c["mean"], c["std"])], color=colour, alpha=0.2, linewidth=0)
         if c.get("paper"):
             ax.plot(list(c["paper"]), list(c["paper"].values()), "x", color=colour, ms=9, mew=2)
     handles, _ = ax.get_legend_handles_labels()
@@ -137,8 +127,7 @@ def draw_curves(ax, title, series, styles, ylabel):
     if any(c.get("paper") for c in series):
         handles.append(Line2D([], [], ls="", marker="x", color="0.3", mew=2, label="the paper's value"))
     ax.set_title(textwrap.fill(title, 72), fontsize=9)  # a long data path must not run off the figure
-    ax.set_xlabel("epoch")
-    ax.set_ylabel(ylabel)
+    ax.set(xlabel="epoch", ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, fontsize=7)
 
@@ -191,9 +180,8 @@ def summary_figure(panels, ylabel, metric_label):
 
 
 def why_figure(rows, metric_label):
-    """rows: [(title, comparison)]: a line of axes per compared row, one per attribute it records per
-    image: its per-image Δ against the attribute, each point named by its image, Spearman's rho and its
-    permutation p in the title. Returns the figure."""
+    """rows: [(title, comparison)]: a line per compared row, an axis per attribute: per-image Δ against it,
+    each point named by its image, Spearman's rho and its permutation p in the title. Returns the figure."""
     cols = max(len(c["correlations"]) for _, c in rows)
     fig, axes = plt.subplots(len(rows), cols, squeeze=False, figsize=(3.6 * cols, 3.4 * len(rows)))
     for (title, c), line in zip(rows, axes):
@@ -214,8 +202,7 @@ def why_figure(rows, metric_label):
 
 
 def save_figure(fig, out_path, dpi=110):
-    """A figure in the format OUT's suffix names (`python summarize.py LOG --plot OUT.png`, `python -m
-    components.transform PATH --plot OUT.png`)."""
+    """A figure in the format OUT's suffix names (summarize.py's and components.transform's --plot)."""
     fmt = plot_format(out_path)
     write_output(out_path, lambda f: fig.savefig(f, format=fmt, dpi=dpi), mode="wb")
     plt.close(fig)

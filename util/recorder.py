@@ -33,27 +33,20 @@ def write_failed(folder, reason):
 
 class Recorder:
     """samples: {name: {epoch(str): {metric: value or None}}}; attributes: {name: {std, skew, range}};
-    shapes: {name: the signal's shape, e.g. [3, 512, 512]} (what the summariser's --paper checks);
-    error_scale: {name: the top of its error maps' colour scale} (images; the same in every run).
-    results.json also names the run's learning-rate schedule and loss (--lr_schedule, --loss; one written
-    before an option existed has none, and ran the published decay and mse)."""
+    shapes: {name: [3, 512, 512]} (the summariser's --paper checks them); error_scale: {name: its error
+    maps' scale top}. results.json also names --lr_schedule and --loss (older ones ran decay and mse)."""
 
     def __init__(self, num_epochs, lr_schedule, loss):
         self.num_epochs, self.lr_schedule, self.loss = num_epochs, lr_schedule, loss
-        self.samples = {}
-        self.attributes = {}
-        self.shapes = {}
-        self.error_scale = {}
-        self.finished = []
-        self.time_s = 0.0
+        self.samples, self.attributes, self.shapes, self.error_scale = {}, {}, {}, {}
+        self.finished, self.time_s = [], 0.0
 
     def record(self, name, epoch, metrics):
         """Metrics of one sample at one epoch; anything not finite becomes None (null), never NaN."""
-        self.samples.setdefault(name, {})[str(epoch)] = {k: _clean(v) for k, v in metrics.items()}
+        self.samples.setdefault(name, {})[str(epoch)] = clean_metrics(metrics)
 
     def describe(self, name, attributes, shape, error_scale=None):
-        """One sample's shape, Table 1's Attributes (std, skew, range) of its transformed data, and its
-        error maps' scale (None: it has none)."""
+        """One sample's shape, Table 1's Attributes of its transformed data, its error maps' scale (or None)."""
         self.attributes[name] = attributes
         self.shapes[name] = list(shape)
         if error_scale is not None:

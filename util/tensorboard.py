@@ -40,7 +40,7 @@ ERROR_TOP, ERROR_DECADES = 0.25, 3
 
 
 def error_scale(span):
-    """The top of a sample's error-map scale, in the signal's units: ERROR_TOP of its nominal span."""
+    """The top of a sample's error-map scale, in the signal's units."""
     return ERROR_TOP * span
 
 
@@ -58,9 +58,8 @@ def error_fraction(err, top):
 
 
 def error_map(err, top, unit="levels", psnr=None):
-    """An error map (H, W) in signal units on the fixed log colour scale error_fraction(., top), with a
-    colour bar labelled in `unit`, the map's own maximum marked on it (blue), and a caption with the
-    scale and the map's PSNR: RGB (3, H', W') in [0, 1]."""
+    """An error map (H, W) on the log scale error_fraction(., top), with a colour bar in `unit` marking the
+    map's maximum (blue) and a caption with its PSNR: RGB (3, H', W') in [0, 1]."""
     import numpy as np
     import torch
     from PIL import Image, ImageDraw, ImageFont
@@ -92,18 +91,13 @@ def error_map(err, top, unit="levels", psnr=None):
 # ---- the command that shows a log folder ------------------------------------------------------------
 
 # TensorBoard keeps 10 images per tag unless told (and in 2.21 `images=0` keeps none): the command keeps
-# at least this many, and more where a run logged more epochs (each log epoch's images, and step 0's).
+# at least this many, and more where a run logged more epochs (every log_epoch-th, the last, and step 0).
 IMAGES_KEPT = 100
-
-
-def log_epochs(num_epochs, log_epoch):
-    """How many epochs a run logs: every log_epoch-th, and the last."""
-    return num_epochs // log_epoch + (num_epochs % log_epoch != 0)
 
 
 def tensorboard_command(logdir, run_args=()):
     """The command that shows `logdir` with every image its runs logged; run_args: their args.json."""
-    counts = [log_epochs(a["num_epochs"], a["log_epoch"]) + 1 for a in run_args
+    counts = [-(-a["num_epochs"] // a["log_epoch"]) + 1 for a in run_args
               if isinstance(a.get("num_epochs"), int) and isinstance(a.get("log_epoch"), int) and a["log_epoch"] > 0]
     return f"tensorboard --logdir {shlex.quote(str(logdir))} --samples_per_plugin images={max([IMAGES_KEPT, *counts])}"
 
@@ -122,9 +116,8 @@ def make_writer(folder):
 
 
 def _quiet_writer_errors(args):
-    """The writer's own thread stops on an OSError (a full disk) and the writer raises it again in the
-    main thread at its next call, where the entry point reports it in one line: the thread's traceback
-    would come first and say nothing more."""
+    """The writer's thread stops on an OSError (a full disk), which the writer raises again in the main
+    thread, where the entry point reports it in one line: the thread's traceback would say nothing more."""
     from tensorboard.summary.writer.event_file_writer import _AsyncWriterThread
 
     if isinstance(args.thread, _AsyncWriterThread) and issubclass(args.exc_type, OSError):
@@ -145,9 +138,8 @@ def _ordered_metrics(keys):
 
 
 def write_means(writer, means):
-    """The image means of every logged epoch ({epoch: {metric: value}}, util.recorder's mean()) as
-    mean/eval/<metric>. Written once every sample has logged (a folder fits its samples one after
-    another); TensorBoard orders the steps itself. Returns the tags written."""
+    """The image means of every logged epoch ({epoch: {metric: value}}, Recorder.mean()) as mean/eval/<metric>,
+    once every sample has logged (TensorBoard orders the steps). Returns the tags written."""
     tags = set()
     for epoch, row in means.items():
         for k, v in row.items():
@@ -172,15 +164,10 @@ def _metric_name(tag):
 
 
 def hparam_columns(args, domains, shown):
-    """[(option, column name, value, discrete domain or None)] in HParams order: of the options in
-    `shown` (the caller's: those that change what a run fits, opt.ROLES), HPARAM_FIRST's, then the
-    others alphabetically. A free string (a path) has no discrete domain and no column: TensorBoard warns
-    about a string column without one, and the run's name already says where it is. `set` is the
-    parameter set without its seed (run.py --seeds tags a run <set>_seed<N>), so the seeds of one set
-    group. `domains`: {option: the names it can take} for
-    the options whose values come from the project's tables (the caller's: this layer knows none);
-    `set` gets every parameter set named there and this run's own; `seed` (a string) every seed named
-    there (a sweep's) and this run's own."""
+    """[(option, column name, value, discrete domain or None)] of the options in `shown` (opt.ROLES' fit),
+    HPARAM_FIRST's first, then the others alphabetically. A free string (a path) has no column: TensorBoard
+    warns about a string column without a domain. `set` is the parameter set without its seed (run.py --seeds
+    tags <set>_seed<N>), so a set's seeds group. `domains`: {option: the names it can take} (the caller's)."""
     from util.folders import seed_free_tag
 
     choices = {k: list(v) for k, v in domains.items()}
@@ -208,11 +195,10 @@ HPARAM_METRICS_SKIP = {"mse"}  # the loss in each transform's own domain: not a 
 
 
 def write_layout(writer, mean_tags):
-    """The Custom Scalars tab: the image means first (one chart per metric, every run a line), then each
-    metric of every image of every run in one chart (Time Series gives each image its own)."""
+    """The Custom Scalars tab: a chart per metric of the image means (every run a line), then one of every
+    image of every run (Time Series gives each image its own)."""
     import re
 
-    mean_tags = [t for t in mean_tags if t.split("/")[-1] not in map(metric_tag, HPARAM_METRICS_SKIP)]
     metrics = [t.split("/")[-1] for t in mean_tags]
     writer.add_custom_scalars({
         "mean over images (every run)": {m: ["Multiline", [f"^{re.escape(t)}$"]] for m, t in zip(metrics, mean_tags)},
@@ -221,19 +207,14 @@ def write_layout(writer, mean_tags):
 
 
 def write_hparams(writer, args, means, domains, shown, images=()):
-    """The run's options and image-mean metrics in TensorBoard's HParams tab (a whole sweep compares
-    there), written into the run's own events file so that every run is one row.
-
-    The configuration is declared (each column's type and domain, the metrics), so TensorBoard shows
-    the columns in HPARAM_FIRST's order: it sorts them by name, hence the numbered names (the column
-    shows the plain one). The metrics are mean/eval/<metric>: the table shows the last epoch's value
-    and "show metrics" draws each run's curve; after them each image's (`images`) final PSNR."""
+    """The run's options and image means in the HParams tab, in the run's own events file (a row per run).
+    TensorBoard sorts the declared columns by name, hence the numbered names (shown plain) that keep
+    HPARAM_FIRST's order. After the means, each image's (`images`) PSNR."""
     from tensorboard.compat.proto.summary_pb2 import Summary
     from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 
-    tags = write_means(writer, means)
+    tags = [t for t in write_means(writer, means) if t.split("/")[-1] not in map(metric_tag, HPARAM_METRICS_SKIP)]
     write_layout(writer, tags)
-    tags = [t for t in tags if t.split("/")[-1] not in map(metric_tag, HPARAM_METRICS_SKIP)]
     tags += [f"{name}/eval/psnr" for name in images]
     run_name = os.path.basename(os.path.normpath(writer.get_logdir()))  # the table's Trial ID
     infos, start = [], plugin_data_pb2.SessionStartInfo(group_name=run_name)

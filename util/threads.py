@@ -1,8 +1,7 @@
-"""Threads for a process on a shared machine (docs/performance.md, "Beside other work"): the cores it
-may use (affinity, cgroup quota); OpenMP's passive wait (a waiting thread sleeps instead of spinning on
-time slices its team needs) once the load keeps half of them busy, else OpenMP's default. OpenMP reads
-OMP_WAIT_POLICY once, when torch loads it: entry points call apply() first. The environment's
-OMP_NUM_THREADS and OMP_WAIT_POLICY win. Torch-free."""
+"""Threads on a shared machine (docs/performance.md, "Beside other work"): the usable cores (affinity, cgroup
+quota); OpenMP's passive wait (a waiting thread sleeps, not spinning on its team's time slices) once the load
+keeps half of them busy. OpenMP reads OMP_WAIT_POLICY once, when torch loads it: entry points call apply()
+first. The environment's OMP_NUM_THREADS and OMP_WAIT_POLICY win. Torch-free."""
 import math
 import os
 import sys
