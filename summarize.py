@@ -679,7 +679,7 @@ def parse(argv):
             from util.plot import plot_format  # (imports torch: only when a plot is asked for)
 
             plot_format(out, option)  # a suffix no backend writes is refused before the table, not after it
-    args.tie = paired.default_tie(args.metric) if args.tie is None else args.tie
+    args.tie = paired.TIES.get(args.metric, paired.TIE_OTHER) if args.tie is None else args.tie
     return args
 
 
