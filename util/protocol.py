@@ -1,8 +1,5 @@
-"""A run's protocol: what moves its numbers besides its parameter set and its seed (schedule, lr,
-epochs, backbone, omegas, batch, data), read from its args.json. The summariser never averages runs
-of two protocols into one row, pairs a comparison only within one, and prints the protocol of its
-runs under every table (`card`).
-
+"""A run's protocol: what moves its numbers besides its parameter set and seed, read from args.json.
+The summariser never averages or pairs runs of two protocols, and prints the card under every table.
 A run folder written before an option existed ran with that option's PAST value.
 """
 import os
@@ -47,25 +44,20 @@ def of(args):
     return tuple(out)
 
 
-def _shown(k, v):
-    return v if k == "lr_schedule" else f"{dict(FIELDS)[k]} {v}"
-
-
 def bracketed(by_set):
-    """The fields that name rows (`sym_power [constant, lr 5e-4]`): those in which some parameter
-    set's runs differ (by_set: {set: [protocol]}). Differences between sets (a backbone experiment's
-    models) are the sets' own and name nothing."""
+    """The fields that name rows: those in which some set's runs differ (by_set: {set: [protocol]});
+    differences between sets (a backbone experiment's models) are the sets' own."""
     return [k for i, (k, _) in enumerate(FIELDS) if any(len({p[i][1] for p in ps}) > 1 for ps in by_set.values())]
 
 
 def label(proto, fields):
     """The bracket that names a protocol's row: its values of `fields` ("" for none)."""
-    return ", ".join(_shown(k, v) for k, v in proto if k in fields)
+    return ", ".join(v if k == "lr_schedule" else f"{dict(FIELDS)[k]} {v}" for k, v in proto if k in fields)
 
 
 def card(by_row, fields=(), samples=(), ssim=SSIM_VARIANT):
-    """The line under a table (by_row: {row name: protocol}): each field's one value, or its values
-    (named in the rows' brackets where `fields` holds it, else with the rows that ran each)."""
+    """The line under a table (by_row: {row name: protocol}): each field's value, or its values with
+    the rows that ran each (only the values where `fields` names them in the rows' brackets)."""
     parts = []
     for i, (k, name) in enumerate(FIELDS):
         values = {}
