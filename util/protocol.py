@@ -26,7 +26,7 @@ def _value(v):
     return str(v)
 
 
-def _data(path):
+def data_name(path):
     """The data a run fitted, as its folder or file: the last two parts of --input_path."""
     if not isinstance(path, str) or not path:
         return "?"
@@ -40,7 +40,7 @@ def of(args):
         v = args.get(k, PAST.get(k))
         if k == "batch_size" and v is None and args.get("signal_type", "image") != "video":
             v = "full"  # images and audio fit every coordinate each step
-        out.append((k, _data(v) if k == "input_path" else _value(v)))
+        out.append((k, data_name(v) if k == "input_path" else _value(v)))
     return tuple(out)
 
 
@@ -51,8 +51,9 @@ def bracketed(by_set):
 
 
 def label(proto, fields):
-    """The bracket that names a protocol's row: its values of `fields` ("" for none)."""
-    return ", ".join(v if k == "lr_schedule" else f"{dict(FIELDS)[k]} {v}" for k, v in proto if k in fields)
+    """The bracket that names a protocol's row: ` [constant, lr 5e-4]`, its values of `fields` ("" for none)."""
+    shown = ", ".join(v if k == "lr_schedule" else f"{dict(FIELDS)[k]} {v}" for k, v in proto if k in fields)
+    return f" [{shown}]" if shown else ""
 
 
 def card(by_row, fields=(), samples=(), ssim=SSIM_VARIANT):
