@@ -215,14 +215,6 @@ def _row_cells(name, row, ref, epochs, columns, attrs):
     return cells + [SOURCES[done[0]["source"] if done else row["unfinished"][0]["source"]][0], md_cell(_status(row))]
 
 
-def _header(epochs, columns):
-    head = ["Trans.", "STD", "Skew", "Range"]
-    for e in epochs:
-        label = f"{int(e) / 1000:g}k" if int(e) >= 500 and int(e) % 500 == 0 else e
-        head += [f"{label} {name}" for _, name, _ in columns]
-    return head + ["Source", "Runs"]
-
-
 def _notes(rows, names, order, paper, why_not, image):
     """The lines under a table: sources, what ± means, the paper's numbers and why a row has none."""
     lines, sources = [], {k[1] for k in rows}
@@ -248,13 +240,12 @@ def _notes(rows, names, order, paper, why_not, image):
     return lines
 
 
-def protocol_card(rows, names, ssim=False, fields=None):
+def protocol_card(rows, names, fields, ssim=False):
     """The protocol line under a table of `rows` (fields: those its row names bracket)."""
     runs = [r for row in rows.values() for r in row["runs"] + row["unfinished"]]
     samples = {n for r in runs if r["results"] for n in r["results"].get("samples", {})}
     variant = protocol.SSIM_VARIANT + ("; textbook SSIM beside it" if ssim else "")
-    return protocol.card({names[k]: k[2] for k in rows}, _bracketed(rows) if fields is None else fields, samples,
-                         variant)
+    return protocol.card({names[k]: k[2] for k in rows}, fields, samples, variant)
 
 
 def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None, image=None):
@@ -268,14 +259,18 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None, im
         last = {max(r["results"]["mean"], key=int) for r in chosen if r["results"].get("mean")}
         epochs = sorted(({e for e in TABLE1_EPOCHS if e in avail} or set(avail)) | last, key=int)
     columns = _columns(chosen, ssim, lpips)
-    head = _header(epochs, columns)
+    head = ["Trans.", "STD", "Skew", "Range"]
+    for e in epochs:
+        label = f"{int(e) / 1000:g}k" if int(e) >= 500 and int(e) % 500 == 0 else e
+        head += [f"{label} {name}" for _, name, _ in columns]
+    head += ["Source", "Runs"]
     title = md_cell(experiment) + (f": image {md_cell(image)}" if image else "")
     lines = [f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for key in order:
         cells = _row_cells(names[key], rows[key], paper.get(key, {}), epochs, columns, (data_attrs or {}).get(key))
         lines.append("| " + " | ".join(cells) + " |")
     lines += _notes(rows, names, order, paper, why_not, image)
-    lines += ["", protocol_card(rows, names, ssim)]
+    lines += ["", protocol_card(rows, names, _bracketed(rows), ssim)]
     return "\n".join(lines) + "\n"
 
 
