@@ -5,12 +5,12 @@
                               [--baseline scale_1.0 [--tie 0.05] [--json OUT.json] [--why why.png]]
     python summarize.py LOG_DIR LOG_DIR ... --baseline scale_1.0   (one experiment on several image sets)
 
-LOG_DIR is one experiment's folder, a whole log/ (one table per experiment), the authors' released runs
-or what `main.py --eval_ckpt` decoded from them. One row per parameter set, source and protocol (runs of
-two protocols, util/protocol.py, are never averaged into one row); a cell is the mean over seeds of the
-image-averaged value +- its standard deviation over seeds; unfinished or failed runs are shown as such,
-never averaged in. --baseline ROW adds the paired comparison (util/paired.py). docs/views.md has the rest.
+LOG_DIR: an experiment's folder, a whole log/, the authors' released runs or their decoded checkpoints.
+One row per parameter set, source and protocol (util/protocol.py); a cell is the mean over seeds +- their
+standard deviation; unfinished or failed runs are shown as such, never averaged in. --baseline ROW adds
+the paired comparison (util/paired.py). docs/views.md has the rest.
 """
+import glob
 import json
 import math
 import os
@@ -20,7 +20,7 @@ from opt import check_kinds, group_options
 from util.cli import Parser
 from util.errors import InputError, OptionError, UserError, exit_code_for
 from util.lock import writer
-from util.readers import EPOCH, md_cell, read_sweep
+from util.readers import EPOCH, md_cell, read_checkpoint, read_sweep
 from util import paired, protocol, threads
 from util.folders import SOURCES, load_runs
 
@@ -48,8 +48,7 @@ def key_of(run):
 
 
 def pick(runs):
-    """Rows of the table, keyed by key_of: per seed the newest complete run ("runs"), the newest run
-    of each seed that has no complete one ("unfinished"), and how many runs there were ("n")."""
+    """{key_of: per seed the newest complete run ("runs") or else newest run ("unfinished"), "n" runs}."""
     grouped = {}
     for r in runs:
         grouped.setdefault(key_of(r), {}).setdefault(r["seed"], []).append(r)
@@ -64,22 +63,13 @@ def pick(runs):
     return rows
 
 
-def _bracketed(rows):
-    """The protocol fields that name rows: util.protocol.bracketed of these rows."""
-    return protocol.bracketed({s: [k[2] for k in rows if k[0] == s] for s, _, _ in rows})
-
-
-def row_names(rows):
-    """{row key: its name}: the parameter set, with the protocol in brackets where a set ran under
-    several (`sym_power [constant, lr 5e-4]`), and the source where the table has several."""
-    fields, several = _bracketed(rows), len({k[1] for k in rows}) > 1
-    return {k: k[0] + protocol.label(k[2], fields) + (f" ({SOURCES[k[1]][0]})" if several else "") for k in rows}
-
-
 def table_rows(runs):
-    """pick()'s rows, their names and their keys in order: sets in the sweep's order (sweep.json), else
-    Table 1's, then alphabetically; sources in SOURCES' order; a set's protocols as their options sort."""
+    """pick()'s rows; their names: the set, its protocol in brackets where it ran several (the bracketed
+    fields), the source where the table has several; their keys in the sweep's order, else Table 1's."""
     rows = pick(runs)
+    fields = protocol.bracketed({s: [k[2] for k in rows if k[0] == s] for s, _, _ in rows})
+    several = len({k[1] for k in rows}) > 1
+    names = {k: k[0] + protocol.label(k[2], fields) + (f" ({SOURCES[k[1]][0]})" if several else "") for k in rows}
     try:
         sweep = read_sweep(os.path.dirname(runs[0]["folder"]))
     except InputError:  # a sweep.json that cannot be read orders nothing
@@ -90,7 +80,7 @@ def table_rows(runs):
             known = tuple(json.load(f)["rows"])
     order = sorted(rows, key=lambda k: (known.index(k[0]) if k[0] in known else len(known), k[0],
                                         list(SOURCES).index(k[1]), k[2]))
-    return rows, row_names(rows), order
+    return rows, names, order, fields
 
 
 def _unfinished(run):
@@ -120,17 +110,16 @@ def _status(row):
 
 
 def seed_stats(values):
-    """Mean and standard deviation (n - 1) over seeds of the finite values: (mean, std or None, n)."""
+    """Mean and standard deviation (n - 1) over seeds of the finite values: (mean, std or None)."""
     v = [x for x in values if x is not None and math.isfinite(x)]
     if not v:
-        return None, None, 0
+        return None, None
     m = sum(v) / len(v)
-    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else None
-    return m, sd, len(v)
+    return m, math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else None
 
 
 def _cell(values, paper=None, digits=2):
-    m, sd, _ = seed_stats(values)
+    m, sd = seed_stats(values)
     if m is None:
         return "n/a"
     s = f"{m:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd is not None else "")
@@ -140,8 +129,7 @@ def _cell(values, paper=None, digits=2):
 
 
 def table1_mismatch(run, row):
-    """Why a run is not in Table 1's setting for `row` (the first requirement it fails), or None. The
-    published code's logs record no image size (they fitted the authors' DIV2K test folder as it is)."""
+    """The first requirement of Table 1's setting for `row` a run fails, or None (published logs record no size)."""
     from opt import row_options
 
     args, res = run["args"], run["results"]
@@ -199,8 +187,7 @@ def _columns(chosen, ssim, lpips):
 
 
 def _row_cells(name, row, ref, epochs, columns, attrs):
-    """One markdown row: the row's name, its Attributes and each epoch's metrics (mean ± std over
-    seeds, the paper's number beside where `ref` has one), its source and status."""
+    """One markdown row: name, Attributes, each epoch's mean ± std over seeds [paper's], source, status."""
     done = row["runs"]
     cells = [md_cell(name)]  # names and messages are data: escaped, never markup
     attrs = [r["results"].get("attributes") or attrs or {} for r in done]
@@ -251,7 +238,7 @@ def protocol_card(rows, names, fields, ssim=False):
 def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None, image=None):
     """One experiment's Table 1 as markdown, its protocol card under it. data_attrs: {row key: attributes}
     from --data for rows whose runs store none; image: that image's values instead of the means."""
-    rows, names, order = table_rows(runs)
+    rows, names, order, fields = table_rows(runs)
     paper, why_not = paper_numbers(rows, image) if show_paper else ({}, {})
     chosen = [r for row in rows.values() for r in row["runs"]]
     avail = sorted({e for r in chosen for e in r["results"].get("mean", {})}, key=int)
@@ -270,7 +257,7 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None, im
         cells = _row_cells(names[key], rows[key], paper.get(key, {}), epochs, columns, (data_attrs or {}).get(key))
         lines.append("| " + " | ".join(cells) + " |")
     lines += _notes(rows, names, order, paper, why_not, image)
-    lines += ["", protocol_card(rows, names, _bracketed(rows), ssim)]
+    lines += ["", protocol_card(rows, names, fields, ssim)]
     return "\n".join(lines) + "\n"
 
 
@@ -282,7 +269,7 @@ METRICS = {  # --metric: the axis label of each metric the runs record
 def curves(runs, metric="psnr", paper=False, image=None):
     """Per row "row" (the table's name), "label", "epochs", "mean" and "std" over seeds (None for one) of
     `metric` at every epoch each seed logged, and with `paper` "paper": {epoch: the paper's value}."""
-    rows, names, order = table_rows(runs)
+    rows, names, order, _ = table_rows(runs)
     refs = paper_numbers(rows, image)[0] if paper else {}
     out = []
     for key in order:
@@ -297,14 +284,13 @@ def curves(runs, metric="psnr", paper=False, image=None):
         stats = [seed_stats([r["results"]["mean"][e][metric] for r in done]) for e in epochs]
         marks = {int(e): v[metric] for e, v in refs.get(key, {}).items() if e in common and metric in v}
         out.append({"row": names[key], "label": names[key] + (f", {len(done)} seeds" if len(done) > 1 else ""),
-                    "epochs": [int(e) for e in epochs], "mean": [m for m, _, _ in stats],
-                    "std": [sd for _, sd, _ in stats] if len(done) > 1 else None, "paper": marks or None})
+                    "epochs": [int(e) for e in epochs], "mean": [m for m, _ in stats],
+                    "std": [sd for _, sd in stats] if len(done) > 1 else None, "paper": marks or None})
     return out
 
 
 def one_image(runs, image):
-    """The runs with their means over images replaced by image `image`'s values (runs without it left
-    out): the table, the curves and the paper filter then show one fit, as Figure 1."""
+    """The runs with their means over images replaced by image `image`'s: one fit, as Figure 1 shows."""
     out = []
     for r in runs:
         samples = (r["results"] or {}).get("samples", {})
@@ -322,12 +308,7 @@ def is_baseline(param_set, baseline):
 
 
 def transform_params(folder):
-    """{image: its fitted transform's parameters} from a run folder's checkpoints (the last epoch's of
-    each image); {} without any."""
-    import glob
-
-    from util.readers import read_checkpoint
-
+    """{image: its fitted transform's parameters} from a run folder's last checkpoint of each image."""
     out = {}
     for path in glob.glob(os.path.join(glob.escape(folder), "ckpt", "ckpt_*.pth")):
         try:
@@ -374,13 +355,11 @@ def correlations(c, attributes):
 
 
 def comparison(runs, baseline, metric, tie, image=None):
-    """{row name: util.paired's numbers against the baseline row of its protocol and source, "baseline",
-    "protocol": the pair's card, ...}, in table order."""
-    rows, names, order = table_rows(runs)
+    """{row name: util.paired's numbers against the baseline row of its own protocol and source}."""
+    rows, names, order, fields = table_rows(runs)
     out = {}
     for key in order:
-        s, source, proto = key
-        base = [k for k in rows if k[1:] == (source, proto) and is_baseline(k[0], baseline)]
+        base = [k for k in rows if k[1:] == key[1:] and is_baseline(k[0], baseline)]
         if not base or key in base or not rows[key]["runs"] or not rows[base[0]]["runs"]:
             continue
         numbers = paired.compare(rows[key]["runs"], rows[base[0]]["runs"], metric, tie, image)
@@ -391,7 +370,7 @@ def comparison(runs, baseline, metric, tie, image=None):
         attrs = image_attributes(rows[key]["runs"], rows[base[0]]["runs"]) if image is None else {}
         out[names[key]] = {**numbers, "baseline": names[base[0]], "baseline_values": absolute,
                            "attributes": attrs, "correlations": correlations(numbers, attrs),
-                           "protocol": protocol_card({k: rows[k] for k in (key, base[0])}, names, _bracketed(rows))}
+                           "protocol": protocol_card({k: rows[k] for k in (key, base[0])}, names, fields)}
     return out
 
 
@@ -417,8 +396,7 @@ def stat_note(metric, tie, base, seeds, n_images):
 
 
 def comparison_table(experiment, compared, metric, tie):
-    """The paired comparison as markdown: a table per baseline row (protocol), images as columns (the best
-    row per image in bold), then the statistics over images and the protocol card."""
+    """The paired comparison as markdown: a table per baseline row (protocol), the best per image in bold."""
     digits = 2 if metric in paired.TIES else 4
     by_base = {}
     for name, c in compared.items():
@@ -467,12 +445,10 @@ def why_table(group):
 
 
 def pooled(by_set, metric, tie):
-    """{row: {"sets": {set: its comparison}, "pooled": summary over every image of every set, "helps":
-    words}} for the rows compared on more than one set (by_set: {set: {row: comparison}})."""
+    """{row: {"sets", "pooled": summary over every image of every set, "helps"}} for rows of several sets."""
     sign = -1 if metric in paired.LOWER_IS_BETTER else 1
-    rows = list(dict.fromkeys(r for cs in by_set.values() for r in cs))
     out = {}
-    for row in rows:
+    for row in dict.fromkeys(r for cs in by_set.values() for r in cs):
         sets = {s: cs[row] for s, cs in by_set.items() if row in cs}
         if len(sets) < 2:
             continue
@@ -537,8 +513,7 @@ def curves_title(experiment, runs):
 
 
 def data_attributes(runs, data_dir):
-    """{(set, source): attributes} for the rows whose runs store no Attributes (the published code's
-    logs): the images the run names, read from data_dir and transformed with the run's own options."""
+    """{row key: Attributes of the run's images in data_dir} for rows whose runs store none (published logs)."""
     from components.transform import TransformError, attributes_of_images  # --data only (tests/test_layers.py)
     from util.io import IMAGE_EXTS, list_samples, read_image, sample_name
 
@@ -651,8 +626,7 @@ def comparison_json(compared, pools, args):
     """The --json file: {"rows": {row: numbers}} for one log folder ("<experiment>/<row>" where several
     experiments have the baseline), else {"sets": {log folder: rows}, "pooled": {row: numbers}}."""
     def flat(cs):
-        several = len(cs) > 1
-        return {(f"{exp}/{name}" if several else name): c for exp, rows in cs.items() for name, c in rows.items()}
+        return {(f"{exp}/{name}" if len(cs) > 1 else name): c for exp, rows in cs.items() for name, c in rows.items()}
 
     out = {"baseline": args.baseline, "metric": args.metric, "tie": args.tie, "method": paired.METHOD,
            **({"image": args.image} if args.image else {})}

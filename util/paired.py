@@ -1,9 +1,6 @@
-"""The paired comparison: which row beats a baseline row, on which image, and by more than the noise.
-
-Per image, the seed-averaged difference against the baseline with the same seeds; over images a
-Student-t interval (chosen by measured coverage: benchmarks/paired_coverage.py, docs/views.md) with the
-median and a signed-rank test beside it for effects one image carries.
-"""
+"""The paired comparison: which row beats a baseline row, on which image, and by more than the noise:
+per image the seed-averaged difference; over images a Student-t interval (chosen by measured coverage:
+benchmarks/paired_coverage.py, docs/views.md), the median and a signed-rank test for one image's effects."""
 import numpy as np
 from scipy import stats
 
@@ -18,13 +15,8 @@ METHOD = ("mean over images of the seed-averaged differences with a 95% Student-
 
 def last_values(run, metric):
     """{image: `metric` at the run's last logged epoch} (images whose last value is missing left out)."""
-    out = {}
-    for image, blocks in run["results"]["samples"].items():
-        if blocks:
-            v = blocks[max(blocks, key=int)].get(metric)
-            if isinstance(v, (int, float)):
-                out[image] = float(v)
-    return out
+    last = {image: b[max(b, key=int)].get(metric) for image, b in run["results"]["samples"].items() if b}
+    return {image: float(v) for image, v in last.items() if isinstance(v, (int, float))}
 
 
 def differences(runs, base_runs, metric, image=None):
@@ -34,8 +26,8 @@ def differences(runs, base_runs, metric, image=None):
     seeds = sorted((s for s in mine if s in theirs), key=str)
     if not seeds:
         return [], [], np.zeros((0, 0))
-    images = sorted(set.intersection(*(set(mine[s]) & set(theirs[s]) for s in seeds)) & ({image} if image else
-                                                                                        set(mine[seeds[0]])))
+    images = set.intersection(*(set(mine[s]) & set(theirs[s]) for s in seeds))
+    images = sorted(images & {image} if image else images)
     d = np.array([[mine[s][i] - theirs[s][i] for s in seeds] for i in images], dtype=np.float64)
     return images, seeds, d.reshape(len(images), len(seeds))
 
@@ -89,8 +81,7 @@ def compare(runs, base_runs, metric, tie, image=None):
 
 
 def rank_correlation(x, y, resamples=9999):
-    """{"rho": Spearman's rho, "p": its two-sided permutation p} (None for a constant x or y): a
-    permutation p keeps its level at any n (benchmarks/paired_coverage.py)."""
+    """{"rho": Spearman's rho, "p": its permutation p, level kept at any n}, or None for a constant x or y."""
     rx, ry = stats.rankdata(x), stats.rankdata(y)
     if np.ptp(rx) == 0 or np.ptp(ry) == 0:
         return None

@@ -1,7 +1,6 @@
-"""A run's protocol: what moves its numbers besides its parameter set and seed, read from args.json.
-The summariser never averages or pairs runs of two protocols, and prints the card under every table.
-A run folder written before an option existed ran with that option's PAST value.
-"""
+"""A run's protocol: what moves its numbers besides its parameter set and seed, read from args.json. The
+summariser never averages or pairs runs of two protocols. A run folder written before an option existed
+ran with that option's PAST value."""
 import os
 
 from util.declarations import LOSSES, SCHEDULES
@@ -28,9 +27,7 @@ def _value(v):
 
 def data_name(path):
     """The data a run fitted, as its folder or file: the last two parts of --input_path."""
-    if not isinstance(path, str) or not path:
-        return "?"
-    return os.path.join(*os.path.normpath(path).split(os.sep)[-2:])
+    return os.path.join(*os.path.normpath(path).split(os.sep)[-2:]) if isinstance(path, str) and path else "?"
 
 
 def of(args):
@@ -45,8 +42,7 @@ def of(args):
 
 
 def bracketed(by_set):
-    """The fields that name rows: those in which some set's runs differ (by_set: {set: [protocol]});
-    differences between sets (a backbone experiment's models) are the sets' own."""
+    """The fields in which some set's runs differ (by_set: {set: [protocol]}); sets' own differences name nothing."""
     return [k for i, (k, _) in enumerate(FIELDS) if any(len({p[i][1] for p in ps}) > 1 for ps in by_set.values())]
 
 
@@ -57,8 +53,7 @@ def label(proto, fields):
 
 
 def card(by_row, fields=(), samples=(), ssim=SSIM_VARIANT):
-    """The line under a table (by_row: {row name: protocol}): each field's value, or its values with
-    the rows that ran each (only the values where `fields` names them in the rows' brackets)."""
+    """The line under a table (by_row: {row name: protocol}): each field's value(s), with the rows of each."""
     parts = []
     for i, (k, name) in enumerate(FIELDS):
         values = {}
