@@ -5,27 +5,12 @@
                               [--baseline scale_1.0 [--tie 0.05] [--json OUT.json] [--why why.png]]
     python summarize.py LOG_DIR LOG_DIR ... --baseline scale_1.0   (one experiment on several image sets)
 
-LOG_DIR is one experiment's folder (log/001_trans), a whole log/ (one table per experiment), the
-authors' released runs (log/authors/001_trans) or what `main.py --eval_ckpt` decoded from them.
-One row per parameter set and source (this project's runs, the published code's logs, decoded
-checkpoints): the Attributes (std, skew, range of the transformed data) and PSNR / SSIM at each
-epoch, averaged over images; SSIM is ssim_ref, the variant Table 1 reports (--ssim adds the textbook
-SSIM, --lpips LPIPS); audio runs show PSNR, SNR and SI-SNR instead. Where a set ran with several
-seeds (run.py --seeds), a cell is the mean over seeds of the image-averaged value +- the standard
-deviation over seeds; where a set ran more than once with one seed the newest complete run counts.
-Unfinished or failed runs are shown as such, never averaged in.
---paper puts the paper's number and the difference (of the mean) beside each cell of the rows whose
-runs have Table 1's setting (TABLE1_SETTING below); a line under the table says why the others have
-none. --data DIR gives
-the published logs' rows their Attributes, computed from the images they were fitted on. --plot
-draws PSNR (or --metric) against epoch, one line per row (the table's names), a band of +- one
-standard deviation over seeds, with --paper the paper's values as crosses.
-Every table ends with its runs' protocol card (util/protocol.py): runs of two protocols (another lr
-schedule, lr, length, backbone, batch or data) are never averaged into one row; a set that ran under
-several becomes a row per protocol, named by what differs. --baseline ROW adds the paired comparison
-(util/paired.py): per image, each row's last-epoch value minus ROW's of its own protocol, seed by seed;
---plot then draws the per-image differences beside the curves. --image NAME shows one image's values.
+LOG_DIR: an experiment's folder, a whole log/, the authors' released runs or their decoded checkpoints.
+One row per parameter set, source and protocol (util/protocol.py); a cell is the mean over seeds +- their
+standard deviation; unfinished or failed runs are shown as such, never averaged in. --baseline ROW adds
+the paired comparison (util/paired.py). docs/views.md has the rest.
 """
+import glob
 import json
 import math
 import os
@@ -35,44 +20,22 @@ from opt import check_kinds, group_options
 from util.cli import Parser
 from util.errors import InputError, OptionError, UserError, exit_code_for
 from util.lock import writer
-from util.readers import EPOCH, md_cell, read_sweep
+from util.readers import EPOCH, md_cell, read_checkpoint, read_sweep
 from util import paired, protocol, threads
 from util.folders import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
 PAPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "util", "paper_table1.json")
 
-# Table 1's setting (protocol.md): a run's cells sit beside the paper's only with all of it, and with
-# its row's transform options. The learning-rate schedule decays over num_epochs, so another length's
-# epoch 500 is not Table 1's; a run folder without lr_schedule decayed, without loss fitted the MSE
-# (util/protocol.py's PAST).
-# unset (None) lr and first_omega mean SIREN's image defaults, 1e-4 and 30.
+# Table 1's setting (protocol.md): a run's cells sit beside the paper's only with all of it and its row's
+# transform options. The lr schedule decays over num_epochs, so another length's epoch 500 is not Table 1's;
+# a run folder without lr_schedule or loss ran the published ones (util/protocol.py's PAST). Unset (None)
+# lr and first_omega mean SIREN's image defaults, 1e-4 and 30.
 TABLE1_SETTING = {"signal_type": "image", "model_type": "siren", "hidden_layers": 3, "hidden_features": 256,
-                  "lr": 1e-4, "first_omega": 30, "hidden_omega": 30, "num_epochs": 5000, "lr_schedule": protocol.PAST["lr_schedule"],
-                  "loss": protocol.PAST["loss"]}
+                  "lr": 1e-4, "first_omega": 30, "hidden_omega": 30, "num_epochs": 5000, **protocol.PAST}
 TABLE1_IMAGES = [f"{i:02d}" for i in range(16)]  # DIV2K's test images, fitted at their 512 x 512
 TABLE1_SHAPE = [3, 512, 512]
 TRANSFORM_OPTIONS = tuple(group_options("transform"))  # main.py's transform options (opt.py)
-
-
-def sweep_of(runs):
-    """The experiment id and parameter-set order that run.py recorded in the experiment folder's
-    sweep.json, or (None, ()) for runs made without run.py."""
-    try:
-        sweep = read_sweep(os.path.dirname(runs[0]["folder"]))
-    except InputError:  # a sweep.json that cannot be read orders nothing
-        return None, ()
-    if sweep is None:
-        return None, ()
-    return sweep.experiment, tuple(dict.fromkeys(t.set for t in sweep.tasks))  # one task per set and seed
-
-
-def _order(sets, known):
-    """The sweep's order, else Table 1's row order, then any other set alphabetically."""
-    if not known:
-        with open(PAPER) as f:
-            known = tuple(json.load(f)["rows"])
-    return [s for s in known if s in sets] + sorted(s for s in sets if s not in known)
 
 
 def complete(run):
@@ -85,8 +48,7 @@ def key_of(run):
 
 
 def pick(runs):
-    """Rows of the table, keyed by key_of: per seed the newest complete run ("runs"), the newest run
-    of each seed that has no complete one ("unfinished"), and how many runs there were ("n")."""
+    """{key_of: per seed the newest complete run ("runs") or else newest run ("unfinished"), "n" runs}."""
     grouped = {}
     for r in runs:
         grouped.setdefault(key_of(r), {}).setdefault(r["seed"], []).append(r)
@@ -101,25 +63,24 @@ def pick(runs):
     return rows
 
 
-def _bracketed(rows):
-    """The protocol fields that name rows: util.protocol.bracketed of these rows."""
-    by_set = {}
-    for s, _, proto in rows:
-        by_set.setdefault(s, []).append(proto)
-    return protocol.bracketed(by_set)
-
-
-def row_names(rows):
-    """{row key: its name}: the parameter set, with the protocol in brackets where a set ran under
-    several (`sym_power [constant, lr 5e-4]`), and the source where the table has several."""
-    fields = _bracketed(rows)
-    several_sources = len({source for _, source, _ in rows}) > 1
-    names = {}
-    for key in rows:
-        s, source, proto = key
-        b = protocol.label(proto, fields)
-        names[key] = s + (f" [{b}]" if b else "") + (f" ({SOURCES[source][0]})" if several_sources else "")
-    return names
+def table_rows(runs):
+    """pick()'s rows; their names: the set, its protocol in brackets where it ran several (the bracketed
+    fields), the source where the table has several; their keys in the sweep's order, else Table 1's."""
+    rows = pick(runs)
+    fields = protocol.bracketed({s: [k[2] for k in rows if k[0] == s] for s, _, _ in rows})
+    several = len({k[1] for k in rows}) > 1
+    names = {k: k[0] + protocol.label(k[2], fields) + (f" ({SOURCES[k[1]][0]})" if several else "") for k in rows}
+    try:
+        sweep = read_sweep(os.path.dirname(runs[0]["folder"]))
+    except InputError:  # a sweep.json that cannot be read orders nothing
+        sweep = None
+    known = tuple(dict.fromkeys(t.set for t in sweep.tasks)) if sweep is not None else ()  # a task per set and seed
+    if not known:
+        with open(PAPER) as f:
+            known = tuple(json.load(f)["rows"])
+    order = sorted(rows, key=lambda k: (known.index(k[0]) if k[0] in known else len(known), k[0],
+                                        list(SOURCES).index(k[1]), k[2]))
+    return rows, names, order, fields
 
 
 def _unfinished(run):
@@ -149,17 +110,16 @@ def _status(row):
 
 
 def seed_stats(values):
-    """Mean and standard deviation (n - 1) over seeds of the finite values: (mean, std or None, n)."""
+    """Mean and standard deviation (n - 1) over seeds of the finite values: (mean, std or None)."""
     v = [x for x in values if x is not None and math.isfinite(x)]
     if not v:
-        return None, None, 0
+        return None, None
     m = sum(v) / len(v)
-    sd = math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else None
-    return m, sd, len(v)
+    return m, math.sqrt(sum((x - m) ** 2 for x in v) / (len(v) - 1)) if len(v) > 1 else None
 
 
 def _cell(values, paper=None, digits=2):
-    m, sd, _ = seed_stats(values)
+    m, sd = seed_stats(values)
     if m is None:
         return "n/a"
     s = f"{m:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd is not None else "")
@@ -169,10 +129,7 @@ def _cell(values, paper=None, digits=2):
 
 
 def table1_mismatch(run, row):
-    """Why a run is not in Table 1's setting for `row` (the first requirement it fails), or None.
-    Its data: args.json's input_path names DIV2K, results' samples are the 16 test images and, where
-    the run records them (this project's results.json), their shapes are 512 x 512; the published
-    code's logs record no size (their input is the authors' DIV2K test folder, fitted as it is)."""
+    """The first requirement of Table 1's setting for `row` a run fails, or None (published logs record no size)."""
     from opt import row_options
 
     args, res = run["args"], run["results"]
@@ -201,17 +158,9 @@ def table1_mismatch(run, row):
     return None
 
 
-def ordered(rows, known):
-    """Row keys in the sweep's order, else Table 1's, then other sets alphabetically; sources in
-    SOURCES' order; a set's protocols in the order its runs' options sort."""
-    order = _order({k[0] for k in rows}, known)
-    return sorted(rows, key=lambda k: (order.index(k[0]), list(SOURCES).index(k[1]), k[2]))
-
-
 def paper_numbers(rows, image=None):
-    """({row key: the paper's numbers}, {row key: why it has none}) for the rows whose every run is in
-    Table 1's setting: Table 1's row (a mean over the images), or with `image` Figure 1's fit of that
-    image (its last epoch's PSNR)."""
+    """({row key: the paper's numbers}, {row key: why it has none}): Table 1's row, or with `image`
+    Figure 1's fit of that image, for the rows whose every run is in Table 1's setting."""
     with open(PAPER) as f:
         published = json.load(f)
     table1, fig1 = published["rows"], published["figure1"]
@@ -219,13 +168,11 @@ def paper_numbers(rows, image=None):
     for key, row in rows.items():
         s = key[0]
         if image is not None and image != fig1["image"]:
-            reasons = [f"the paper shows no single fit of image {image} (Figure 1: image {fig1['image']})"]
+            why_not[key] = f"the paper shows no single fit of image {image} (Figure 1: image {fig1['image']})"
         elif s not in (table1 if image is None else fig1["psnr"]):
-            reasons = ["not a Table 1 row" if image is None else "not in Figure 1"]
-        else:
-            reasons = [m for m in (table1_mismatch(r, s) for r in row["runs"]) if m]
-        if reasons:
-            why_not[key] = reasons[0]
+            why_not[key] = "not a Table 1 row" if image is None else "not in Figure 1"
+        elif mismatch := next(filter(None, (table1_mismatch(r, s) for r in row["runs"])), None):
+            why_not[key] = mismatch
         elif row["runs"]:
             paper[key] = table1[s] if image is None else {TABLE1_EPOCHS[-1]: {"psnr": fig1["psnr"][s]}}
     return paper, why_not
@@ -240,8 +187,7 @@ def _columns(chosen, ssim, lpips):
 
 
 def _row_cells(name, row, ref, epochs, columns, attrs):
-    """One markdown row: the row's name, its Attributes and each epoch's metrics (mean ± std over
-    seeds, the paper's number beside where `ref` has one), its source and status."""
+    """One markdown row: name, Attributes, each epoch's mean ± std over seeds [paper's], source, status."""
     done = row["runs"]
     cells = [md_cell(name)]  # names and messages are data: escaped, never markup
     attrs = [r["results"].get("attributes") or attrs or {} for r in done]
@@ -256,14 +202,6 @@ def _row_cells(name, row, ref, epochs, columns, attrs):
     return cells + [SOURCES[done[0]["source"] if done else row["unfinished"][0]["source"]][0], md_cell(_status(row))]
 
 
-def _header(epochs, columns):
-    head = ["Trans.", "STD", "Skew", "Range"]
-    for e in epochs:
-        label = f"{int(e) / 1000:g}k" if int(e) >= 500 and int(e) % 500 == 0 else e
-        head += [f"{label} {name}" for _, name, _ in columns]
-    return head + ["Source", "Runs"]
-
-
 def _notes(rows, names, order, paper, why_not, image):
     """The lines under a table: sources, what ± means, the paper's numbers and why a row has none."""
     lines, sources = [], {k[1] for k in rows}
@@ -274,37 +212,33 @@ def _notes(rows, names, order, paper, why_not, image):
         what = f"value on image {image}" if image else "image-averaged value"
         lines += ["", f"`m ± s`: mean over seeds of the {what} ± its standard deviation over seeds (n - 1)."]
     if paper:
-        unsized = [names[k] for k in ordered(paper, order)
-                   if not all(r["results"].get("sample_shapes") for r in rows[k]["runs"])]
+        unsized = [names[k] for k in order
+                   if k in paper and not all(r["results"].get("sample_shapes") for r in rows[k]["runs"])]
         lines += ["", "Cells read `ours [paper, ours - paper]`; the paper's numbers are " +
                   (f"Figure 1 (one fit of DIV2K image {image}" if image else "Table 1 (DIV2K") +
                   ", SIREN 3x256, 5000 epochs, the decaying lr schedule)" +
                   (f"; image size not recorded by {', '.join(unsized)}: taken as 512x512" if unsized else "") + "."]
     if why_not:
         by_reason = {}
-        for key in ordered(why_not, order):
+        for key in (k for k in order if k in why_not):
             by_reason.setdefault(why_not[key], []).append(names[key])
         lines += ["", "No paper numbers beside " + "; ".join(f"{', '.join(keys)}: {reason}"
                                                               for reason, keys in by_reason.items()) + "."]
     return lines
 
 
-def protocol_card(rows, names, ssim=False, fields=None):
+def protocol_card(rows, names, fields, ssim=False):
     """The protocol line under a table of `rows` (fields: those its row names bracket)."""
     runs = [r for row in rows.values() for r in row["runs"] + row["unfinished"]]
     samples = {n for r in runs if r["results"] for n in r["results"].get("samples", {})}
     variant = protocol.SSIM_VARIANT + ("; textbook SSIM beside it" if ssim else "")
-    return protocol.card({names[k]: k[2] for k in rows}, _bracketed(rows) if fields is None else fields, samples,
-                         variant)
+    return protocol.card({names[k]: k[2] for k in rows}, fields, samples, variant)
 
 
 def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None, image=None):
-    """One experiment's Table 1 as markdown, its protocol card under it. data_attrs: {row key:
-    attributes} for rows whose runs store none (the published code's logs), computed from --data.
-    image: the table of that image's values instead of the means over images."""
-    rows = pick(runs)
-    names = row_names(rows)
-    _, order = sweep_of(runs)
+    """One experiment's Table 1 as markdown, its protocol card under it. data_attrs: {row key: attributes}
+    from --data for rows whose runs store none; image: that image's values instead of the means."""
+    rows, names, order, fields = table_rows(runs)
     paper, why_not = paper_numbers(rows, image) if show_paper else ({}, {})
     chosen = [r for row in rows.values() for r in row["runs"]]
     avail = sorted({e for r in chosen for e in r["results"].get("mean", {})}, key=int)
@@ -312,14 +246,18 @@ def table(experiment, runs, epochs, show_paper, ssim, lpips, data_attrs=None, im
         last = {max(r["results"]["mean"], key=int) for r in chosen if r["results"].get("mean")}
         epochs = sorted(({e for e in TABLE1_EPOCHS if e in avail} or set(avail)) | last, key=int)
     columns = _columns(chosen, ssim, lpips)
-    head = _header(epochs, columns)
+    head = ["Trans.", "STD", "Skew", "Range"]
+    for e in epochs:
+        label = f"{int(e) / 1000:g}k" if int(e) >= 500 and int(e) % 500 == 0 else e
+        head += [f"{label} {name}" for _, name, _ in columns]
+    head += ["Source", "Runs"]
     title = md_cell(experiment) + (f": image {md_cell(image)}" if image else "")
     lines = [f"## {title}", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-    for key in ordered(rows, order):
+    for key in order:
         cells = _row_cells(names[key], rows[key], paper.get(key, {}), epochs, columns, (data_attrs or {}).get(key))
         lines.append("| " + " | ".join(cells) + " |")
     lines += _notes(rows, names, order, paper, why_not, image)
-    lines += ["", protocol_card(rows, names, ssim)]
+    lines += ["", protocol_card(rows, names, fields, ssim)]
     return "\n".join(lines) + "\n"
 
 
@@ -329,16 +267,12 @@ METRICS = {  # --metric: the axis label of each metric the runs record
 
 
 def curves(runs, metric="psnr", paper=False, image=None):
-    """Per row a dict: "row" (the table's name), "label" (with its number of seeds), "epochs", "mean"
-    over seeds and "std" over seeds (None for one seed) of `metric` at every epoch each seed logged,
-    averaged over images (or image `image`'s, with the runs' means swapped by one_image), and with
-    `paper` "paper": {epoch: the paper's value} for the rows in its setting."""
-    rows = pick(runs)
-    names = row_names(rows)
-    _, order = sweep_of(runs)
+    """Per row "row" (the table's name), "label", "epochs", "mean" and "std" over seeds (None for one) of
+    `metric` at every epoch each seed logged, and with `paper` "paper": {epoch: the paper's value}."""
+    rows, names, order, _ = table_rows(runs)
     refs = paper_numbers(rows, image)[0] if paper else {}
     out = []
-    for key in ordered(rows, order):
+    for key in order:
         done = rows[key]["runs"]
         if not done:
             continue
@@ -350,14 +284,13 @@ def curves(runs, metric="psnr", paper=False, image=None):
         stats = [seed_stats([r["results"]["mean"][e][metric] for r in done]) for e in epochs]
         marks = {int(e): v[metric] for e, v in refs.get(key, {}).items() if e in common and metric in v}
         out.append({"row": names[key], "label": names[key] + (f", {len(done)} seeds" if len(done) > 1 else ""),
-                    "epochs": [int(e) for e in epochs], "mean": [m for m, _, _ in stats],
-                    "std": [sd for _, sd, _ in stats] if len(done) > 1 else None, "paper": marks or None})
+                    "epochs": [int(e) for e in epochs], "mean": [m for m, _ in stats],
+                    "std": [sd for _, sd in stats] if len(done) > 1 else None, "paper": marks or None})
     return out
 
 
 def one_image(runs, image):
-    """The runs with their means over images replaced by image `image`'s values (runs without it left
-    out): the table, the curves and the paper filter then show one fit, as Figure 1."""
+    """The runs with their means over images replaced by image `image`'s: one fit, as Figure 1 shows."""
     out = []
     for r in runs:
         samples = (r["results"] or {}).get("samples", {})
@@ -370,19 +303,12 @@ def one_image(runs, image):
 
 
 def is_baseline(param_set, baseline):
-    """Whether a parameter set is the baseline row `baseline` under some backbone or protocol: the set
-    itself, `<backbone>-<baseline>` (a backbone experiment) or `<baseline>@<protocol>` (config.py's
-    protocol experiment)."""
+    """Whether a parameter set is `baseline` itself, `<backbone>-<baseline>` or `<baseline>@<protocol>`."""
     return param_set == baseline or param_set.endswith("-" + baseline) or param_set.startswith(baseline + "@")
 
 
 def transform_params(folder):
-    """{image: its fitted transform's parameters} from a run folder's checkpoints (the last epoch's of
-    each image); {} without any."""
-    import glob
-
-    from util.readers import read_checkpoint
-
+    """{image: its fitted transform's parameters} from a run folder's last checkpoint of each image."""
     out = {}
     for path in glob.glob(os.path.join(glob.escape(folder), "ckpt", "ckpt_*.pth")):
         try:
@@ -396,10 +322,8 @@ def transform_params(folder):
 
 
 def image_attributes(runs, base_runs):
-    """{attribute: {image: value}} that the runs record per image and that differ between images: the
-    data's std and skew (the baseline's transformed data: for a min-max baseline an affine map of the
-    data), the row's after its transform, and its transform's fitted gamma and soft boundary (L, R as
-    fractions of the data's range, from its checkpoints)."""
+    """{attribute: {image: value}} that the runs record per image and that differ between images: the data's
+    (the baseline's transformed data) and the row's std, skew, range, and its fitted gamma, L and R."""
     out = {}
     for what, rs in (("data", base_runs), ("after the row's transform", runs)):
         for image, a in (rs[0]["results"].get("sample_attributes") or {}).items():
@@ -431,41 +355,32 @@ def correlations(c, attributes):
 
 
 def comparison(runs, baseline, metric, tie, image=None):
-    """The paired comparison of every row against the baseline row of its protocol and source (is_baseline):
-    {row name: util.paired's numbers, "baseline": the row it was paired with, "protocol": its protocol's
-    card}, in table order."""
-    rows = pick(runs)
-    names = row_names(rows)
-    _, order = sweep_of(runs)
+    """{row name: util.paired's numbers against the baseline row of its own protocol and source}."""
+    rows, names, order, fields = table_rows(runs)
     out = {}
-    for key in ordered(rows, order):
-        s, source, proto = key
-        base = [k for k in rows if k[1:] == (source, proto) and is_baseline(k[0], baseline)]
+    for key in order:
+        base = [k for k in rows if k[1:] == key[1:] and is_baseline(k[0], baseline)]
         if not base or key in base or not rows[key]["runs"] or not rows[base[0]]["runs"]:
             continue
         numbers = paired.compare(rows[key]["runs"], rows[base[0]]["runs"], metric, tie, image)
-        if numbers is not None:
-            base_values = [paired.last_values(r, metric) for r in rows[base[0]]["runs"]]
-            absolute = {i: seed_stats([v.get(i) for v in base_values])[0] for i in numbers["per_image"]}
-            attrs = image_attributes(rows[key]["runs"], rows[base[0]]["runs"]) if image is None else {}
-            out[names[key]] = {**numbers, "baseline": names[base[0]], "baseline_values": absolute,
-                               "attributes": attrs, "correlations": correlations(numbers, attrs),
-                               "protocol": protocol_card({k: rows[k] for k in (key, base[0])}, names,
-                                                         fields=_bracketed(rows))}
+        if numbers is None:
+            continue
+        base_values = [paired.last_values(r, metric) for r in rows[base[0]]["runs"]]
+        absolute = {i: seed_stats([v.get(i) for v in base_values])[0] for i in numbers["per_image"]}
+        attrs = image_attributes(rows[key]["runs"], rows[base[0]]["runs"]) if image is None else {}
+        out[names[key]] = {**numbers, "baseline": names[base[0]], "baseline_values": absolute,
+                           "attributes": attrs, "correlations": correlations(numbers, attrs),
+                           "protocol": protocol_card({k: rows[k] for k in (key, base[0])}, names, fields)}
     return out
 
 
-def _signed(v, digits):
-    return f"{v:+.{digits}f}"
-
-
 def stat_cells(c, digits):
-    """A comparison's cells: mean Δ with its interval, median Δ, signed-rank p, W / T / L, verdict
-    (bold where the numbers support it; where they cannot, it says why in words)."""
-    ci = "[" + ", ".join(_signed(v, digits) for v in c["ci95"]) + "]" if c["ci95"] else "n/a"
+    """A comparison's cells: mean Δ [interval], median Δ, signed-rank p, W / T / L, verdict (bold if any)."""
+    ci = "[" + ", ".join(f"{v:+.{digits}f}" for v in c["ci95"]) + "]" if c["ci95"] else "n/a"
     v = c["verdict"]
-    return [f"{_signed(c['mean_delta'], digits)} {ci}", _signed(c["median_delta"], digits), f"{c['p_signed_rank']:.3g}",
-            f"{c['wins']} / {c['ties']} / {c['losses']}", f"**{v}**" if v in ("better", "worse") else v]
+    return [f"{c['mean_delta']:+.{digits}f} {ci}", f"{c['median_delta']:+.{digits}f}",
+            f"{c['p_signed_rank']:.3g}", f"{c['wins']} / {c['ties']} / {c['losses']}",
+            f"**{v}**" if v in ("better", "worse") else v]
 
 
 STAT_HEAD = ["mean Δ [95% t-interval]", "median Δ", "signed-rank p", "W / T / L", "verdict"]
@@ -481,8 +396,7 @@ def stat_note(metric, tie, base, seeds, n_images):
 
 
 def comparison_table(experiment, compared, metric, tie):
-    """The paired comparison as markdown: one table per baseline row (a protocol), images as columns
-    (the best row per image in bold), then the statistics over images; each with its protocol card."""
+    """The paired comparison as markdown: a table per baseline row (protocol), the best per image in bold."""
     digits = 2 if metric in paired.TIES else 4
     by_base = {}
     for name, c in compared.items():
@@ -504,7 +418,7 @@ def comparison_table(experiment, compared, metric, tie):
             cells = [md_cell(name)]
             for i in images:
                 v = c["per_image"].get(i)
-                shown = "-" if v is None else _signed(v, digits)
+                shown = "-" if v is None else f"{v:+.{digits}f}"
                 cells.append(f"**{shown}**" if v is not None and best[i] > tie and sign * v == best[i] else shown)
             lines.append("| " + " | ".join(cells + stat_cells(c, digits)) + " |")
         lines += ["", stat_note(metric, tie, base, sorted({len(c["seeds"]) for c in group.values()}),
@@ -514,8 +428,7 @@ def comparison_table(experiment, compared, metric, tie):
 
 
 def why_table(group):
-    """Where a row helps: per attribute the Spearman rho of its per-image Δ with the attribute (permutation
-    p), and the attribute's value on the images it loses most."""
+    """Where a row helps: per attribute the Spearman rho of its per-image Δ with it, and its worst images."""
     keys = list(dict.fromkeys(k for c in group.values() for k in c["correlations"]))
     if not keys:
         return []
@@ -532,12 +445,10 @@ def why_table(group):
 
 
 def pooled(by_set, metric, tie):
-    """{row: {"sets": {set: its comparison}, "pooled": summary over every image of every set, "helps":
-    words}} for the rows compared on more than one set (by_set: {set: {row: comparison}})."""
+    """{row: {"sets", "pooled": summary over every image of every set, "helps"}} for rows of several sets."""
     sign = -1 if metric in paired.LOWER_IS_BETTER else 1
-    rows = list(dict.fromkeys(r for cs in by_set.values() for r in cs))
     out = {}
-    for row in rows:
+    for row in dict.fromkeys(r for cs in by_set.values() for r in cs):
         sets = {s: cs[row] for s, cs in by_set.items() if row in cs}
         if len(sets) < 2:
             continue
@@ -586,15 +497,13 @@ def _image_size(path):
 
 
 def curves_title(experiment, runs):
-    """What a panel of curves was fitted on: data, number of images, size, backbone and epochs (what
-    the runs' args.json and results.json say; a part they do not say is left out)."""
+    """What a panel of curves was fitted on, as far as the runs say: data, images, size, backbone, epochs."""
     done = [r for row in pick(runs).values() for r in row["runs"]]
     args = [r["args"] for r in done]
-    paths = [a["input_path"] for a in args if a.get("input_path")]
     n = _one_or_all(len(r["results"]["samples"]) for r in done if r["results"].get("samples"))
     sizes = [_image_size(a["input_path"]) for a in args
              if a.get("input_path") and a.get("signal_type", "image") == "image"]
-    parts = [_one_or_all(os.path.join(*os.path.normpath(p).split(os.sep)[-2:]) for p in paths),
+    parts = [_one_or_all(protocol.data_name(a["input_path"]) for a in args if a.get("input_path")),
              f"{n} image{'' if n == '1' else 's'}" + (f" {_one_or_all(sizes)}" if any(sizes) else "")
              if n != "?" else "?",
              _one_or_all(f"{a['model_type']} {a.get('hidden_layers')}x{a.get('hidden_features')}" for a in args
@@ -604,8 +513,7 @@ def curves_title(experiment, runs):
 
 
 def data_attributes(runs, data_dir):
-    """{(set, source): attributes} for the rows whose runs store no Attributes (the published code's
-    logs): the images the run names, read from data_dir and transformed with the run's own options."""
+    """{row key: Attributes of the run's images in data_dir} for rows whose runs store none (published logs)."""
     from components.transform import TransformError, attributes_of_images  # --data only (tests/test_layers.py)
     from util.io import IMAGE_EXTS, list_samples, read_image, sample_name
 
@@ -679,7 +587,7 @@ def parse(argv):
             from util.plot import plot_format  # (imports torch: only when a plot is asked for)
 
             plot_format(out, option)  # a suffix no backend writes is refused before the table, not after it
-    args.tie = paired.default_tie(args.metric) if args.tie is None else args.tie
+    args.tie = paired.TIES.get(args.metric, paired.TIE_OTHER) if args.tie is None else args.tie
     return args
 
 
@@ -715,12 +623,10 @@ def compare_all(groups, args):
 
 
 def comparison_json(compared, pools, args):
-    """The --json file: the method, and per row every number the tables and the figure show, the per-image
-    per-seed differences included: {"rows": {row: numbers}} for one log folder (rows "<experiment>/<row>"
-    when several experiments have the baseline), else {"sets": {log folder: rows}, "pooled": {row: numbers}}."""
+    """The --json file: {"rows": {row: numbers}} for one log folder ("<experiment>/<row>" where several
+    experiments have the baseline), else {"sets": {log folder: rows}, "pooled": {row: numbers}}."""
     def flat(cs):
-        several = len(cs) > 1
-        return {(f"{exp}/{name}" if several else name): c for exp, rows in cs.items() for name, c in rows.items()}
+        return {(f"{exp}/{name}" if len(cs) > 1 else name): c for exp, rows in cs.items() for name, c in rows.items()}
 
     out = {"baseline": args.baseline, "metric": args.metric, "tie": args.tie, "method": paired.METHOD,
            **({"image": args.image} if args.image else {})}

@@ -1,14 +1,6 @@
-"""The paired comparison: which row beats a baseline row, on which image, and by more than the noise.
-
-Per image, a row's last-epoch value minus the baseline's for the same seed (the same draws of the
-initial weights), averaged over the seeds both rows ran: one difference per image. Over the images:
-the mean with a 95% Student-t interval, the median, a two-sided Wilcoxon signed-rank p-value, and wins /
-ties / losses. The t-interval was chosen by measured coverage (benchmarks/paired_coverage.py): with
-per-image effects normal or t(3) it kept 94.6 to 97% at 3 x 1 to 24 x 5 images x seeds (4 x 2, 8 x 1 and
-16 x 3 among them), where the percentile bootstrap over images then seeds that it replaces kept 71 to 93%.
-No interval of a mean keeps its level when one image in many carries the effect (a skewed or outlying
-image): the median and the rank test beside it are there for that.
-"""
+"""The paired comparison: which row beats a baseline row, on which image, and by more than the noise:
+per image the seed-averaged difference; over images a Student-t interval (chosen by measured coverage:
+benchmarks/paired_coverage.py, docs/views.md), the median and a signed-rank test for one image's effects."""
 import numpy as np
 from scipy import stats
 
@@ -21,31 +13,21 @@ METHOD = ("mean over images of the seed-averaged differences with a 95% Student-
           "(mean ± t(0.975, n-1) sd / sqrt(n)); median; two-sided Wilcoxon signed-rank p (scipy.stats.wilcoxon)")
 
 
-def default_tie(metric):
-    return TIES.get(metric, TIE_OTHER)
-
-
 def last_values(run, metric):
     """{image: `metric` at the run's last logged epoch} (images whose last value is missing left out)."""
-    out = {}
-    for image, blocks in run["results"]["samples"].items():
-        if blocks:
-            v = blocks[max(blocks, key=int)].get(metric)
-            if isinstance(v, (int, float)):
-                out[image] = float(v)
-    return out
+    last = {image: b[max(b, key=int)].get(metric) for image, b in run["results"]["samples"].items() if b}
+    return {image: float(v) for image, v in last.items() if isinstance(v, (int, float))}
 
 
 def differences(runs, base_runs, metric, image=None):
-    """(images, seeds, D): D[i, s] = the row's value on image i minus the baseline's, both of seed s;
-    the seeds both rows ran, the images every one of those runs recorded (only `image` if given)."""
+    """(images, seeds, D): D[i, s] = the row's value minus the baseline's, on the shared seeds and images."""
     mine = {r["seed"]: last_values(r, metric) for r in runs}
     theirs = {r["seed"]: last_values(r, metric) for r in base_runs}
     seeds = sorted((s for s in mine if s in theirs), key=str)
     if not seeds:
         return [], [], np.zeros((0, 0))
-    images = sorted(set.intersection(*(set(mine[s]) & set(theirs[s]) for s in seeds)) & ({image} if image else
-                                                                                        set(mine[seeds[0]])))
+    images = set.intersection(*(set(mine[s]) & set(theirs[s]) for s in seeds))
+    images = sorted(images & {image} if image else images)
     d = np.array([[mine[s][i] - theirs[s][i] for s in seeds] for i in images], dtype=np.float64)
     return images, seeds, d.reshape(len(images), len(seeds))
 
@@ -68,14 +50,11 @@ def signed_rank_p(x):
 
 
 def verdict(n, ci, p, sign=1):
-    """In words what the numbers support: "higher" / "lower" (interval and rank test both away from zero,
-    on the same side), "no clear difference", or why n images cannot say."""
+    """"better" / "worse" where the interval and the rank test agree away from zero, else why not."""
     if n < MIN_IMAGES:
         return f"too few images ({n} < {MIN_IMAGES}) to conclude"
-    if ci[0] > 0 and p < 1 - LEVEL:
-        return "better" if sign > 0 else "worse"
-    if ci[1] < 0 and p < 1 - LEVEL:
-        return "worse" if sign > 0 else "better"
+    if p < 1 - LEVEL and (ci[0] > 0 or ci[1] < 0):
+        return "better" if (ci[0] > 0) == (sign > 0) else "worse"
     return "no clear difference"
 
 
@@ -90,8 +69,7 @@ def summary(per_image, sign=1, tie=0.0):
 
 
 def compare(runs, base_runs, metric, tie, image=None):
-    """One row against the baseline: summary()'s numbers with "per_image" (seed-averaged), "per_seed"
-    ({image: {seed: difference}}) and "seeds"; None when the rows share no seed and image."""
+    """summary() with "per_image", "per_seed" ({image: {seed: Δ}}), "seeds"; None if nothing is shared."""
     images, seeds, d = differences(runs, base_runs, metric, image)
     if not images:
         return None
@@ -103,9 +81,7 @@ def compare(runs, base_runs, metric, tie, image=None):
 
 
 def rank_correlation(x, y, resamples=9999):
-    """{"rho": Spearman's rank correlation of x and y, "p": its two-sided permutation p} (x's order
-    shuffled: exact up to 7 values, else `resamples` shuffles of a fixed generator), or None where x or
-    y is constant. A permutation p keeps its level at any n (benchmarks/paired_coverage.py)."""
+    """{"rho": Spearman's rho, "p": its permutation p, level kept at any n}, or None for a constant x or y."""
     rx, ry = stats.rankdata(x), stats.rankdata(y)
     if np.ptp(rx) == 0 or np.ptp(ry) == 0:
         return None

@@ -14,8 +14,7 @@ LINESTYLES = ("-", "--", ":", "-.")  # a transform's variants (protocols, backbo
 
 
 def transform_of(row):
-    """The transform a row names, without its protocol (`@decay_1e-4`, ` [constant]`), backbone (`siren-`)
-    or source (` (published code)`)."""
+    """The transform a row names, without protocol (`@decay_1e-4`, ` [constant]`), backbone or source."""
     return row.split(" ")[0].split("@")[0].split("-", 1)[-1]
 
 

@@ -1,10 +1,6 @@
-"""A run's protocol: what moves its numbers besides its parameter set and its seed (schedule, lr,
-epochs, backbone, omegas, batch, data), read from its args.json. The summariser never averages runs
-of two protocols into one row, pairs a comparison only within one, and prints the protocol of its
-runs under every table (`card`).
-
-A run folder written before an option existed ran with that option's PAST value.
-"""
+"""A run's protocol: what moves its numbers besides its parameter set and seed, read from args.json. The
+summariser never averages or pairs runs of two protocols. A run folder written before an option existed
+ran with that option's PAST value."""
 import os
 
 from util.declarations import LOSSES, SCHEDULES
@@ -29,11 +25,9 @@ def _value(v):
     return str(v)
 
 
-def _data(path):
+def data_name(path):
     """The data a run fitted, as its folder or file: the last two parts of --input_path."""
-    if not isinstance(path, str) or not path:
-        return "?"
-    return os.path.join(*os.path.normpath(path).split(os.sep)[-2:])
+    return os.path.join(*os.path.normpath(path).split(os.sep)[-2:]) if isinstance(path, str) and path else "?"
 
 
 def of(args):
@@ -43,29 +37,23 @@ def of(args):
         v = args.get(k, PAST.get(k))
         if k == "batch_size" and v is None and args.get("signal_type", "image") != "video":
             v = "full"  # images and audio fit every coordinate each step
-        out.append((k, _data(v) if k == "input_path" else _value(v)))
+        out.append((k, data_name(v) if k == "input_path" else _value(v)))
     return tuple(out)
 
 
-def _shown(k, v):
-    return v if k == "lr_schedule" else f"{dict(FIELDS)[k]} {v}"
-
-
 def bracketed(by_set):
-    """The fields that name rows (`sym_power [constant, lr 5e-4]`): those in which some parameter
-    set's runs differ (by_set: {set: [protocol]}). Differences between sets (a backbone experiment's
-    models) are the sets' own and name nothing."""
+    """The fields in which some set's runs differ (by_set: {set: [protocol]}); sets' own differences name nothing."""
     return [k for i, (k, _) in enumerate(FIELDS) if any(len({p[i][1] for p in ps}) > 1 for ps in by_set.values())]
 
 
 def label(proto, fields):
-    """The bracket that names a protocol's row: its values of `fields` ("" for none)."""
-    return ", ".join(_shown(k, v) for k, v in proto if k in fields)
+    """The bracket that names a protocol's row: ` [constant, lr 5e-4]`, its values of `fields` ("" for none)."""
+    shown = ", ".join(v if k == "lr_schedule" else f"{dict(FIELDS)[k]} {v}" for k, v in proto if k in fields)
+    return f" [{shown}]" if shown else ""
 
 
 def card(by_row, fields=(), samples=(), ssim=SSIM_VARIANT):
-    """The line under a table (by_row: {row name: protocol}): each field's one value, or its values
-    (named in the rows' brackets where `fields` holds it, else with the rows that ran each)."""
+    """The line under a table (by_row: {row name: protocol}): each field's value(s), with the rows of each."""
     parts = []
     for i, (k, name) in enumerate(FIELDS):
         values = {}
