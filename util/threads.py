@@ -29,6 +29,16 @@ def given_threads(environ):
     return int(n) if n.isdigit() and int(n) > 0 else None
 
 
+def load_now():
+    """The 1-minute load average, or the processes runnable this instant besides this one if more: the
+    average lags a minute behind work that has just started (/proc/loadavg's "running/total")."""
+    load = os.getloadavg()[0]
+    try:
+        return max(load, int(read("/proc/loadavg").split()[3].split("/")[0]) - 1)
+    except (OSError, ValueError, IndexError):
+        return load
+
+
 def choose(cores, load, threads=None, wait=None):
     """(threads, wait policy or None: OpenMP's default); `threads` and `wait` given win."""
     threads = threads or cores
@@ -39,7 +49,7 @@ def apply(environ=os.environ):
     """Choose and set in `environ` (this process's OpenMP and its children's); with torch already loaded
     (a test calling main()), its thread count too. Returns the line for the log."""
     global chosen
-    cores, load = usable_cores(), os.getloadavg()[0]
+    cores, load = usable_cores(), load_now()
     threads, wait = choose(cores, load, given_threads(environ), environ.get("OMP_WAIT_POLICY") or None)
     environ["OMP_NUM_THREADS"] = str(threads)
     if wait:
@@ -47,5 +57,5 @@ def apply(environ=os.environ):
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
     chosen = (f"threads: {threads}, OpenMP wait policy {(wait or 'default').lower()} ({cores} usable core(s), "
-              f"load average {load:.1f} at start)")
+              f"load {load:.1f} at start)")
     return chosen
