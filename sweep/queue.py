@@ -1,9 +1,5 @@
-"""run.py's queue: tasks (main.py processes) started on free slots, their record in sweep.json, and
-the signals that stop them. A task writes straight into <log_dir>/tasks/<name>.log (a file, not a
-pipe: it never dies on a broken pipe) and gets its share of the cores
-(util/threads.py; its OpenMP wait policy from the load it finds). Ctrl-C, SIGTERM or SIGHUP stop
-every task at the end of its epoch, resumably; a second Ctrl-C at once. Tasks run in their own
-session, and on Linux get SIGTERM if run.py itself dies.
+"""run.py's queue: main.py tasks started on free slots, their record in sweep.json, and the signals that stop
+them. A task writes into <log_dir>/tasks/<name>.log (a file, not a pipe: it never dies on a broken pipe).
 """
 import ctypes
 import heapq
@@ -47,8 +43,7 @@ def _die_with_parent():
 
 
 class StopRequest(SignalHandlers):
-    """run.py's handlers for STOP_SIGNALS while the queue runs: the first signal is recorded (the queue
-    acts on it), a second Ctrl-C asks for an immediate stop. The previous handlers come back on exit."""
+    """The first stop signal is recorded (the queue acts on it); a second Ctrl-C asks for an immediate stop."""
 
     def __init__(self):
         self.signum, self.at_once = None, False
@@ -65,8 +60,7 @@ class StopRequest(SignalHandlers):
 
 class SweepRecord:
     """<log_dir>/sweep.json: every task ever queued into the folder, by name. A save rewrites this
-    process's tasks and keeps every other task as it was read, so that a sweep's record only ever
-    gains tasks (a second sweep into the folder adds its own; a resume updates the ones it runs)."""
+    process's tasks and keeps the others as read: a sweep's record only ever gains tasks."""
 
     def __init__(self, log_dir, meta):
         self.log_dir, self.path = log_dir, os.path.join(log_dir, "sweep.json")
@@ -81,8 +75,7 @@ class SweepRecord:
         self.tasks = []
 
     def add(self, tasks):
-        """Make the tasks part of the record; a new task whose name another task has (a second sweep of
-        the same sets) is renamed <name>+2, +3 ..., keeping its parameter set. A resumed task keeps its name."""
+        """Record the tasks; a new one whose name is taken (a second sweep of the sets) becomes <name>+2, +3 ..."""
         for t in tasks:
             if t.name in self.entries and not t.resumed:
                 k = 2
@@ -117,11 +110,8 @@ class SweepRecord:
         return out
 
 
-
-
 def task_progress(task):
-    """(epochs done, epochs in all) of a running task, over all its samples: samples finished
-    (results.json, written after each sample) and its progress.json; None while it has trained no epoch."""
+    """(epochs done, epochs in all) of a running task over all its samples; None before its first epoch."""
     try:
         args = read_json(os.path.join(task.folder, "args.json"))
         total = args["num_epochs"]
@@ -148,9 +138,8 @@ def _sample_count(args):
 
 
 def running_progress(task, now, progress=task_progress):
-    """(epoch, total, elapsed) of a running task counted from the first epoch the queue saw it reach, so
-    that its start-up (torch, data, compiling the step: minutes on a busy machine) does not count as
-    training; from its start until a second look shows progress. None before its first epoch."""
+    """(epoch, total, elapsed) of a running task from the first epoch the queue saw, so that its start-up
+    (torch, data, compiling: minutes on a busy machine) does not count as training."""
     seen = progress(task)
     if seen is None:
         return None
@@ -163,11 +152,8 @@ def running_progress(task, now, progress=task_progress):
 
 
 def sweep_eta(done, running, queued, slots):
-    """Seconds until the sweep ends, from finished tasks' wall seconds (`done`), each running task's
-    (epoch, total, elapsed) (None where it has no epoch yet), the number of tasks `queued` and the tasks
-    that run at once (`slots`). A running task has elapsed / epoch x (total - epoch) left; a queued one
-    takes a finished task's time (before any has finished, a running task's whole: elapsed / epoch x
-    total), on the slot that frees first. None while nothing tells."""
+    """Seconds until the sweep ends: each queued task takes a finished task's time (before any: a running one's
+    whole) on the slot that frees first. None while nothing tells."""
     seen = [r for r in running if r is not None]
     per = sum(done) / len(done) if done else sum(s / e * t for e, t, s in seen) / len(seen) if seen else None
     if per is None:
@@ -181,15 +167,13 @@ def sweep_eta(done, running, queued, slots):
 
 
 def eta_s(tasks, slots, now, progress=task_progress):
-    """sweep_eta for the queue's tasks."""
     running = [running_progress(t, now, progress) for t in tasks if t.status == "running"]
     return sweep_eta([t.wall for t in tasks if t.rc == 0 and t.wall], running,
                      sum(t.status == "pending" for t in tasks), slots)
 
 
 class Queue:
-    """Each free slot takes the next task. `slots`: a device per slot (None: the CPU); `echo`: show the
-    one running task's output on standard error."""
+    """Each free slot (a device, None: the CPU) takes the next task; `echo` shows its output on standard error."""
 
     def __init__(self, tasks, slots, record, echo):
         self.tasks, self.slots, self.record, self.echo = tasks, slots, record, echo
@@ -215,7 +199,6 @@ class Queue:
         self.say(f"[run] {task.name}: started on {where}; log {task.log_file}")
 
     def _follow(self, task, offset):
-        """Read what the task writes to its log: its last line for the report, and (echo) the text."""
         with open(task.log_file, encoding="utf-8", errors="replace", newline="") as f:
             f.seek(offset)
             while True:
@@ -257,7 +240,6 @@ class Queue:
                  + (f", eta {eta / 60:.1f} min" if eta is not None else ""))
 
     def run(self):
-        """Every task to its end, or KeyboardInterrupt after a stop signal (the tasks stopped first)."""
         pending, free, running = deque(self.tasks), list(self.slots), []
         self.record.save()
         with StopRequest() as stop:
