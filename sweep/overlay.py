@@ -1,7 +1,5 @@
-"""A sweep's transforms side by side: per sample, every parameter set's transformed-data histogram
-overlaid in one picture (TensorBoard cannot overlay runs in one card), written when the sweep ends
-into <log_dir>/_overlay, read from the runs' event files (no data, no torch); and per set a run
-<log_dir>/_sets/<set>, an HParams row of its final metrics averaged over its seeds (exact: no smoothing).
+"""Per sample, every set's transformed-data histogram in one picture (TensorBoard cannot overlay runs in one
+card) in <log_dir>/_overlay; and per set a run <log_dir>/_sets/<set>: its final metrics' mean over seeds.
 """
 import contextlib
 import glob
@@ -72,8 +70,7 @@ KEYS = ("psnr", "ssim_ref", "ssim", "lpips", "snr", "si_snr")  # the image-mean 
 
 
 def set_means(runs):
-    """{parameter set: {"epoch", "seeds", metric: [its last epoch's image mean, one per seed]}} from the
-    results.json of each finished run folder of `runs` (a seed each)."""
+    """{parameter set: {"epoch", "seeds", metric: [last epoch's image mean, one per seed]}} of `runs`."""
     out = {}
     for label, folder in runs:
         with contextlib.suppress(OSError, ValueError), open(os.path.join(folder, "results.json")) as f:
@@ -90,8 +87,7 @@ def set_means(runs):
 
 
 def write_set_sessions(log_dir, means):
-    """Per set a run <log_dir>/_sets/<set> that HParams lists beside the sweep's runs: its `00 set` column, no
-    seed, and as its metrics (mean/eval/<metric>) the mean over its seeds."""
+    """Per set a run <log_dir>/_sets/<set> that HParams lists beside the sweep's runs, its seeds' mean metrics."""
     for label, m in means.items():
         folder = os.path.join(log_dir, SETS, safe_name(label))
         for old in glob.glob(os.path.join(glob.escape(folder), "events.out.tfevents.*")):
@@ -113,8 +109,7 @@ def write_set_sessions(log_dir, means):
 
 
 def write_overlay(log_dir, runs):
-    """runs: [(parameter set, run folder)] of a sweep's finished tasks (the first of each set: its seeds
-    fit the same data with the same transform). Returns the PNGs written; none for fewer than two sets."""
+    """The PNGs written for `runs` [(set, folder)], the first of each set (its seeds fit the same data)."""
     firsts = {}
     for label, folder in runs:
         firsts.setdefault(label, folder)
