@@ -39,8 +39,7 @@ def fit(args):
 
 
 def mark_failed(args, reason):
-    """A run that this process started writing and that stops on an error: its results.json says it
-    failed and why (never a folder that looks merely unfinished). A folder it only read stays as it was."""
+    """A run this process started that stops on an error says so in results.json (never merely unfinished)."""
     folder = getattr(args, "save_folder", None)
     if folder and os.path.isfile(os.path.join(folder, "args.json")):
         try:

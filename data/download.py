@@ -39,8 +39,7 @@ def download(path, entry, base_url, dest):
 
 
 def failure(e):
-    """(kind, reason) of a failed download: offline (the host cannot be reached), HTTP <code>, checksum,
-    or the local disk."""
+    """(kind, reason) of a failed download: offline, HTTP <code>, checksum, or the local disk."""
     if isinstance(e, ValueError):  # pooch: the downloaded file's hash is not the manifest's (file removed)
         return "checksum", "the file at that address is not the pinned one (its SHA-256 differs; not kept)"
     if isinstance(e, requests.HTTPError) and e.response is not None:
