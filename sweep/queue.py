@@ -208,24 +208,18 @@ class Queue:
                     lines = [s.strip() for s in text.replace("\r", "\n").split("\n") if s.strip()]
                     task.last_line = lines[-1] if lines else task.last_line
                     if self.echo:
-                        self._show(text)
+                        self.echo = self.say(text, end="")
                 elif ended:
                     return
                 else:
                     time.sleep(POLL_S)
 
-    def _show(self, text):
+    def say(self, text, end="\n"):
         try:
-            sys.stderr.write(text)
-            sys.stderr.flush()
-        except (OSError, ValueError):  # a closed terminal: the task's log still has everything
-            self.echo = False
-
-    def say(self, line):
-        try:
-            print(line, file=sys.stderr, flush=True)
-        except (OSError, ValueError):
-            pass
+            print(text, end=end, file=sys.stderr, flush=True)
+            return True
+        except (OSError, ValueError):  # a closed terminal: the tasks' logs still have everything
+            return False
 
     def progress_line(self, force=False):
         now = time.time()
@@ -268,13 +262,13 @@ class Queue:
         for task in pending:
             task.status = "not started"
         for task in running:
-            _send(task, signal.SIGTERM)
+            task.proc.send_signal(signal.SIGTERM)  # Popen ignores a task that has just ended
         sent_at_once = False
         while any(t.proc.poll() is None for t in running):
             if stop.at_once and not sent_at_once:
                 sent_at_once = True
                 for task in running:
-                    _send(task, signal.SIGINT)  # after SIGTERM, main.py takes a SIGINT as "stop now"
+                    task.proc.send_signal(signal.SIGINT)  # after SIGTERM, main.py takes a SIGINT as "stop now"
             time.sleep(POLL_S)
         for task in running:
             self._finish(task)
@@ -288,10 +282,3 @@ class Queue:
         task.pump.join()  # the task's last lines are read before it is reported
         task.rc, task.wall = task.proc.returncode, round(time.time() - task.started, 1)
         task.status = task.describe()
-
-
-def _send(task, sig):
-    try:
-        task.proc.send_signal(sig)
-    except ProcessLookupError:
-        pass
