@@ -187,22 +187,18 @@ def parse(argv, default_exp="000"):
     ap.add_argument("--dry_run", action="store_true", help="print one main.py command per task and exit")
     ap.add_argument("--full", action="store_true", help="demo: the paper's setting even without a GPU")
     ap.add_argument("--resume", default=None, metavar="LOG_DIR", help="resume every unfinished task of a sweep")
-    ap.add_argument("--status", default=None, metavar="LOG_DIR",
-                    help="print every task of a sweep (run here or submitted): state, epoch reached, last PSNR, "
-                         "run folder, job id")
+    ap.add_argument("--status", metavar="LOG_DIR", help="print every task of a sweep (run here or submitted): "
+                    "state, epoch reached, last PSNR, run folder, job id")
     ap.add_argument("--launcher", default=None, choices=("queue", "local", "slurm"),
                     help="queue (default): subprocesses here, one per free GPU; local / slurm: submitit jobs")
     ap.add_argument("--partition", default=None, help="slurm partition")
     ap.add_argument("--gpus_per_task", type=int, default=None, help="slurm: GPUs per job (default 1)")
-    ap.add_argument("--time", type=float, default=None,
-                    help="local / slurm: minutes per job (default 120); at the limit a job checkpoints and is "
-                         "requeued")
-    ap.add_argument("--save_dir", default=None, help="root of the run folders, as main.py's --save_dir "
-                    "(default ./log)")
-    ap.add_argument("--workers", type=int, default=None,
-                    help="tasks at once on the CPU (per GPU with GPUs), the CPU's threads split between them "
-                         f"(default: on the CPU, every core busy when each image has at most {SMALL_FIT_PIXELS} "
-                         "pixels, else 1; one per GPU)")
+    ap.add_argument("--time", type=float, help="local / slurm: minutes per job (default 120); at the limit a job "
+                    "checkpoints and is requeued")
+    ap.add_argument("--save_dir", help="root of the run folders, as main.py's --save_dir (default ./log)")
+    ap.add_argument("--workers", type=int, help="tasks at once on the CPU (per GPU with GPUs), the CPU's threads "
+                    f"split between them (default: on the CPU, every core busy when each image has at most "
+                    f"{SMALL_FIT_PIXELS} pixels, else 1; one per GPU)")
     args = ap.parse_args(argv)
     args.extra = extra
     return args
