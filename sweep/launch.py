@@ -1,7 +1,6 @@
-"""Sweeps on a cluster: each parameter set is one checkpointable submitit job (SLURM, or this machine).
-A job runs main.py into the run folder run.py chose and records its state in <log_dir>/jobs/<task>.json;
-at a time limit the job's signal stops main.py with a checkpoint and submitit requeues it as
-`main.py --resume <its run folder>`.
+"""Sweeps on a cluster: each parameter set is one checkpointable submitit job (SLURM, or this machine), its
+state in <log_dir>/jobs/<task>.json; at a time limit main.py stops with a checkpoint and the job is requeued
+as `main.py --resume <its run folder>`.
 """
 import os
 import shutil

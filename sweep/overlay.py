@@ -44,8 +44,7 @@ def overlay_figure(sample, series):
     """series: [(parameter set, edges, counts)]: one density curve each, on the transformed axis."""
     # every set on one grid of BINS bins (mass moved by interpolating each one's cumulative counts), so
     # the curves compare bin for bin and a transform's uneven level spacing draws no combs
-    lo = min(e[0] for _, e, _ in series)
-    hi = max(e[-1] for _, e, _ in series)
+    lo, hi = min(e[0] for _, e, _ in series), max(e[-1] for _, e, _ in series)
     grid = np.linspace(lo, hi, BINS + 1) if hi > lo else np.array([lo - 0.5, lo + 0.5])
     from util.palette import styles
 
@@ -56,9 +55,8 @@ def overlay_figure(sample, series):
         cdf = np.interp(grid, e, np.concatenate([[0.0], np.cumsum(c)]))
         ax.stairs(np.diff(cdf) / max(c.sum(), 1) / np.diff(grid), grid, label=label, linewidth=1.4,
                   color=style[label][0], ls=style[label][1])
-    ax.set_title(f"{sample}: the data after each transform")
-    ax.set_xlabel("transformed value (the network's target)")
-    ax.set_ylabel("density")
+    ax.set(title=f"{sample}: the data after each transform", xlabel="transformed value (the network's target)",
+           ylabel="density")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -22,11 +22,6 @@ POLL_S = 0.2  # how often the queue looks at its tasks (and a task's log is foll
 PROGRESS_EVERY_S = 30  # a progress line at least this often while tasks run
 
 
-def threads_per_task(slots):
-    """A task's share of the cores this process may use; OMP_NUM_THREADS given to run.py wins."""
-    return given_threads(os.environ) or max(1, cores() // max(1, slots))
-
-
 def _prctl():
     try:
         return ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
@@ -178,7 +173,7 @@ class Queue:
     def __init__(self, tasks, slots, record, echo):
         self.tasks, self.slots, self.record, self.echo = tasks, slots, record, echo
         self.log_dir = record.log_dir
-        self.threads = threads_per_task(len(slots))
+        self.threads = given_threads(os.environ) or max(1, cores() // max(1, len(slots)))  # OMP_NUM_THREADS wins
         self.last_line_at = 0.0
 
     def start(self, task, device):
