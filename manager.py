@@ -27,7 +27,8 @@ def _protocol(param_set):
 
 
 # An experiment's kind (config.Experiment.kind) -> how one of its parameter sets becomes options.
-BUILDERS = {"rows": lambda name: dict(ROWS[name]), "backbones": _backbone, "ablations": _ablation, "protocols": _protocol}
+BUILDERS = {"rows": lambda name: dict(ROWS[name]), "backbones": _backbone, "ablations": _ablation,
+            "protocols": _protocol}
 
 
 def check_experiment(exp):
