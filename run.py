@@ -218,7 +218,8 @@ def visible_gpus(spec):
         return ids
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:  # CUDA stops at the first invalid entry ("-1": none)
-        return list(itertools.takewhile(lambda g: g and not g.startswith("-"), (g.strip() for g in visible.split(","))))
+        entries = (g.strip() for g in visible.split(","))
+        return list(itertools.takewhile(lambda g: g and not g.startswith("-"), entries))
     return nvidia_gpus()
 
 
