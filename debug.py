@@ -4,10 +4,8 @@
     python debug.py --num_epochs 300 --log_epoch 100  # options after it go to main.py, after the list's
     python debug.py --input_path my.png --tag try2    # ... so they override it (argparse: the last wins)
 
-Every option of main.py (`python main.py --help`) can be set in the list or after the command. The
-list's paths are the repository's, the command's are where you run it; the run goes to
-./log/debug/<tag>_<time>_<random>/ there (--save_dir / --up_folder_name / --tag move it), apart from the
-demo's log/000_demo/.
+The list's paths are the repository's, the command's are where you run it; the run goes to
+./log/debug/<tag>_<time>_<random>/ there, apart from the demo's log/000_demo/.
 """
 import os
 import signal
@@ -38,9 +36,8 @@ def debug(gpu=None):
 
 
 def run_main(cmd, env):
-    """main.py's exit code. A terminal's Ctrl-C reaches main.py itself (it is in the foreground group),
-    which checkpoints at the end of its epoch and exits 130; so this process ignores SIGINT while it waits
-    (subprocess.call would kill main.py a quarter of a second after the Ctrl-C, with no checkpoint)."""
+    """main.py's exit code. A terminal's Ctrl-C reaches main.py itself, which checkpoints and exits 130; so this
+    process ignores SIGINT while it waits (subprocess.call would kill main.py with no checkpoint)."""
     child = subprocess.Popen(cmd, env=env)  # here, as main.py itself would run
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:

@@ -7,6 +7,7 @@
 Exit codes: 2 a user's mistake (one line), 3 out of memory, 130 interrupted (resumable); a bug shows
 its traceback (util/errors.py).
 """
+import contextlib
 import os
 import sys
 
@@ -39,14 +40,11 @@ def fit(args):
 
 
 def mark_failed(args, reason):
-    """A run that this process started writing and that stops on an error: its results.json says it
-    failed and why (never a folder that looks merely unfinished). A folder it only read stays as it was."""
+    """A run this process started that stops on an error says so in results.json (never merely unfinished)."""
     folder = getattr(args, "save_folder", None)
     if folder and os.path.isfile(os.path.join(folder, "args.json")):
-        try:
+        with contextlib.suppress(OSError):  # the error line already says what went wrong; a full disk must not hide it
             write_failed(folder, str(reason))
-        except OSError:
-            pass  # the error line already says what went wrong; a full disk must not hide it
 
 
 def main(argv=None):

@@ -12,13 +12,9 @@ class UnknownTask(OptionError):
     """An experiment id or parameter set that config.py does not name."""
 
 
-def _row(name):
-    return dict(ROWS[name])
-
-
 def _backbone(param_set):
     model, row = param_set.split("-", 1)
-    return {"model_type": model, **_row(row)}
+    return {"model_type": model, **ROWS[row]}
 
 
 def _ablation(param_set):
@@ -27,11 +23,12 @@ def _ablation(param_set):
 
 def _protocol(param_set):
     row, protocol = param_set.split("@", 1)
-    return {**_row(row), **PROTOCOLS[protocol]}
+    return {**ROWS[row], **PROTOCOLS[protocol]}
 
 
 # An experiment's kind (config.Experiment.kind) -> how one of its parameter sets becomes options.
-BUILDERS = {"rows": _row, "backbones": _backbone, "ablations": _ablation, "protocols": _protocol}
+BUILDERS = {"rows": lambda name: dict(ROWS[name]), "backbones": _backbone, "ablations": _ablation,
+            "protocols": _protocol}
 
 
 def check_experiment(exp):
@@ -57,11 +54,8 @@ def task_options(exp, param_set):
 
 
 def set_defining_options(exp):
-    """The main.py options that make a parameter set of experiment `exp` what it is: what its name
-    promises in every table (the transform and each of its parameters, the backbone, the tag that names
-    the row) and whatever option its sets differ by (experiment 008's lr and schedule). run.py refuses
-    them after `--`, where they would apply to every set and a row would show a fit its name does not
-    describe."""
+    """The options that make a parameter set of `exp` what its name promises (transform, backbone, tag, what its
+    sets differ by): run.py refuses them after `--`, where a row would show a fit its name does not describe."""
     e = EXPERIMENTS[exp]
     varied = {k for s in e.sets for k in BUILDERS[e.kind](s)}
     return set(group_options("transform")) | {"model_type", "tag"} | varied

@@ -7,13 +7,11 @@
     python run.py --status log/001_trans # every task: state, epoch reached, last PSNR, folder
     python run.py 001 --launcher slurm --partition P   # one SLURM job per parameter set (submitit)
 
-Tasks go to a queue (sweep/queue.py): each free GPU takes the next parameter set; on the CPU
---workers N run at once, the cores split between them. Ctrl-C, SIGTERM and SIGHUP stop every task
-at the end of its epoch, resumably. A failing task never stops the others; the final report gives
-one line per task and the exit code is non-zero if any task did not succeed. Options after `--` go to every
-task and override the experiment's. Listing, queueing and --status load no torch (the tasks do).
+Each free GPU (on the CPU: --workers N at once) takes the next task from sweep/queue.py; a failing task never
+stops the others, and the exit code is non-zero if any failed. Options after `--` go to every task.
 """
 import argparse
+import itertools
 import math
 import os
 import re
@@ -51,8 +49,7 @@ class Task:
         self.cwd = ROOT
 
     def plan_folder(self):
-        """Choose the run folder main.py will create (its --run_folder), from the task's own options
-        (checked as main.py checks them: a bad option fails the sweep here, not in every task)."""
+        """main.py's --run_folder, from the task's options checked here: a bad one fails the sweep, not every task."""
         opts = task_opts(self.argv, f"task {self.name}")
         self.folder = run_folder_name(opts.save_dir, opts.up_folder_name, opts.tag)
         self.argv += ["--run_folder", self.folder]
@@ -157,9 +154,8 @@ NOT_FOR_EVERY_TASK = {
 
 
 def check_set_options(extra, exp):
-    """Options after `--` go to every task: one that defines a parameter set of `exp` (manager.set_defining_options)
-    would make every row show a fit other than the one its name says (a min_max fit as the sym_power
-    row; two sets under one tag), so it is refused, naming the option."""
+    """Refuse an option after `--` that defines a parameter set of `exp`: every row would show another fit
+    than its name says (manager.set_defining_options)."""
     p = build_parser()
     for action in p._actions:
         action.default = argparse.SUPPRESS  # the namespace holds only the options given
@@ -170,10 +166,8 @@ def check_set_options(extra, exp):
         raise OptionError(f"options after --: --{other_command[0]} {NOT_FOR_EVERY_TASK[other_command[0]]}")
     defining = sorted(set(vars(given)) & set_defining_options(exp))
     if defining:
-        raise OptionError(f"options after --: --{defining[0]} defines experiment {exp}'s parameter sets (their "
-                          f"transform and its parameters, the backbone, the tag that names a row, what the sets "
-                          f"differ by) and cannot be given to every set; choose sets with --only, or add one to "
-                          f"config.py")
+        raise OptionError(f"options after --: --{defining[0]} defines experiment {exp}'s parameter sets and cannot "
+                          f"be given to every set; choose sets with --only, or add one to config.py")
 
 
 def parse(argv, default_exp="000"):
@@ -193,32 +187,26 @@ def parse(argv, default_exp="000"):
     ap.add_argument("--dry_run", action="store_true", help="print one main.py command per task and exit")
     ap.add_argument("--full", action="store_true", help="demo: the paper's setting even without a GPU")
     ap.add_argument("--resume", default=None, metavar="LOG_DIR", help="resume every unfinished task of a sweep")
-    ap.add_argument("--status", default=None, metavar="LOG_DIR",
-                    help="print every task of a sweep (run here or submitted): state, epoch reached, last PSNR, "
-                         "run folder, job id")
+    ap.add_argument("--status", metavar="LOG_DIR", help="print every task of a sweep (run here or submitted): "
+                    "state, epoch reached, last PSNR, run folder, job id")
     ap.add_argument("--launcher", default=None, choices=("queue", "local", "slurm"),
                     help="queue (default): subprocesses here, one per free GPU; local / slurm: submitit jobs")
     ap.add_argument("--partition", default=None, help="slurm partition")
     ap.add_argument("--gpus_per_task", type=int, default=None, help="slurm: GPUs per job (default 1)")
-    ap.add_argument("--time", type=float, default=None,
-                    help="local / slurm: minutes per job (default 120); at the limit a job checkpoints and is "
-                         "requeued")
-    ap.add_argument("--save_dir", default=None, help="root of the run folders, as main.py's --save_dir "
-                    "(default ./log)")
-    ap.add_argument("--workers", type=int, default=None,
-                    help="tasks at once on the CPU (per GPU with GPUs), the CPU's threads split between them "
-                         f"(default: on the CPU, every core busy when each image has at most {SMALL_FIT_PIXELS} "
-                         "pixels, else 1; one per GPU)")
+    ap.add_argument("--time", type=float, help="local / slurm: minutes per job (default 120); at the limit a job "
+                    "checkpoints and is requeued")
+    ap.add_argument("--save_dir", help="root of the run folders, as main.py's --save_dir (default ./log)")
+    ap.add_argument("--workers", type=int, help="tasks at once on the CPU (per GPU with GPUs), the CPU's threads "
+                    f"split between them (default: on the CPU, every core busy when each image has at most "
+                    f"{SMALL_FIT_PIXELS} pixels, else 1; one per GPU)")
     args = ap.parse_args(argv)
     args.extra = extra
     return args
 
 
 def visible_gpus(spec):
-    """The GPUs the queue hands out (each task gets CUDA_VISIBLE_DEVICES=<id>): --gpus (each one that
-    nvidia-smi lists, else OptionError), else those of CUDA_VISIBLE_DEVICES, else every GPU nvidia-smi
-    lists; none without an NVIDIA driver. A probe that fails says so in one warning: the sweep then runs
-    on the CPU."""
+    """The GPUs the queue hands out: --gpus (each one nvidia-smi lists), else CUDA_VISIBLE_DEVICES's, else
+    nvidia-smi's."""
     if spec is not None:
         ids = [g.strip() for g in spec.split(",") if g.strip() != ""]
         present = nvidia_gpus() if ids else []
@@ -230,12 +218,8 @@ def visible_gpus(spec):
         return ids
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
     if visible is not None:  # CUDA stops at the first invalid entry ("-1": none)
-        ids = []
-        for g in visible.split(","):
-            if not g.strip() or g.strip().startswith("-"):
-                break
-            ids.append(g.strip())
-        return ids
+        entries = (g.strip() for g in visible.split(","))
+        return list(itertools.takewhile(lambda g: g and not g.startswith("-"), entries))
     return nvidia_gpus()
 
 
@@ -292,8 +276,7 @@ def build_tasks(exp, only, extra, save_dir, seeds=(None,)):
 
 
 def resume_tasks(log_dir):
-    """Tasks of an interrupted sweep: unfinished run folders resume, never-started tasks start. Every
-    folder and name sweep.json gives stays inside log_dir (util/readers.py)."""
+    """Tasks of an interrupted sweep: unfinished run folders resume, never-started tasks start."""
     saved = read_sweep(log_dir)
     tasks = []
     if saved is not None:
@@ -330,8 +313,7 @@ def report(tasks):
 
 
 def warn_missing_inputs(tasks):
-    """--dry_run: one warning per input the tasks would not find (paths relative to the repository, where
-    the tasks run), naming the download command where data/manifest.json knows the data."""
+    """--dry_run: one warning per input the tasks (run in the repository) would not find."""
     paths = dict.fromkeys(p for t in tasks for p in option_values(t.argv, "--input_path")[-1:])
     for path in paths:
         if not path.startswith("builtin:") and not os.path.exists(os.path.join(ROOT, path)):
@@ -339,14 +321,12 @@ def warn_missing_inputs(tasks):
 
 
 def print_commands(tasks):
-    """--dry_run: one main.py command per task (to run in the repository), and nothing else."""
     for t in tasks:
         print(" ".join(shlex.quote(a) for a in ["python", MAIN, *t.argv]))
     return 0
 
 
 def epilog(default_exp):
-    """run.py --help's end: what a bare run.py does, the pass-through, and how to look at a sweep."""
     example = os.path.join("log", "001_trans")
     return "\n".join([
         f"A bare `python run.py` runs experiment {default_exp}"
@@ -364,10 +344,7 @@ def epilog(default_exp):
 
 
 def next_steps(log_dir, runs):
-    """The commands that show a finished sweep, from its finished runs [(parameter set, run folder)]:
-    TensorBoard with every image they logged (its default keeps 10 per tag), and the summariser's table
-    and curves, with several parameter sets the paired comparison against scale_1.0 (Table 1's
-    baseline) or the first set."""
+    """TensorBoard and the summariser's commands for finished runs [(parameter set, run folder)]."""
     from util.tensorboard import tensorboard_command
 
     run_args = []
@@ -388,18 +365,15 @@ def next_steps(log_dir, runs):
 
 
 def default_workers(tasks, devices):
-    """Tasks at once per device when --workers is not given: one per GPU; on the CPU every core busy
-    (a task per core, up to the number of tasks) when each task's images are small (at most
-    SMALL_FIT_PIXELS pixels: one such fit cannot keep several cores busy), else 1: a large fit gets
-    every core to itself."""
+    """Tasks at once per device without --workers: one per GPU; on the CPU a task per core when every fit is small
+    (one such fit cannot keep several cores busy), else 1."""
     if devices or not all(_small(t) for t in tasks):
         return 1
     return max(1, min(len(tasks), cores()))
 
 
 def _small(task):
-    """Whether the task fits images of at most SMALL_FIT_PIXELS pixels each (read from the files'
-    headers); anything else, or anything unknown, is not small."""
+    """Whether the task fits images of at most SMALL_FIT_PIXELS pixels each; anything unknown is not small."""
     try:
         if task.argv[:1] == ["--resume"]:
             args = read_json(os.path.join(task.folder, "args.json"))
@@ -423,8 +397,7 @@ def _small(task):
 
 
 def run_sweep(args, exp, tasks, log_dir, meta):
-    """The tasks through the queue (or submitit), recorded in <log_dir>/sweep.json; the report, and the
-    sweep-end pictures of every finished task of the record."""
+    """The tasks through the queue (or submitit), recorded in <log_dir>/sweep.json; then the report."""
     if args.launcher != "queue":
         from sweep.launch import submit
         return submit(tasks, log_dir, meta, args)
@@ -452,8 +425,7 @@ def run_sweep(args, exp, tasks, log_dir, meta):
 
 
 def show_sweep(log_dir, record):
-    """The sets' histograms overlaid (every task the record has as ok, earlier sweeps' too) and the
-    commands that show the sweep. A task whose run folder is gone or unknown is left out, with a line."""
+    """The sets' histograms overlaid (earlier sweeps' ok tasks too) and the commands that show the sweep."""
     runs = []
     for param_set, folder, name in record.finished():
         if folder is None or not os.path.isdir(folder):
@@ -473,8 +445,7 @@ def show_sweep(log_dir, record):
 
 
 def show_status(log_dir):
-    """--status: a submitted sweep's jobs (jobs.json, with job ids), else a queue sweep's tasks (sweep.json)
-    or the run folders below log_dir."""
+    """--status: a submitted sweep's jobs (jobs.json), else a queue sweep's tasks or the run folders below."""
     if os.path.lexists(os.path.join(log_dir, "jobs.json")):
         from sweep.launch import print_status
     else:

@@ -3,9 +3,8 @@
     python data/download.py [div2k_test div2k_train kodak text libri ...] [--base_url URL]
     python data/download.py authors_runs          # their log/001_trans (runs + checkpoints) into log/authors/
 
-Files come from the authors' repository at the commit pinned in data/manifest.json (or --base_url),
-through pooch, each moved to its name only once its SHA-256 matches; the released runs from Google
-Drive with gdown. Failures: one line per kind, then what to do. Exit 0 when everything is present.
+Files come from the authors' repository at the commit pinned in data/manifest.json (or --base_url), each kept
+only once its SHA-256 matches; the released runs from Google Drive. Exit 0 when everything is present.
 """
 import json
 import logging
@@ -39,8 +38,7 @@ def download(path, entry, base_url, dest):
 
 
 def failure(e):
-    """(kind, reason) of a failed download: offline (the host cannot be reached), HTTP <code>, checksum,
-    or the local disk."""
+    """(kind, reason) of a failed download: offline, HTTP <code>, checksum, or the local disk."""
     if isinstance(e, ValueError):  # pooch: the downloaded file's hash is not the manifest's (file removed)
         return "checksum", "the file at that address is not the pinned one (its SHA-256 differs; not kept)"
     if isinstance(e, requests.HTTPError) and e.response is not None:

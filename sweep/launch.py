@@ -1,7 +1,6 @@
-"""Sweeps on a cluster: each parameter set is one checkpointable submitit job (SLURM, or this machine).
-A job runs main.py into the run folder run.py chose and records its state in <log_dir>/jobs/<task>.json;
-at a time limit the job's signal stops main.py with a checkpoint and submitit requeues it as
-`main.py --resume <its run folder>`.
+"""Sweeps on a cluster: each parameter set is one checkpointable submitit job (SLURM, or this machine), its
+state in <log_dir>/jobs/<task>.json; at a time limit main.py stops with a checkpoint and the job is requeued
+as `main.py --resume <its run folder>`.
 """
 import os
 import shutil
@@ -21,14 +20,12 @@ MAX_REQUEUES = 100  # timeouts a job may be requeued after; each resumes where t
 
 
 def signal_delay_s(minutes):
-    """Seconds between the timeout signal and the kill: 90 s on long jobs (submitit's SLURM default),
-    a fifth of a short limit (at least 5 s) so that a short job still trains."""
+    """Seconds from the timeout signal to the kill: submitit's 90 s, or a fifth of a short limit (at least 5 s)."""
     return int(min(90, max(5, minutes * 60 / 5)))
 
 
 class RunTask(submitit.helpers.Checkpointable):
-    """The job's body: main.py as a subprocess, its state written before and after. On a timeout or a
-    preemption, `checkpoint` stops main.py (which snapshots) and resubmits the task as a resume."""
+    """The job's body: main.py as a subprocess; on a timeout `checkpoint` stops it (it snapshots) and requeues."""
 
     def __init__(self, name, argv, folder, state_path, requeues=0):
         self.name, self.argv, self.folder, self.state_path, self.requeues = name, argv, folder, state_path, requeues
@@ -111,8 +108,7 @@ def submit(tasks, log_dir, meta, args):
 
 
 def _earlier_jobs(log_dir):
-    """The jobs an earlier submit into log_dir recorded ({} for a new folder), checked by util/readers.py:
-    a sweep's record only ever gains jobs."""
+    """The jobs an earlier submit into log_dir recorded, checked: a sweep's record only ever gains jobs."""
     if not os.path.lexists(os.path.join(log_dir, "jobs.json")):
         return {}
     read_jobs(log_dir)  # every entry checked (names, folders inside log_dir) before any is kept
@@ -125,8 +121,7 @@ def _save_jobs(log_dir, meta, jobs, earlier):
 
 
 def print_status(log_dir):
-    """One line per task: state, job id, run folder. Exit 1 if any failed, else 0. jobs.json and each
-    job's state file are read through util/readers.py (a state file only ever from <log_dir>/jobs/)."""
+    """One line per task: state, job id, run folder. Exit 1 if any failed, else 0."""
     jobs = read_jobs(log_dir)
     states = {name: read_job_state(job) for name, job in jobs.items()}  # every file checked before a line is printed
     failed = 0

@@ -1,7 +1,5 @@
-"""A sweep's transforms side by side: per sample, every parameter set's transformed-data histogram
-overlaid in one picture (TensorBoard cannot overlay runs in one card), written when the sweep ends
-into <log_dir>/_overlay, read from the runs' event files (no data, no torch); and per set a run
-<log_dir>/_sets/<set>, an HParams row of its final metrics averaged over its seeds (exact: no smoothing).
+"""Per sample, every set's transformed-data histogram in one picture (TensorBoard cannot overlay runs in one
+card) in <log_dir>/_overlay; and per set a run <log_dir>/_sets/<set>: its final metrics' mean over seeds.
 """
 import contextlib
 import glob
@@ -46,8 +44,7 @@ def overlay_figure(sample, series):
     """series: [(parameter set, edges, counts)]: one density curve each, on the transformed axis."""
     # every set on one grid of BINS bins (mass moved by interpolating each one's cumulative counts), so
     # the curves compare bin for bin and a transform's uneven level spacing draws no combs
-    lo = min(e[0] for _, e, _ in series)
-    hi = max(e[-1] for _, e, _ in series)
+    lo, hi = min(e[0] for _, e, _ in series), max(e[-1] for _, e, _ in series)
     grid = np.linspace(lo, hi, BINS + 1) if hi > lo else np.array([lo - 0.5, lo + 0.5])
     from util.palette import styles
 
@@ -58,9 +55,8 @@ def overlay_figure(sample, series):
         cdf = np.interp(grid, e, np.concatenate([[0.0], np.cumsum(c)]))
         ax.stairs(np.diff(cdf) / max(c.sum(), 1) / np.diff(grid), grid, label=label, linewidth=1.4,
                   color=style[label][0], ls=style[label][1])
-    ax.set_title(f"{sample}: the data after each transform")
-    ax.set_xlabel("transformed value (the network's target)")
-    ax.set_ylabel("density")
+    ax.set(title=f"{sample}: the data after each transform", xlabel="transformed value (the network's target)",
+           ylabel="density")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
@@ -72,8 +68,7 @@ KEYS = ("psnr", "ssim_ref", "ssim", "lpips", "snr", "si_snr")  # the image-mean 
 
 
 def set_means(runs):
-    """{parameter set: {"epoch", "seeds", metric: [its last epoch's image mean, one per seed]}} from the
-    results.json of each finished run folder of `runs` (a seed each)."""
+    """{parameter set: {"epoch", "seeds", metric: [last epoch's image mean, one per seed]}} of `runs`."""
     out = {}
     for label, folder in runs:
         with contextlib.suppress(OSError, ValueError), open(os.path.join(folder, "results.json")) as f:
@@ -90,8 +85,7 @@ def set_means(runs):
 
 
 def write_set_sessions(log_dir, means):
-    """Per set a run <log_dir>/_sets/<set> that HParams lists beside the sweep's runs: its `00 set` column, no
-    seed, and as its metrics (mean/eval/<metric>) the mean over its seeds."""
+    """Per set a run <log_dir>/_sets/<set> that HParams lists beside the sweep's runs, its seeds' mean metrics."""
     for label, m in means.items():
         folder = os.path.join(log_dir, SETS, safe_name(label))
         for old in glob.glob(os.path.join(glob.escape(folder), "events.out.tfevents.*")):
@@ -113,8 +107,7 @@ def write_set_sessions(log_dir, means):
 
 
 def write_overlay(log_dir, runs):
-    """runs: [(parameter set, run folder)] of a sweep's finished tasks (the first of each set: its seeds
-    fit the same data with the same transform). Returns the PNGs written; none for fewer than two sets."""
+    """The PNGs written for `runs` [(set, folder)], the first of each set (its seeds fit the same data)."""
     firsts = {}
     for label, folder in runs:
         firsts.setdefault(label, folder)

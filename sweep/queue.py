@@ -1,9 +1,5 @@
-"""run.py's queue: tasks (main.py processes) started on free slots, their record in sweep.json, and
-the signals that stop them. A task writes straight into <log_dir>/tasks/<name>.log (a file, not a
-pipe: it never dies on a broken pipe) and gets its share of the cores
-(util/threads.py; its OpenMP wait policy from the load it finds). Ctrl-C, SIGTERM or SIGHUP stop
-every task at the end of its epoch, resumably; a second Ctrl-C at once. Tasks run in their own
-session, and on Linux get SIGTERM if run.py itself dies.
+"""run.py's queue: main.py tasks started on free slots, their record in sweep.json, and the signals that stop
+them. A task writes into <log_dir>/tasks/<name>.log (a file, not a pipe: it never dies on a broken pipe).
 """
 import ctypes
 import heapq
@@ -26,11 +22,6 @@ POLL_S = 0.2  # how often the queue looks at its tasks (and a task's log is foll
 PROGRESS_EVERY_S = 30  # a progress line at least this often while tasks run
 
 
-def threads_per_task(slots):
-    """A task's share of the cores this process may use; OMP_NUM_THREADS given to run.py wins."""
-    return given_threads(os.environ) or max(1, cores() // max(1, slots))
-
-
 def _prctl():
     try:
         return ctypes.CDLL(None, use_errno=True).prctl if sys.platform == "linux" else None
@@ -47,8 +38,7 @@ def _die_with_parent():
 
 
 class StopRequest(SignalHandlers):
-    """run.py's handlers for STOP_SIGNALS while the queue runs: the first signal is recorded (the queue
-    acts on it), a second Ctrl-C asks for an immediate stop. The previous handlers come back on exit."""
+    """The first stop signal is recorded (the queue acts on it); a second Ctrl-C asks for an immediate stop."""
 
     def __init__(self):
         self.signum, self.at_once = None, False
@@ -65,8 +55,7 @@ class StopRequest(SignalHandlers):
 
 class SweepRecord:
     """<log_dir>/sweep.json: every task ever queued into the folder, by name. A save rewrites this
-    process's tasks and keeps every other task as it was read, so that a sweep's record only ever
-    gains tasks (a second sweep into the folder adds its own; a resume updates the ones it runs)."""
+    process's tasks and keeps the others as read: a sweep's record only ever gains tasks."""
 
     def __init__(self, log_dir, meta):
         self.log_dir, self.path = log_dir, os.path.join(log_dir, "sweep.json")
@@ -81,8 +70,7 @@ class SweepRecord:
         self.tasks = []
 
     def add(self, tasks):
-        """Make the tasks part of the record; a new task whose name another task has (a second sweep of
-        the same sets) is renamed <name>+2, +3 ..., keeping its parameter set. A resumed task keeps its name."""
+        """Record the tasks; a new one whose name is taken (a second sweep of the sets) becomes <name>+2, +3 ..."""
         for t in tasks:
             if t.name in self.entries and not t.resumed:
                 k = 2
@@ -117,11 +105,8 @@ class SweepRecord:
         return out
 
 
-
-
 def task_progress(task):
-    """(epochs done, epochs in all) of a running task, over all its samples: samples finished
-    (results.json, written after each sample) and its progress.json; None while it has trained no epoch."""
+    """(epochs done, epochs in all) of a running task over all its samples; None before its first epoch."""
     try:
         args = read_json(os.path.join(task.folder, "args.json"))
         total = args["num_epochs"]
@@ -148,9 +133,8 @@ def _sample_count(args):
 
 
 def running_progress(task, now, progress=task_progress):
-    """(epoch, total, elapsed) of a running task counted from the first epoch the queue saw it reach, so
-    that its start-up (torch, data, compiling the step: minutes on a busy machine) does not count as
-    training; from its start until a second look shows progress. None before its first epoch."""
+    """(epoch, total, elapsed) of a running task from the first epoch the queue saw, so that its start-up
+    (torch, data, compiling: minutes on a busy machine) does not count as training."""
     seen = progress(task)
     if seen is None:
         return None
@@ -163,11 +147,8 @@ def running_progress(task, now, progress=task_progress):
 
 
 def sweep_eta(done, running, queued, slots):
-    """Seconds until the sweep ends, from finished tasks' wall seconds (`done`), each running task's
-    (epoch, total, elapsed) (None where it has no epoch yet), the number of tasks `queued` and the tasks
-    that run at once (`slots`). A running task has elapsed / epoch x (total - epoch) left; a queued one
-    takes a finished task's time (before any has finished, a running task's whole: elapsed / epoch x
-    total), on the slot that frees first. None while nothing tells."""
+    """Seconds until the sweep ends: each queued task takes a finished task's time (before any: a running one's
+    whole) on the slot that frees first. None while nothing tells."""
     seen = [r for r in running if r is not None]
     per = sum(done) / len(done) if done else sum(s / e * t for e, t, s in seen) / len(seen) if seen else None
     if per is None:
@@ -181,20 +162,18 @@ def sweep_eta(done, running, queued, slots):
 
 
 def eta_s(tasks, slots, now, progress=task_progress):
-    """sweep_eta for the queue's tasks."""
     running = [running_progress(t, now, progress) for t in tasks if t.status == "running"]
     return sweep_eta([t.wall for t in tasks if t.rc == 0 and t.wall], running,
                      sum(t.status == "pending" for t in tasks), slots)
 
 
 class Queue:
-    """Each free slot takes the next task. `slots`: a device per slot (None: the CPU); `echo`: show the
-    one running task's output on standard error."""
+    """Each free slot (a device, None: the CPU) takes the next task; `echo` shows its output on standard error."""
 
     def __init__(self, tasks, slots, record, echo):
         self.tasks, self.slots, self.record, self.echo = tasks, slots, record, echo
         self.log_dir = record.log_dir
-        self.threads = threads_per_task(len(slots))
+        self.threads = given_threads(os.environ) or max(1, cores() // max(1, len(slots)))  # OMP_NUM_THREADS wins
         self.last_line_at = 0.0
 
     def start(self, task, device):
@@ -215,7 +194,6 @@ class Queue:
         self.say(f"[run] {task.name}: started on {where}; log {task.log_file}")
 
     def _follow(self, task, offset):
-        """Read what the task writes to its log: its last line for the report, and (echo) the text."""
         with open(task.log_file, encoding="utf-8", errors="replace", newline="") as f:
             f.seek(offset)
             while True:
@@ -225,24 +203,18 @@ class Queue:
                     lines = [s.strip() for s in text.replace("\r", "\n").split("\n") if s.strip()]
                     task.last_line = lines[-1] if lines else task.last_line
                     if self.echo:
-                        self._show(text)
+                        self.echo = self.say(text, end="")
                 elif ended:
                     return
                 else:
                     time.sleep(POLL_S)
 
-    def _show(self, text):
+    def say(self, text, end="\n"):
         try:
-            sys.stderr.write(text)
-            sys.stderr.flush()
-        except (OSError, ValueError):  # a closed terminal: the task's log still has everything
-            self.echo = False
-
-    def say(self, line):
-        try:
-            print(line, file=sys.stderr, flush=True)
-        except (OSError, ValueError):
-            pass
+            print(text, end=end, file=sys.stderr, flush=True)
+            return True
+        except (OSError, ValueError):  # a closed terminal: the tasks' logs still have everything
+            return False
 
     def progress_line(self, force=False):
         now = time.time()
@@ -257,7 +229,6 @@ class Queue:
                  + (f", eta {eta / 60:.1f} min" if eta is not None else ""))
 
     def run(self):
-        """Every task to its end, or KeyboardInterrupt after a stop signal (the tasks stopped first)."""
         pending, free, running = deque(self.tasks), list(self.slots), []
         self.record.save()
         with StopRequest() as stop:
@@ -286,13 +257,13 @@ class Queue:
         for task in pending:
             task.status = "not started"
         for task in running:
-            _send(task, signal.SIGTERM)
+            task.proc.send_signal(signal.SIGTERM)  # Popen ignores a task that has just ended
         sent_at_once = False
         while any(t.proc.poll() is None for t in running):
             if stop.at_once and not sent_at_once:
                 sent_at_once = True
                 for task in running:
-                    _send(task, signal.SIGINT)  # after SIGTERM, main.py takes a SIGINT as "stop now"
+                    task.proc.send_signal(signal.SIGINT)  # after SIGTERM, main.py takes a SIGINT as "stop now"
             time.sleep(POLL_S)
         for task in running:
             self._finish(task)
@@ -306,10 +277,3 @@ class Queue:
         task.pump.join()  # the task's last lines are read before it is reported
         task.rc, task.wall = task.proc.returncode, round(time.time() - task.started, 1)
         task.status = task.describe()
-
-
-def _send(task, sig):
-    try:
-        task.proc.send_signal(sig)
-    except ProcessLookupError:
-        pass

@@ -1,11 +1,5 @@
-"""`run.py --status LOG_DIR` for a sweep run by the queue (sweep.json) or a folder of run folders: one
-line per task with its state, the epoch it reached, its last PSNR and its run folder.
-
-The state is what run.py recorded in sweep.json (a run folder alone: what its results.json says); the
-epoch and the PSNR come from the progress.json the fit writes, and results.json. A running task also
-shows how long ago its progress was written: a queue that was killed outright leaves "running" in
-sweep.json, and a stale progress.json tells it. Nothing here loads torch. (Sweeps submitted with --launcher
-local / slurm have jobs.json and job ids: sweep/launch.py's print_status.)
+"""`run.py --status LOG_DIR` for a queue sweep (sweep.json) or a folder of run folders: a line per task. A running
+task shows how old its progress.json is: a queue killed outright leaves "running" in sweep.json. No torch here.
 """
 import os
 import time
@@ -15,8 +9,7 @@ from util.recorder import run_complete
 from util.readers import PROGRESS_FILE, read_progress, read_results, read_sweep, walk
 
 def fit_progress(folder):
-    """(sample, epoch, total, last psnr as "<psnr> @<its epoch>" or None, seconds since it was written)
-    from a run's progress.json (trainer/loop.py's Progress); None before the first."""
+    """(sample, epoch, total, "<psnr> @<epoch>" or None, seconds since written) of progress.json; None before it."""
     try:
         p = read_progress(folder)
         age = time.time() - os.path.getmtime(os.path.join(folder, PROGRESS_FILE))
@@ -34,14 +27,11 @@ def final_psnr(folder):
         mean = read_results(os.path.join(folder, "results.json"))["mean"]
     except InputError:
         return None
-    if not mean:
-        return None
-    return mean[max(mean, key=int)].get("psnr")
+    return mean[max(mean, key=int)].get("psnr") if mean else None
 
 
 def run_line(name, state, folder):
-    """The columns of one task: name, state, sample, epoch, psnr, folder (and how fresh a running task's
-    log is)."""
+    """The columns of one task: name, state, sample, epoch, psnr, folder."""
     there = folder is not None and os.path.isdir(folder)
     progress = fit_progress(folder) if there else None
     sample, epoch, psnr, note = "-", "-", None, ""
@@ -52,10 +42,8 @@ def run_line(name, state, folder):
             note = f"  (progress last written {age:.0f} s ago)"
     if state == "ok" and there and final_psnr(folder) is not None:  # the mean over the run's samples
         psnr = f"{final_psnr(folder):.2f}"
-    shown = "-"
-    if there:
-        shown = os.path.relpath(folder)
-        shown = folder if shown.startswith("..") else shown
+    shown = os.path.relpath(folder) if there else "-"
+    shown = folder if shown.startswith("..") else shown
     return [name, state, sample, epoch, psnr or "-", shown + note]
 
 
@@ -95,7 +83,7 @@ def sweep_rows(log_dir):
 
 
 def print_status(log_dir):
-    """One line per task (state, sample and epoch reached, last PSNR and its epoch, run folder); exit 1 if any task failed."""
+    """One line per task; exit 1 if any task failed."""
     title, rows, failed = sweep_rows(log_dir)
     header = ["task", "state", "sample", "epoch", "psnr", "folder"]
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(5)]
