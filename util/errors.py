@@ -1,6 +1,5 @@
-"""The project's error types for mistakes a user makes, and how every entry point ends on them
-(`exit_code`): one line on standard error and exit code 2 for a user's mistake or an OSError, 3 for
-out of memory, 130 for an interrupt; any other exception is a bug and shows its traceback."""
+"""The errors a user causes, and how every entry point ends on them (`exit_code`): one line on standard
+error; any other exception is a bug and shows its traceback."""
 import sys
 
 EXIT_USAGE = 2  # a user mistake: bad option, bad input file, a folder that cannot be written

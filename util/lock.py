@@ -1,7 +1,5 @@
-"""One writer per folder: an advisory fcntl.flock on <folder>/.lock that a second process is refused
-(naming the holder's pid, host and command). The kernel drops it when its holder exits, however it
-exits. Without flock (some network mounts) the folder is written unguarded after a warning.
-"""
+"""One writer per folder: an advisory flock on <folder>/.lock, dropped by the kernel however its holder
+exits; without flock (some network mounts) the folder is written unguarded after a warning."""
 import fcntl
 import os
 import socket
