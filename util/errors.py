@@ -1,6 +1,5 @@
-"""The project's error types for mistakes a user makes, and how every entry point ends on them
-(`exit_code`): one line on standard error and exit code 2 for a user's mistake or an OSError, 3 for
-out of memory, 130 for an interrupt; any other exception is a bug and shows its traceback."""
+"""The errors a user causes, and how every entry point ends on them (`exit_code`): one line on standard
+error; any other exception is a bug and shows its traceback."""
 import sys
 
 EXIT_USAGE = 2  # a user mistake: bad option, bad input file, a folder that cannot be written
@@ -20,36 +19,22 @@ class OptionError(UserError):
     """An option value, experiment id or parameter set that does not exist or cannot work."""
 
 
-def os_error_line(e):
-    """One line for an OSError a user causes (a save_dir under a regular file, no permission, a full
-    disk ...): the path, then the reason."""
-    where = f"{e.filename}: " if e.filename else ""
-    return f"error: {where}{e.strerror or e}"
-
-
 def is_out_of_memory(e):
     """Out of memory on any device: CUDA's OutOfMemoryError, or the CPU allocator's failure, which
     PyTorch raises as a plain RuntimeError (and numpy as MemoryError)."""
-    if isinstance(e, MemoryError):
-        return True
     torch = sys.modules.get("torch")  # without torch loaded no error can be its out of memory
-    if torch is None:
-        return False
-    if isinstance(e, torch.OutOfMemoryError):
-        return True
-    return isinstance(e, RuntimeError) and ("DefaultCPUAllocator: can't allocate memory" in str(e)
-                                            or "DefaultCPUAllocator: not enough memory" in str(e))
+    cpu = ("DefaultCPUAllocator: can't allocate memory", "DefaultCPUAllocator: not enough memory")
+    return isinstance(e, MemoryError) or torch is not None and (
+        isinstance(e, torch.OutOfMemoryError) or isinstance(e, RuntimeError) and any(m in str(e) for m in cpu))
 
 
 def exit_code_for(e, out_of_memory="error: out of memory", interrupted="interrupted"):
-    """The exit code of an entry point that stops on exception `e`, after one line on standard error:
-    a user's mistake or an OSError 2, out of memory 3, an interrupt 130. None for anything else: a bug,
-    to be raised again so that it shows its traceback. `out_of_memory` and `interrupted` are those two
-    lines (a callable makes its line at that moment)."""
+    """Exit code 2, 3 or 130 after one line on standard error (`out_of_memory` and `interrupted` are
+    those lines, or callables making them); None for a bug, to be raised again with its traceback."""
     if isinstance(e, UserError):
         line, code = f"error: {e}", EXIT_USAGE
     elif isinstance(e, OSError):  # a save_dir under a regular file, no permission, a full disk ...
-        line, code = os_error_line(e), EXIT_USAGE
+        line, code = f"error: {f'{e.filename}: ' if e.filename else ''}{e.strerror or e}", EXIT_USAGE
     elif isinstance(e, (RuntimeError, MemoryError)) and is_out_of_memory(e):
         line, code = out_of_memory, EXIT_OOM
     elif isinstance(e, KeyboardInterrupt):
@@ -61,9 +46,8 @@ def exit_code_for(e, out_of_memory="error: out of memory", interrupted="interrup
 
 
 def exit_code(body, failed=None, **lines):
-    """Run an entry point's `body()`: its own exit code, or exit_code_for the exception it stops on.
-    `failed(reason)`, if given, is told of a user's mistake or an out of memory (main.py marks the run
-    folder it was writing as failed, with the reason)."""
+    """`body()`'s exit code, or exit_code_for the exception it stops on; `failed(reason)` is told of a
+    user's mistake or an out of memory (main.py marks its run folder failed)."""
     try:
         return body()
     except (Exception, KeyboardInterrupt) as e:

@@ -1,7 +1,5 @@
-"""Run folders, whoever wrote them, as one record each: this project's runs (results.json), the
-published code's (res_table.md) and decoded checkpoints (results.json, "measured": "after_update":
-the model after its epoch's update, where training logs measure before it). The summariser reads these.
-"""
+"""Run folders as one record each, for the summariser: this project's runs (results.json), the published
+code's (res_table.md) and decoded checkpoints (results.json, measured after the epoch's update)."""
 import os
 
 from util.errors import InputError
@@ -12,6 +10,8 @@ SOURCES = {  # source -> (label, when the metrics were measured)
     "published": ("published code's log", "before the epoch's update"),
     "decoded": ("decoded checkpoint", "after the epoch's update"),
 }
+
+
 def seed_free_tag(tag, seed):
     """The parameter set a run belongs to: run.py --seeds tags each run `<set>_seed<seed>`."""
     suffix = f"_seed{seed}"
@@ -19,31 +19,27 @@ def seed_free_tag(tag, seed):
 
 
 def read_run(folder):
-    """One run folder as {"experiment", "set", "seed", "folder", "source", "args", "results" (None
-    when it has none), "problem" (why its results cannot be read, or None), "mtime"}; None for a
-    folder that is not a run (a single --eval_ckpt decode). InputError for an args.json that cannot
-    be read. Every file is read through util/readers.py; one that links outside the folder is refused."""
+    """One run folder as a record ("results" None without any, "problem" why they cannot be read), or None
+    for a single --eval_ckpt decode; InputError for an args.json that cannot be read."""
     args = read_args(folder)
     if args.get("eval_ckpt"):
         return None
-    args_path = os.path.join(folder, "args.json")
-    results, source, mtime, problem = None, "ours", os.path.getmtime(args_path), None
     res_path, table_path = os.path.join(folder, "results.json"), os.path.join(folder, "res_table.md")
+    published = not os.path.lexists(res_path) and os.path.lexists(table_path)  # no results.json: the reference's
+    path, source = (table_path, "published") if published else (res_path, "ours")
+    results, mtime, problem = None, os.path.getmtime(os.path.join(folder, "args.json")), None
     try:
-        if os.path.lexists(res_path):
-            if not within(folder, res_path):
-                raise InputError(f"{res_path}: a link to a file outside the run folder; not this run's numbers")
-            results = read_results(res_path)
-            mtime = os.path.getmtime(res_path)
-            source = "decoded" if results.get("measured") == "after_update" else "ours"
-        elif os.path.lexists(table_path):  # no results.json: written by the published code
-            source = "published"
-            if not within(folder, table_path):
-                raise InputError(f"{table_path}: a link to a file outside the run folder; not this run's numbers")
-            mtime = os.path.getmtime(table_path)
-            results = read_res_table(table_path)
+        if os.path.lexists(path) and not within(folder, path):
+            raise InputError(f"{path}: a link to a file outside the run folder; not this run's numbers")
+        if published:
+            mtime = os.path.getmtime(path)
+            results = read_res_table(path)
             if results and str(args.get("num_epochs")) in results["mean"]:  # the last epoch's block, without `time`
                 results["complete"] = True
+        elif os.path.lexists(path):
+            results = read_results(path)
+            mtime = os.path.getmtime(path)
+            source = "decoded" if results.get("measured") == "after_update" else "ours"
     except InputError as e:
         results, problem = None, str(e)
     seed = args.get("seed")
@@ -53,8 +49,7 @@ def read_run(folder):
 
 
 def load_runs(log_dir, skipped=None):
-    """Every run under log_dir (a run folder, an experiment folder or a whole log tree). A folder whose
-    args.json cannot be read is left out, its reason appended to `skipped`."""
+    """Every run under log_dir (a run, experiment or log folder); one whose args.json fails goes to `skipped`."""
     runs = []
     for dirpath, dirs, files in walk(log_dir):
         if "args.json" not in files:

@@ -1,9 +1,6 @@
-"""Stopping a run between two epochs, with a checkpoint, not wherever Python happens to be.
-
-A first Ctrl-C asks to stop at the next epoch boundary, a second stops at once: a KeyboardInterrupt
-raised inside torch.compile's guards is swallowed by PyTorch. SIGTERM, SIGUSR1/2 (a cluster's time
-limit) and SIGHUP (a closed terminal) never escalate: the grace period is for the checkpoint.
-"""
+"""Stopping a run between two epochs, with a checkpoint: a first Ctrl-C asks for it, a second stops at once
+(PyTorch swallows a KeyboardInterrupt raised inside torch.compile's guards). SIGTERM, SIGUSR1/2 (a cluster's
+time limit) and SIGHUP (a closed terminal) never escalate: the grace period is for the checkpoint."""
 import os
 import signal
 import threading
@@ -12,10 +9,8 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGUSR1, signal.SIGUSR2, signal.SIGHUP)
 
 
 class SignalHandlers:
-    """A context that installs `handlers()` ({signal: function}) on entry and puts the previous handlers
-    back on exit; only in the main thread, the only one Python lets set them. A signal caught meanwhile is
-    then passed on to a previous handler that is a Python function of the caller's own (a test session's
-    stop, tests/conftest.py): an entry point called in-process never swallows its caller's stop."""
+    """`handlers()` ({signal: function}) installed while inside (main thread only, as Python allows); on exit
+    a signal caught meanwhile goes on to the caller's own previous handler (tests/conftest.py's stop)."""
 
     def handlers(self):
         raise NotImplementedError

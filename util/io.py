@@ -1,8 +1,5 @@
-"""Reading signals from disk and writing results so that a crash never leaves half a file.
-
-Every reader turns a user mistake (missing file, unreadable image, NaN in audio ...) into an
-InputError whose message names the file and the problem; main.py prints it as one line.
-"""
+"""Reading signals from disk (a user's mistake is an InputError naming the file and the problem) and
+writing results so that a crash never leaves half a file."""
 import json
 import os
 import re
@@ -22,22 +19,17 @@ from util.errors import InputError  # noqa: F401  (readers raise it; callers imp
 
 
 class Nominal:
-    """The nominal value range of a signal: [lo, hi] with `levels` quantisation levels.
-
-    `levels` is the full-scale range N that length-like hyper-parameters scale with:
-    256 for 8-bit images (the reference), 65536 for 16-bit images, 2 for signals in [-1, 1].
-    """
+    """A signal's nominal range [lo, hi]; `levels` is the full scale N that length-like hyper-parameters
+    scale with: 256 for 8-bit images (the reference), 65536 for 16-bit ones, 2 for signals in [-1, 1]."""
 
     def __init__(self, lo, hi, levels):
         self.lo, self.hi, self.levels = float(lo), float(hi), float(levels)
 
     @classmethod
     def for_dtype(cls, dtype):
-        if dtype == np.uint8:
-            return cls(0, 255, 256)
-        if dtype == np.uint16:
-            return cls(0, 65535, 65536)
-        raise InputError(f"unsupported sample type {dtype} (8-bit or 16-bit images only)")
+        if dtype not in (np.uint8, np.uint16):
+            raise InputError(f"unsupported sample type {dtype} (8-bit or 16-bit images only)")
+        return cls(0, np.iinfo(dtype).max, np.iinfo(dtype).max + 1)
 
     @classmethod
     def signal(cls):
@@ -65,11 +57,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def missing(path, what="file or folder"):
     """The InputError for a path that does not exist; for one under data/ that data/manifest.json
     knows, it names the command that downloads it."""
-    msg = f"{path}: no such {what}"
-    rel = os.path.normpath(path).replace(os.sep, "/")
-    absolute = os.path.abspath(path)
-    if absolute.startswith(os.path.join(ROOT, "data") + os.sep):
-        rel = os.path.relpath(absolute, ROOT).replace(os.sep, "/")
+    msg, absolute = f"{path}: no such {what}", os.path.abspath(path)
+    under_root = absolute.startswith(os.path.join(ROOT, "data") + os.sep)
+    rel = (os.path.relpath(absolute, ROOT) if under_root else os.path.normpath(path)).replace(os.sep, "/")
     if rel.startswith("data/"):
         rel = rel[len("data/"):]
         try:
@@ -89,13 +79,8 @@ def natural_key(name):
     return [(0, int(t), "") if t.isdigit() else (1, 0, t.lower()) for t in re.split(r"(\d+)", name)]
 
 
-def _stderr(msg):
-    print(msg, file=sys.stderr)
-
-
 def list_samples(path, exts, log=None):
-    """Files of a folder with one of `exts`, naturally sorted; the others are skipped, with a note to
-    `log` (a run's logger; standard error without one)."""
+    """Files of a folder with one of `exts`, naturally sorted; a note to `log` (or stderr) on the others."""
     if not os.path.exists(path):
         raise missing(path)
     if not os.path.isdir(path):
@@ -112,7 +97,7 @@ def list_samples(path, exts, log=None):
     if skipped:
         note = (f"note: {path}: skipping {len(skipped)} file(s) of another type: {', '.join(skipped[:5])}"
                 + (" ..." if len(skipped) > 5 else ""))
-        (log or _stderr)(note)
+        (log or (lambda m: print(m, file=sys.stderr)))(note)
     if not keep:
         raise InputError(f"{path}: folder holds no {'/'.join(sorted(exts))} file")
     seen = {}
@@ -124,8 +109,7 @@ def list_samples(path, exts, log=None):
 
 
 def safe_name(name, fallback="signal"):
-    """A name from a checkpoint or a log (data, never a path) as one safe file name: letters, digits,
-    '.', '_' and '-' kept, anything else '_', no leading dots (so never '..' or a hidden file)."""
+    """A name from a checkpoint or a log (data, never a path) as one file name, never '..' or a hidden one."""
     cleaned = re.sub(r"[^A-Za-z0-9._-]", "_", str(name)).lstrip(".")
     return cleaned or fallback
 
@@ -135,12 +119,8 @@ def sample_name(path):
 
 
 def read_image(path):
-    """Image as a float32 tensor (C, H, W) in its own integer range, plus its Nominal range.
-
-    Gray gives C = 1, RGBA C = 4; palettes are expanded to their colours (RGBA where they hold
-    transparency); 16-bit images keep their 16-bit values; EXIF orientation is applied. An animation
-    or a stack of pages is refused (it is a video), as are colour spaces other than gray and RGB.
-    """
+    """(float32 (C, H, W) in the image's own integer range, its Nominal) of one still image (read_frames);
+    an animation or a stack of pages is refused (it is a video)."""
     frames = read_frames(path)
     if frames.shape[0] > 1:
         raise InputError(f"{path}: {frames.shape[0]} frames (an animation or a stack of pages), not one image; "
@@ -161,9 +141,8 @@ ORIENT = {2: lambda a: a[:, :, ::-1], 3: lambda a: a[:, ::-1, ::-1], 4: lambda a
 
 
 def read_frames(path):
-    """Every frame of an image file as (F, H, W, C) uint8 or uint16, C in 1..4 (gray, gray + alpha, RGB,
-    RGBA), upright: one frame for a still image, several for an animated GIF / WebP / PNG or a
-    multi-page TIFF. InputError names what cannot be read as such."""
+    """Every frame of an image file (several for an animated GIF / WebP / PNG or a multi-page TIFF) as
+    (F, H, W, C) uint8 or uint16, upright, C in 1..4 (gray, RGB, with alpha where the file has it)."""
     if os.path.isdir(path):
         raise InputError(f"{path}: a folder, not an image file")
     if not os.path.isfile(path):
@@ -242,9 +221,7 @@ def _read_deep_tiff(path):
 def _png_bit_depth(path):
     with open(path, "rb") as f:
         head = f.read(26)
-    if head[:8] != b"\x89PNG\r\n\x1a\n" or len(head) < 26:
-        return None
-    return head[24]
+    return head[24] if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 26 else None
 
 
 def _read_png16(path):
@@ -272,8 +249,7 @@ def to_uint(img_chw, nominal):
 
 def atomic_write(path, write_fn, mode="w"):
     """Write through a temporary file in the same folder, then rename: readers see old or new, never half.
-    The file gets the permissions an ordinary write would give (0666 less the umask, the kernel applies
-    it), so that others on a shared machine may read, resume and summarise a run as the umask allows."""
+    Its mode is an ordinary write's (0666 less the umask): others may read a run as the umask allows."""
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = _new_temp(folder, os.path.basename(path))
@@ -293,10 +269,8 @@ def atomic_write(path, write_fn, mode="w"):
 
 
 def write_output(path, write_fn, mode="w"):
-    """Write a file the user named (--json, --plot ...) as a user expects: a regular file (or a new one)
-    atomically, a symlink through to its target (atomically there), a character device or a pipe
-    (/dev/stdout, a FIFO) written into, never replaced by a rename; anything else refused in one line.
-    The content is made in memory first, so a failing writer leaves a device or pipe untouched."""
+    """Write a file the user named (--json, --plot ...): a regular or new file (a symlink's target) atomically,
+    a character device or a pipe (/dev/stdout, a FIFO) written into from memory, never renamed over."""
     target = os.path.realpath(path)
     try:
         kind = os.stat(target).st_mode

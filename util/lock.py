@@ -1,7 +1,5 @@
-"""One writer per folder: an advisory fcntl.flock on <folder>/.lock that a second process is refused
-(naming the holder's pid, host and command). The kernel drops it when its holder exits, however it
-exits. Without flock (some network mounts) the folder is written unguarded after a warning.
-"""
+"""One writer per folder: an advisory flock on <folder>/.lock, dropped by the kernel however its holder
+exits; without flock (some network mounts) the folder is written unguarded after a warning."""
 import fcntl
 import os
 import socket
@@ -18,28 +16,25 @@ class FolderBusy(UserError):
 
 
 class FolderLock:
-    def __init__(self, folder, what):
-        self.folder, self.what = folder, what
-        self.path = os.path.join(folder, LOCK_FILE)
-        self.fd = None
+    """The lock of `folder` (which must exist), held: FolderBusy, naming the holder, if another has it."""
 
-    def acquire(self):
+    def __init__(self, folder, what):
         # an ordinary file (the umask decides its mode): others may read who holds the folder
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
+        self.fd = os.open(os.path.join(folder, LOCK_FILE), os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o666)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            holder = _read(fd)
-            os.close(fd)
-            raise FolderBusy(f"{self.folder}: another process is writing this {self.what} ({holder}); wait for it "
+            holder = _read(self.fd)
+            os.close(self.fd)
+            raise FolderBusy(f"{folder}: another process is writing this {what} ({holder}); wait for it "
                              f"to end or stop it first") from None
         except OSError as e:  # ENOLCK / EOPNOTSUPP: a file system without flock
-            print(f"warning: {self.path}: cannot be locked ({e.strerror or e}); nothing stops a second writer",
-                  file=sys.stderr)
-        os.ftruncate(fd, 0)
-        os.write(fd, holder_line().encode("utf-8", "replace"))
-        self.fd = fd
-        return self
+            print(f"warning: {os.path.join(folder, LOCK_FILE)}: cannot be locked ({e.strerror or e}); nothing stops "
+                  f"a second writer", file=sys.stderr)
+        cmd = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]
+        line = f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}: {cmd}\n"
+        os.ftruncate(self.fd, 0)
+        os.write(self.fd, line.encode("utf-8", "replace"))
 
     def release(self):
         if self.fd is not None:
@@ -47,16 +42,14 @@ class FolderLock:
             self.fd = None
 
     def __enter__(self):
-        return self.acquire() if self.fd is None else self
+        return self
 
     def __exit__(self, *exc):
         self.release()
         return False
 
 
-def hold(folder, what):
-    """The lock of `folder` (which must exist), held: FolderBusy, naming the holder, if another has it."""
-    return FolderLock(folder, what).acquire()
+hold = FolderLock
 
 
 def writer(folder):
@@ -74,12 +67,6 @@ def writer(folder):
         return None
     finally:
         os.close(fd)
-
-
-def holder_line():
-    cmd = " ".join(os.path.basename(a) if i == 0 else a for i, a in enumerate(sys.argv))[:300]
-    started = time.strftime("%Y-%m-%d %H:%M:%S")
-    return f"pid {os.getpid()} on {socket.gethostname()} since {started}: {cmd}\n"
 
 
 def _read(fd):

@@ -12,9 +12,8 @@ from util.errors import OptionError
 
 
 def fix_seed(seed):
-    """Seed every generator once per process and ask for deterministic kernels, as the reference.
-
-    warn_only: an op without a deterministic kernel warns instead of stopping a long run."""
+    """Seed every generator once per process and ask for deterministic kernels, as the reference (warn_only:
+    an op without a deterministic kernel warns instead of stopping a long run)."""
     import torch
 
     random.seed(seed)
@@ -55,10 +54,8 @@ def cur_time():
 
 
 def run_folder_name(save_dir, up_folder_name, tag):
-    """<save_dir>/<up_folder_name>/<tag>_<yymmdd-hhmmss>_<random>: a new run folder's path (not
-    created). Short, so TensorBoard's legends show the set and seed (run.py tags `<set>_seed<N>`);
-    sorted by name, a set's seeds sit together; no ':' (a path separator on some systems). The random
-    part does not touch the seeded generators."""
+    """<save_dir>/<up_folder_name>/<tag>_<yymmdd-hhmmss>_<random> (not created): short for TensorBoard's
+    legends, a set's seeds together by name, no ':' (a separator on some systems), no seeded generator used."""
     suffix = "".join(secrets.choice(string.ascii_lowercase) for _ in range(4))
     stamp = datetime.datetime.now().strftime("%y%m%d-%H%M%S")
     return os.path.join(save_dir, up_folder_name, f"{tag}_{stamp}_{suffix}")

@@ -1,12 +1,11 @@
-"""Every file the project reads back, read in one place and checked at the door: each reader returns
-a record or raises InputError naming the file and what is wrong. A path taken from one only resolves
-inside the folder it belongs to (`inside`). No torch at module level (read_checkpoint imports it).
+"""Every file the project reads back, checked at the door for what the code reads: a record, or InputError
+naming the file and the problem. A path taken from one resolves only inside its folder (`inside`). No torch here.
 """
 import json
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from collections import namedtuple
 
 from util.errors import InputError
 
@@ -14,9 +13,8 @@ MAX_JSON_BYTES = 256 << 20  # a run file far beyond this is not one the project 
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+=,@-]{0,199}")  # a task or sample name used as a file name
 EPOCH = re.compile(r"(0|[1-9][0-9]{0,11})")  # a logged epoch as results.json and res_table.md spell it
 NOMINALS = ((0, 255, 256), (0, 65535, 65536), (-1, 1, 2))  # (lo, hi, levels): util.io.Nominal's ranges
-# (C, *grid) per signal type: what components/signals.py's readers give (tests/test_readers.py reads one
-# of each and fails when they differ). A checkpoint's transform is checked for its form here and by the
-# transform's own class when decoded (components/transform.py's restore), so a new transform needs no entry.
+# (C, *grid) per signal type as components/signals.py's readers give it (tests/test_readers.py compares). A
+# checkpoint's transform is checked by its own class when decoded, so a new transform needs no entry here.
 SIGNAL_DIMS = {"image": 3, "audio": 2, "video": 4}
 
 
@@ -40,9 +38,8 @@ def inside(folder, path, what):
 
 
 def walk(top):
-    """os.walk(top) without recursion (Python 3.11's recurses, so a tree nested ~1000 folders deep ends
-    in RecursionError): top-down, names sorted, links to folders listed but not entered; `dirs` may be
-    pruned in place as with os.walk."""
+    """os.walk(top), top-down, sorted, links to folders not entered, without recursion (Python 3.11's
+    ends in RecursionError ~1000 folders deep); `dirs` may be pruned in place."""
     stack = [top]
     while stack:
         folder = stack.pop()
@@ -57,8 +54,7 @@ def walk(top):
                 (dirs if e.is_dir() else files).append(e.name)
             except OSError:
                 files.append(e.name)
-        dirs.sort()
-        files.sort()
+        dirs, files = sorted(dirs), sorted(files)
         yield folder, dirs, files
         stack.extend(os.path.join(folder, d) for d in reversed(dirs)
                      if not os.path.islink(os.path.join(folder, d)))
@@ -99,8 +95,7 @@ def _refuse_constant(name):
 
 
 def read_json(path, what=None):
-    """A JSON file's value; InputError for a missing, unreadable, oversized or invalid file (NaN and
-    Infinity are not JSON and are refused too)."""
+    """A JSON file's value; InputError for a missing, unreadable, oversized or invalid file (NaN too)."""
     what = what or path
     if not os.path.isfile(path):
         raise InputError(f"{what}: no such file")
@@ -148,8 +143,7 @@ COMMON_ARGS = {
 }
 
 def read_args(folder):
-    """A run folder's args.json as a dict of options whose common options (COMMON_ARGS) have their
-    types (opt.read_options checks every option of this project's)."""
+    """A run folder's args.json, its COMMON_ARGS checked (opt.read_options checks every option)."""
     path = _own_file(folder, "args.json")
     if not os.path.isfile(path):
         raise InputError(f"{folder}: not a run folder (no args.json)")
@@ -162,11 +156,7 @@ def read_args(folder):
 
 # ---- ckpt/latest.json -------------------------------------------------------------------------------
 
-@dataclass
-class Latest:
-    path: str  # the checkpoint file, resolved inside <run>/ckpt
-    sample: str
-    epoch: int
+Latest = namedtuple("Latest", "path sample epoch")  # path: the checkpoint file, resolved inside <run>/ckpt
 
 
 def read_latest(run_dir):
@@ -193,8 +183,7 @@ PROGRESS_FILE = "progress.json"  # a fit's progress in its run folder, as data f
 
 
 def read_progress(folder):
-    """A running or stopped fit's progress.json ({"sample", "epoch", "of", "psnr", "psnr_epoch",
-    "s_per_epoch", "eta_s", "time"}), or None before its first one."""
+    """A fit's progress.json (trainer/loop.py's Progress), or None before its first one."""
     path = _own_file(folder, PROGRESS_FILE)
     if not os.path.lexists(path):
         return None
@@ -245,8 +234,7 @@ def _attributes(v, where):
 
 
 def read_results(path):
-    """A results.json (this project's runs and decodes) with "samples", "mean", "attributes" and
-    "complete" always present; what the summariser reads is of its type."""
+    """A results.json, "samples", "mean", "attributes" and "complete" always present, what is read checked."""
     res = _object(read_json(path), path)
     for k in ("samples", "sample_attributes", "sample_shapes"):
         _object(res.get(k, {}), f"{path}: {k}")
@@ -276,12 +264,10 @@ def _float(cell):
 
 
 def read_res_table(path):
-    """The published code's res_table.md as results: {"samples", "mean", "complete"} (None when it
-    holds no epoch block). PrettyTable blocks: a border, the header, a border, the rows, a border.
-    `lpips -1` means not computed. An epoch that is not a non-negative integer, or one logged twice,
-    is refused."""
+    """The published code's res_table.md (PrettyTable blocks: border, header, border, rows, border) as
+    results, or None without an epoch block. `lpips -1` means not computed."""
     samples, mean, finished, seen = {}, {}, False, set()
-    state, header = "start", None
+    state, epoch = "start", None
     try:
         with open(path, encoding="utf-8", errors="replace") as f:
             lines = [line.strip() for line in f]
@@ -297,64 +283,35 @@ def read_res_table(path):
         if state == "header":
             header, state = cells, "after_header"
             finished |= header[0] == "time"
-            if header[0].startswith("epoch_"):
-                epoch = header[0][len("epoch_"):]
-                if not EPOCH.fullmatch(epoch):
-                    raise InputError(f"{path}: block {header[0][:40]!r}: the epoch is not a non-negative integer")
-                if epoch in seen:
-                    raise InputError(f"{path}: epoch {epoch} is logged twice")
-                seen.add(epoch)
+            epoch = header[0][len("epoch_"):] if header[0].startswith("epoch_") else None
+            if epoch is not None and not EPOCH.fullmatch(epoch):
+                raise InputError(f"{path}: block {header[0][:40]!r}: the epoch is not a non-negative integer")
+            if epoch is not None and epoch in seen:
+                raise InputError(f"{path}: epoch {epoch} is logged twice")
+            seen.add(epoch)
             continue
-        if state != "body" or not header or not header[0].startswith("epoch_"):
+        if state != "body" or epoch is None:
             continue
-        epoch = header[0][len("epoch_"):]
-        row = {}
-        for key, cell in zip(header[1:], cells[1:]):
-            v = _float(cell)
-            if key == "lpips" and v is not None and v < 0:
-                v = None
-            row[PUBLISHED_COLUMNS.get(key, key)] = v
+        row = {PUBLISHED_COLUMNS.get(k, k): None if k == "lpips" and (v or 0) < 0 else v  # lpips -1: not computed
+               for k, v in zip(header[1:], map(_float, cells[1:]))}
         if cells[0] == "mean":
             mean[epoch] = row
         else:
             samples.setdefault(cells[0], {})[epoch] = row
     for epoch in {e for recs in samples.values() for e in recs} - set(mean):  # a block without its mean row
         rows = [recs[epoch] for recs in samples.values() if epoch in recs]
-        keys = list(dict.fromkeys(k for r in rows for k in r))
-        mean[epoch] = {k: _mean([r.get(k) for r in rows]) for k in keys}
+        known = {k: [r[k] for r in rows if r.get(k) is not None] for k in dict.fromkeys(k for r in rows for k in r)}
+        mean[epoch] = {k: sum(v) / len(v) if v else None for k, v in known.items()}
     if not samples and not mean:
         return None
     return {"samples": samples, "mean": dict(sorted(mean.items(), key=lambda kv: int(kv[0]))),
             "attributes": None, "complete": finished}
 
 
-def _mean(values):
-    values = [v for v in values if v is not None]
-    return sum(values) / len(values) if values else None
-
-
 # ---- sweep.json and jobs.json (run.py) --------------------------------------------------------------
 
-@dataclass
-class SweepTask:
-    name: str
-    set: str
-    argv: list
-    status: str
-    folder: str = None  # resolved inside the sweep's folder, or None (never started)
-
-
-@dataclass
-class Sweep:
-    experiment: str
-    tasks: list
-    meta: dict = field(default_factory=dict)  # what run.py recorded besides the tasks
-
-
-def _argv(v, where):
-    if not isinstance(v, list) or not all(isinstance(a, str) and "\0" not in a for a in v):
-        raise InputError(f"{where}: argv must be a list of strings")
-    return v
+SweepTask = namedtuple("SweepTask", "name set argv status folder")  # folder: inside the sweep's, or None (not started)
+Sweep = namedtuple("Sweep", "experiment tasks meta")  # meta: what run.py recorded besides the tasks
 
 
 def option_values(argv, name):
@@ -372,8 +329,8 @@ RELATIVE = "relative to the sweep folder"  # sweep.json's "paths" since run.py w
 
 
 def _task_folder(log_dir, folder, argv, where, relative):
-    """A task's run folder (stored, or its argv's --run_folder): inside the sweep's folder, or refused.
-    Relative to the sweep's folder (`relative`), else (an older record) to where run.py ran."""
+    """A task's run folder (stored, or its argv's --run_folder) inside the sweep's folder, or refused; relative
+    to the sweep's folder, or (an older record's) to where run.py ran."""
     given = option_values(argv, "--run_folder")
     for f in ([folder] if folder is not None else []) + given:
         if not isinstance(f, str) or not f or "\0" in f:
@@ -389,8 +346,7 @@ def _task_folder(log_dir, folder, argv, where, relative):
 
 
 def rebased(argv, path):
-    """argv with its --run_folder's value v replaced by path(v): sweep.json's (relative to the sweep's
-    folder) to main.py's command line and back."""
+    """argv with its --run_folder's value v as path(v): sweep.json's (relative) to main.py's and back."""
     out = list(argv)
     for i, a in enumerate(out):
         if a == "--run_folder" and i + 1 < len(out):
@@ -401,8 +357,7 @@ def rebased(argv, path):
 
 
 def read_sweep(log_dir):
-    """<log_dir>/sweep.json (run.py's record of a sweep), or None when the folder has none. Its tasks'
-    folders and argv are absolute, wherever the folder has moved since."""
+    """<log_dir>/sweep.json (run.py's record), or None; its tasks' paths absolute, wherever the folder moved."""
     path = _own_file(log_dir, "sweep.json")
     if not os.path.lexists(path):
         return None
@@ -426,19 +381,16 @@ def read_sweep(log_dir):
         pset, status = t.get("set", name), t.get("status", "pending")
         if not isinstance(pset, str) or not isinstance(status, str):
             raise InputError(f"{where}: 'set' and 'status' must be strings")
-        argv = _argv(t.get("argv"), where)
+        argv = t.get("argv")
+        if not isinstance(argv, list) or not all(isinstance(a, str) and "\0" not in a for a in argv):
+            raise InputError(f"{where}: argv must be a list of strings")
         folder = _task_folder(log_dir, t.get("folder"), argv, where, relative)
         argv = rebased(argv, lambda v: os.path.abspath(os.path.join(log_dir, v) if relative else v))
         out.append(SweepTask(name, pset, argv, status, folder))
     return Sweep(d.get("experiment"), out, {k: v for k, v in d.items() if k != "tasks"})
 
 
-@dataclass
-class Job:
-    name: str
-    job_id: str
-    folder: str
-    state_file: str  # <log_dir>/jobs/<name>.json, whatever jobs.json says
+Job = namedtuple("Job", "name job_id folder state_file")  # state_file: <log_dir>/jobs/<name>.json, whatever it says
 
 
 JOB_STATES = ("pending", "running", "done", "failed", "requeued")
@@ -484,9 +436,8 @@ FORMAT = "symtrans-inr/1"
 
 
 def read_checkpoint(path, trust=False):
-    """A checkpoint's dict, loaded without running code (torch.load(weights_only=True)) and checked:
-    this project's format entry by entry; the reference's (an argparse.Namespace under "args", only
-    with trust) for its model, epoch and options. InputError names what is wrong."""
+    """A checkpoint's dict, loaded with weights_only=True and checked: ours entry by entry, the reference's
+    (its args a pickled argparse.Namespace, only with trust) for its model, epoch and options."""
     import argparse
     import pickle
 
@@ -565,8 +516,8 @@ def _check_schedule(path, state):
 
 
 def _check_transform(path, tf):
-    """A transform's name and fitted parameters (finite numbers): which names it needs, its class says
-    when the checkpoint is decoded. The ranges that no transform's inverse survives are refused here."""
+    """A transform's name and finite parameters (its class checks their names when decoded), refusing
+    the ranges that no transform's inverse survives."""
     name, params = tf.get("name"), tf.get("params")
     if not is_name(name) or not isinstance(params, dict) or not params:
         raise InputError(f"{path}: its transform is not a name with parameters (got {_show(name, 40)!r})")
@@ -598,9 +549,7 @@ def _check_signal(path, sig, args):
 
 
 def _check_prepare(path, prep, shape, torch):
-    perm = prep.get("perm")
-    if not isinstance(prep.get("inverse", False), bool):
-        raise InputError(f"{path}: prepare.inverse must be true or false")
+    perm = prep.get("perm")  # what decoding reads ("inverse" is the options')
     if perm is not None:
         n = math.prod(shape[1:])
         if not isinstance(perm, torch.Tensor) or perm.dtype != torch.int64 or perm.shape != (n,) \
