@@ -16,8 +16,7 @@ from util.readers import FORMAT, is_int, is_number, read_checkpoint, read_latest
 
 
 def save(folder, epoch, sample, fit, opts, recorder, log):
-    """Write the checkpoint of `sample` (a trainer Sample) after `epoch`, point ckpt/latest.json at it
-    and prune the sample's older snapshots."""
+    """`sample`'s checkpoint after `epoch`, pointed at by ckpt/latest.json; its older snapshots pruned."""
     signal, tf = sample.signal, sample.tf
     state = {
         "format": FORMAT,
@@ -58,14 +57,12 @@ def prune(ckpt_dir, name, final_epoch, keep=2):
 
 
 def load(path, trust=False):
-    """A checkpoint's dict, loaded without running code and checked entry by entry
-    (util/readers.py); InputError names what is wrong."""
+    """A checkpoint's dict, loaded without running code and checked (util/readers.py)."""
     return read_checkpoint(path, trust)
 
 
 def latest(run_dir):
-    """The run's latest checkpoint (ckpt/latest.json, whose file must lie in the run's ckpt/), loaded;
-    None if it has none yet."""
+    """The run's latest checkpoint (ckpt/latest.json's, in its ckpt/), loaded; None if it has none yet."""
     pointer = read_latest(run_dir)
     if pointer is None:
         return None
@@ -79,15 +76,12 @@ def latest(run_dir):
 
 
 def check_model(path, weights, model):
-    """The checkpoint's weights against the model they are loaded into: the same names, shapes and
-    dtypes, every value finite. Nothing is loaded."""
+    """The checkpoint's weights against the model's: the same names, shapes and dtypes, all finite."""
     want = model.state_dict()
-    missing, extra = [k for k in want if k not in weights], [k for k in weights if k not in want]
+    missing, extra = [k for k in want if k not in weights], [str(k)[:40] for k in weights if k not in want]
     if missing or extra:
-        raise InputError(f"{path}: its weights do not fit this model ("
-                         + "; ".join(x for x in (f"missing {', '.join(missing[:3])}" if missing else "",
-                                                 f"unexpected {', '.join(str(k)[:40] for k in extra[:3])}" if extra
-                                                 else "") if x) + ")")
+        parts = [f"{what} {', '.join(ks[:3])}" for what, ks in (("missing", missing), ("unexpected", extra)) if ks]
+        raise InputError(f"{path}: its weights do not fit this model ({'; '.join(parts)})")
     for k, t in want.items():
         w = weights[k]
         if tuple(w.shape) != tuple(t.shape):
@@ -119,8 +113,7 @@ def check_optimizer(path, opt_state, params):
 
 
 def check_data(source, signal, state):
-    """A signal read from `source` against the one this project's checkpoint `state` was fitted on: the
-    same shape (channels first) and nominal range, or InputError (resume and decode on the same data)."""
+    """A signal read from `source` against the one `state` was fitted on: the same shape and nominal range."""
     shape, nominal = state["signal"]["shape"], state["signal"]["nominal"]
     if list(signal.data.shape) != shape:
         raise InputError(f"{source}: shape {list(signal.data.shape)} (channels first) differs from the {shape} "
@@ -131,11 +124,9 @@ def check_data(source, signal, state):
 
 
 def check_resume(run_dir, state, args, signals, samples):
-    """A run's latest checkpoint against what it resumes on, before any state is touched: its sample
-    among the inputs (`signals`: the modality's reader), of the same shape and range, its epoch within
-    the run, its options those of args.json (resolved: an option a checkpoint written before options
-    were resolved left None is derived now), its weights and optimizer state fitting the model the
-    run's options build."""
+    """A run's latest checkpoint against what it resumes on, before any state is touched: its sample, data,
+    epoch and options (resolved: one an older checkpoint left None is derived now) those of the run, its
+    weights and optimizer state fitting the model the run's options build."""
     where = f"{run_dir}: its latest checkpoint"
     names = {signals.sample_name(p): p for p in samples}
     if state["sample"] not in names:

@@ -54,15 +54,6 @@ def _pick_sample(signals, input_path, name, by_name):
     return match[0]
 
 
-def resolved(opts, path):
-    """A checkpoint's options resolved as a run's are (opt.resolve): older checkpoints and the published
-    code's may leave the backbone's and modality's defaults None."""
-    try:
-        return vars(resolve(argparse.Namespace(**opts)))
-    except OptionError as e:
-        raise InputError(f"{path}: {e}") from None
-
-
 def checkpoint_options(path, state, defaults):
     """The options a checkpoint was fitted with (this project's dict, the published code's Namespace)
     over `defaults`, checked as main.py checks the command line's, then resolved."""
@@ -75,13 +66,15 @@ def checkpoint_options(path, state, defaults):
         check_values(check_kinds(opts, path))
     except OptionError as e:
         raise InputError(f"{path}: its options: {e}") from None
-    return resolved(opts, path)
+    try:  # resolved as a run's are: older checkpoints and the published code's leave some defaults None
+        return vars(resolve(argparse.Namespace(**opts)))
+    except OptionError as e:
+        raise InputError(f"{path}: {e}") from None
 
 
 @dataclass
 class Stored:
-    """What decoding needs of a fit: its transform, the data's shape (C, *grid), range and meta, and rpp's
-    permutation (None without)."""
+    """What decoding needs of a fit: transform, the data's shape (C, *grid), range, meta, rpp's permutation."""
     tf: T.Transform
     shape: list
     nominal: Nominal
@@ -100,9 +93,8 @@ def stored_fit(path, state):
 
 
 def measured_fit(path, state, opts, signal, source, device):
-    """With the data: (the fit, the Sample that measures its reconstruction, the transformed data). This
-    project's checkpoint brings its transform and permutation (the data must be the checkpoint's); the
-    published code's stores neither: the transform is refitted (as that code would), rpp cannot be."""
+    """With the data: (the fit, the Sample that measures it, the transformed data). The published code's
+    checkpoints store no transform nor permutation: the transform is refitted (as that code would), rpp cannot be."""
     if state.get("format") == checkpoint.FORMAT:
         fit = stored_fit(path, state)
         checkpoint.check_data(source, signal, state)
@@ -116,8 +108,7 @@ def measured_fit(path, state, opts, signal, source, device):
 
 
 def reconstruct(path, state, opts, fit, device):
-    """The checkpoint's model on the fit's grid: its prediction rows (finite) and the reconstruction
-    (C, *grid) in the prepared data's units."""
+    """The checkpoint's model on the fit's grid: its (finite) prediction rows and reconstruction (C, *grid)."""
     model = build_model(opts, len(fit.shape) - 1, fit.shape[0]).to(device)
     checkpoint.check_model(path, state["model"], model)
     model.load_state_dict(state["model"])
@@ -129,8 +120,8 @@ def reconstruct(path, state, opts, fit, device):
 
 
 def decode_checkpoint(path, input_path, trust, device, defaults, by_name=False, name_hint=None):
-    """Decode one checkpoint: the reconstruction, and with input_path its metrics and Attributes.
-    The sample's name: the checkpoint's own, else name_hint (from the file name), else its input_path's."""
+    """One checkpoint's reconstruction, and with input_path its metrics and Attributes. The sample's name:
+    the checkpoint's own, else name_hint (from the file name), else its input_path's."""
     state = checkpoint.load(path, trust=trust)
     opts = checkpoint_options(path, state, defaults)
     m = modality(opts["signal_type"])
@@ -178,8 +169,8 @@ def decode(args, defaults):
 
 
 def last_checkpoints(root):
-    """{run folder: {sample: checkpoint path}} under root: per sample the checkpoint of the highest
-    epoch (the newest file on a tie), from names ckpt_<sample>_<epoch>_<time>.pth."""
+    """{run folder: {sample: path}} under root: per sample the ckpt_<sample>_<epoch>_<time>.pth of the highest
+    epoch (the newest file on a tie)."""
     runs = {}
     for dirpath, dirs, files in walk(root):
         if os.path.basename(dirpath) != "ckpt":
@@ -201,8 +192,7 @@ def last_checkpoints(root):
 
 
 def _out_folder(save_dir, root, run):
-    """<save_dir>/decoded/<experiment>/<run> (from the path below the tree's parent), with a suffix
-    when it exists already. Every part is reduced to a safe file name."""
+    """<save_dir>/decoded/<experiment>/<run> (safe names of the path below the tree's parent), suffixed if it exists."""
     base = os.path.dirname(os.path.dirname(run)) if run == root else os.path.dirname(root)
     parts = [safe_name(p, "run") for p in os.path.relpath(run, base).split(os.sep)]
     out = candidate = os.path.join(save_dir, DECODED, *parts)
@@ -214,8 +204,8 @@ def _out_folder(save_dir, root, run):
 
 
 def decode_tree(args, defaults):
-    """Decode every run's last checkpoints under args.eval_ckpt, writing each run's folder as soon as
-    its checkpoints are done; one line per failure, exit 2 if any failed."""
+    """Every run's last checkpoints under args.eval_ckpt, a run's folder written once its checkpoints are
+    done; one line per failure, exit 2 if any failed."""
     root = os.path.realpath(args.eval_ckpt)  # links resolved: a tree given through one is still the tree
     save_dir = os.path.realpath(args.save_dir)
     if save_dir == root or save_dir.startswith(root + os.sep):
@@ -249,8 +239,7 @@ def decode_tree(args, defaults):
 
 
 def write_run(out, source, decoded, complete):
-    """One source run's decodes: the signals, args.json (the run's own options) and results.json in
-    the summariser's format, marked as measured after the update of each checkpoint's epoch."""
+    """One run's decodes: the signals, args.json (its own options), results.json marked measured after_update."""
     os.makedirs(out)
     log = Logger(out)
     for d in decoded:

@@ -1,31 +1,13 @@
 """The training step: forward, the loss (--loss), the per-step PSNR scalar, log-epoch metrics, backward, Adam, schedule.
 
-For SIREN (the paper's backbone) the forward and backward are written out by hand into buffers
-that live as long as the fit. A plain autograd step spends most of its time outside the matrix
-products: it allocates a fresh (N, 256) tensor for every product, omega multiplication, sine and
-cosine (268 MB each at 512 x 512, page-faulted in anew each step), and makes separate passes for
-omega, sine, the sine's derivative and the chain rule. The fused step instead
-
-- folds omega into the weights (omega * W, omega * b: 256 x 256 work instead of N x 256),
-- writes each hidden layer's product u into its own buffer and its sine into another,
-- in backward overwrites u with cos(u) * upstream gradient in one pass and feeds it straight to
-  the two products of the layer,
-- does the narrow products inline in those passes: the first layer's (2 or 3 inputs) in its sine
-  pass, and again in backward instead of storing its u; the final layer's input gradient (1 or 3
-  outputs) in the last layer's cosine pass,
-
-so the step is the large products plus one pass per layer forward and one backward. The passes
-are compiled kernels (torch.compile, writing in place: no allocation) for runs of
-COMPILE_MIN_EPOCHS epochs or more: on the CPU about 4x faster than torch.sin / torch.cos, with
-the same values to 1 ulp. They are compiled for any number of rows (dynamic shapes: as fast here
-as fixed ones), so compilation is paid once per run, not once per image size (a folder of
-many sizes would otherwise hit dynamo's recompile limit), inductor also caches it on disk, and
-it is logged; where it cannot run (no C++ compiler, an unsupported backend) the step warns once and
-uses eager kernels.
-Its backward starts from the loss record's gradient w.r.t. the prediction; its result is the
-autograd step's up to float rounding, for every loss (tests/test_speed.py). Other backbones, --eager,
-or a loss whose record has no gradient use the plain autograd step. Nothing here waits for the host:
-the loss and PSNR come back as device tensors.
+For SIREN (the paper's backbone) forward and backward are written out by hand into buffers that live as long
+as the fit: omega folded into the weights, one sine pass per layer forward and one cosine-times-gradient pass
+backward (the narrow first and final products done inside those passes), so the step is the large products plus
+those passes (docs/performance.md). The passes are compiled once per run for any number of rows (dynamic shapes:
+a folder of many sizes would otherwise hit dynamo's recompile limit), for runs of COMPILE_MIN_EPOCHS epochs or
+more; where compilation fails the step warns once and uses eager kernels. The result is the autograd step's up to
+float rounding for every loss (tests/test_speed.py). Other backbones, --eager, or a loss without a gradient use
+the plain autograd step. Nothing here waits for the host: the loss and PSNR come back as device tensors.
 """
 import logging
 import time
@@ -59,7 +41,6 @@ def _first_pre(x, wt, b):
 
 
 def _first_sin(x, wt, b, out):
-    """out <- sin(x wt + b)."""
     out.copy_(torch.sin(_first_pre(x, wt, b)))
 
 
@@ -78,7 +59,6 @@ def _first_cos_mul_eager(x, wt, b, g):
 
 
 def _sin_into(u, out):
-    """out <- sin(u)."""
     out.copy_(torch.sin(u))
 
 
@@ -119,20 +99,10 @@ class Kernels:
         self.log, self.eager = log, not compile_kernels
         self.compiled, self.compile_s = {}, 0.0  # name -> compiled kernel, once its first call worked
 
-    def first_sin(self, x, wt, b, out):
-        return self._call("first_sin", x, wt, b, out)
-
-    def first_cos_mul(self, x, wt, b, g):
-        return self._call("first_cos_mul", x, wt, b, g)
-
-    def sin_into(self, u, out):
-        return self._call("sin_into", u, out)
-
-    def cos_mul(self, u, g):
-        return self._call("cos_mul", u, g)
-
-    def last_cos_mul(self, u, g, w):
-        return self._call("last_cos_mul", u, g, w)
+    def __getattr__(self, name):  # first_sin, cos_mul, ...: the kernel of PAIRS of that name
+        if name not in Kernels.PAIRS:
+            raise AttributeError(name)
+        return lambda *tensors: self._call(name, *tensors)
 
     def _call(self, name, *tensors):
         if self.eager:
@@ -209,10 +179,7 @@ class FusedSiren:
         for i in range(1, last + 1):
             torch.addmm(scaled[i][1], act[i - 1], scaled[i][0].t(), out=pre[i])  # u = omega (W x + b)
             k.sin_into(pre[i], act[i])
-        if out is None:
-            pred = torch.addmm(self.final.bias, act[last], self.final.weight.t())
-        else:
-            pred = torch.addmm(self.final.bias, act[last], self.final.weight.t(), out=out)
+        pred = torch.addmm(self.final.bias, act[last], self.final.weight.t(), out=out)  # out: a chunk's rows
         return pred, pred - gt, (act, pre, grad, scaled, first_wt)
 
     def _backward(self, coords, g, saved, accumulate):
@@ -253,14 +220,9 @@ def uses_fused_step(model, eager=False, loss="mse"):
 
 class Step:
     """One training step in the loop's order: forward_backward, then (at a log epoch) the caller's
-    metrics on the prediction, then update. Nothing here waits for the host: the loss and the
-    per-step PSNR stay device tensors.
-
-    With `chunk` (rows per pass; None: the whole batch at once) a batch of more rows runs forward and
-    backward chunk by chunk: each chunk adds its part of the gradient of the batch's loss (its sum
-    over all the batch's values), so the one update that follows is the full-batch
-    step's, up to the order of float summation, in memory bounded by the chunk. Only the (rows, C)
-    prediction is kept whole: the loss, the PSNR and the log-epoch metrics are the whole batch's."""
+    metrics on the prediction, then update. With `chunk` (rows per pass) a larger batch runs chunk by
+    chunk, each adding its share of the batch loss's gradient: the full-batch update up to float
+    summation order, in memory bounded by the chunk; only the (rows, C) prediction is kept whole."""
 
     def __init__(self, model, optimizer, scheduler, decode_rows, peak, eager=False, kernels=None, chunk=None,
                  loss="mse"):

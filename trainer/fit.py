@@ -1,7 +1,5 @@
-"""One run of main.py: its folder, resolved options (args.json), log, TensorBoard writer, recorder,
-device and resume state, in one object the loop (trainer/loop.py) is given. Resuming is
-read and applied here only: args.json (resolved again, so an older one with nulls still resumes),
-the latest checkpoint, and from it the recorder and the generators.
+"""One run of main.py: its folder, resolved options (args.json), log, TensorBoard writer, recorder, device and
+resume state, in one object the loop (trainer/loop.py) is given. Resuming is read and applied here only.
 """
 import os
 import sys
@@ -29,10 +27,8 @@ MEMORY = ("chunk_rows", "memory_gb")
 
 
 def resume_args(given, notes):
-    """The interrupted run's own options (its args.json, checked by opt.read_options) over today's
-    defaults, resolved, with the resume target kept. Of the command line's options (`given`) only
-    those of how it runs (opt.ROLES["run"]) may be given with --resume, each said in `notes`: the run
-    continues fitting what it started to."""
+    """The interrupted run's own options (its args.json) over today's defaults, resolved. Of the command
+    line's (`given`) only those of how it runs (opt.ROLES["run"]) may be given, each said in `notes`."""
     run_dir = given.resume
     if not os.path.isdir(run_dir):
         raise InputError(f"--resume {run_dir}: no such folder")
@@ -82,9 +78,8 @@ class Run:
 
     @classmethod
     def start(cls, args):
-        """A new run of resolved options (opt.resolve): every input is read first, so that a bad one
-        fails before a run folder exists; then the folder and args.json. The video batch, left None,
-        is derived from the data here and recorded."""
+        """A new run of resolved options: every input is read first, so that a bad one fails before a run
+        folder exists. The video batch, left None, is derived from the data here and recorded."""
         device = resolve_device(args.device)
         m = modality(args.signal_type)
         notes = []
@@ -118,10 +113,9 @@ class Run:
 
     @classmethod
     def resume(cls, given):
-        """The interrupted run `given.resume` (the command line's options: only how it runs may be
-        added, opt.ROLES["run"]), or None (said on standard error) if it had finished. Its latest checkpoint is checked
-        against the data and the model before anything is written; then `given.save_folder` names the
-        folder (main.py marks it failed if the run stops on an error)."""
+        """The interrupted run `given.resume`, or None (said on standard error) if it had finished. Its latest
+        checkpoint is checked before anything is written; `given.save_folder` then names the folder (main.py
+        marks it failed if the run stops on an error)."""
         notes = []
         args = resume_args(given, notes)
         run_dir = args.resume
@@ -178,9 +172,8 @@ class Run:
 
 
 def hparam_domains(folder):
-    """The names a string option of the HParams table can take: the project's tables, every parameter
-    set of config.py's experiments (a run made by hand adds its own tag), and the seeds of the sweep
-    whose sweep.json sits beside the run's folder (run.py's; a run made by hand adds its own seed)."""
+    """The names a string option of the HParams table can take: the project's tables, config.py's parameter
+    sets and the seeds of the sweep.json beside the run's folder (a run made by hand adds its own)."""
     from components.signals import MODALITIES
     from components.transform import TRANSFORMS
     from config import PARAM_SETS

@@ -29,12 +29,9 @@ from util.tensorboard import metric_tag
 
 
 def make_adam(model, lr, fused):
-    """Adam with default betas. With `fused` (the fused SIREN step, which already rounds differently
-    from autograd) the fused kernel where the device has one: same update, fewer passes. Otherwise the
-    reference's own Adam (PyTorch's default implementation for the device), so that the autograd step
-    rounds exactly as the published code does: a chaotic fit (Gauss, PE-MLP) amplifies the last-bit
-    differences of another Adam kernel into tenths of a dB within 200 epochs. It also handles WIRE's
-    complex parameters, which the fused kernel refuses."""
+    """Adam with default betas: the fused kernel with the fused SIREN step (which rounds differently anyway),
+    else PyTorch's default one, as the reference's: a chaotic fit (Gauss, PE-MLP) amplifies another kernel's
+    last-bit differences into tenths of a dB within 200 epochs. WIRE's complex parameters need the default."""
     if fused and all(p.is_floating_point() for p in model.parameters()):
         try:
             return torch.optim.Adam(model.parameters(), lr=lr, fused=True)
@@ -66,15 +63,12 @@ def predict(model, coords, chunk=EVAL_CHUNK):
 
 
 def write_step_scalars(writer, name, scalars, epoch):
-    """Write the buffered per-step [loss, psnr] pairs that end at `epoch` (one host transfer for many
-    steps) as the reference's scalars, and empty the buffer. The reference also wrote the loss a
-    second time as train/mse; that copy is left out (the same number as total_loss, every step)."""
+    """The buffered per-step [loss, psnr] pairs that end at `epoch` (one host transfer) as the reference's
+    scalars; the buffer emptied. The reference's second copy of the loss, train/mse, is left out."""
     if not scalars:
         return
     values = torch.stack(scalars).double().cpu().tolist()
-    first = epoch - len(values) + 1
-    for i, (loss, psnr) in enumerate(values):
-        s = first + i
+    for s, (loss, psnr) in enumerate(values, start=epoch - len(values) + 1):
         writer.add_scalar(f"{name}/train/total_loss", loss, global_step=s)
         if math.isfinite(psnr):
             writer.add_scalar(f"{name}/train/psnr", psnr, global_step=s)
@@ -83,8 +77,7 @@ def write_step_scalars(writer, name, scalars, epoch):
 
 @dataclass
 class Sample:
-    """A signal ready to fit: the data as prepared (inverted / permuted rows), its fitted transform,
-    and the coordinate, target and data rows on the device."""
+    """A signal ready to fit: the prepared data, its fitted transform, coordinate, target and data rows."""
     signal: Signal
     data: torch.Tensor  # (C, *grid), prepared, on the device
     perm: torch.Tensor  # rpp's permutation, or None
@@ -94,8 +87,7 @@ class Sample:
     ref: torch.Tensor  # data rows (N, C): what reconstructions are measured against
 
     def decode_rows(self, pred):
-        nominal = self.signal.nominal
-        return self.tf.inverse(pred).clamp(nominal.lo, nominal.hi)
+        return self.tf.inverse(pred).clamp(self.signal.nominal.lo, self.signal.nominal.hi)
 
     def to_grid(self, rows):
         return rows.T.reshape(*self.data.shape)
@@ -111,9 +103,8 @@ class Fit:
 
 
 def make_sample(signal, opts, device, tf=None, perm=None):
-    """A Sample of `signal`, and its transformed data (C, *grid) on the host: the data prepared (inverse,
-    rpp: its permutation drawn unless `perm` is a stored one), then transformed by `tf`, fitted here
-    unless given (a checkpoint's)."""
+    """A Sample of `signal` and its transformed data (C, *grid) on the host; `perm` and `tf` (else drawn
+    and fitted here) are a checkpoint's."""
     data, perm = T.prepare_data(signal.data, opts, signal.nominal, perm=perm)  # draws rpp's permutation
     try:
         if tf is None:
@@ -125,11 +116,6 @@ def make_sample(signal, opts, device, tf=None, perm=None):
     sample = Sample(signal, data.to(device), perm, tf, grid_coords(data.shape[1:]).to(device),
                     target.reshape(c, -1).T.contiguous().to(device), data.reshape(c, -1).T.contiguous().to(device))
     return sample, target
-
-
-def new_model(opts, sample, device):
-    """The backbone for a sample, from resolved options (opt.resolve), drawn in the reference's order."""
-    return build_model(opts, sample.coords.shape[1], sample.data.shape[0]).to(device)
 
 
 class Trainer:
@@ -150,8 +136,7 @@ class Trainer:
         """Fit one sample; `resume` is a checkpoint dict of this sample to continue from."""
         sample = self.prepare(path, resume)
         fit = self.build(sample, resume)
-        name, num_epochs = sample.signal.name, self.args.num_epochs
-        n = sample.coords.shape[0]
+        name, num_epochs, n = sample.signal.name, self.args.num_epochs, sample.coords.shape[0]
         batch = self.modality.batch(self.args.batch_size, n)
         self.log(f"[{name}] {self.args.model_type}, {n_params(fit.model)} parameters, lr "
                  f"{fit.optimizer.defaults['lr']:g} ({self.args.lr_schedule}), {self.args.loss} loss, {batch} of {n} "
@@ -219,27 +204,23 @@ class Trainer:
         return sample
 
     def build(self, sample, resume):
-        """Model, Adam and schedule for a sample, drawn in the reference's order; a checkpoint's state
-        on top when resuming."""
+        """Model, Adam and schedule, drawn in the reference's order; a checkpoint's state on top if resuming."""
         a = self.args
-        if resume is None:
-            model = new_model(self.opts, sample, self.device)
-        else:  # its weights come from the checkpoint: their first draws must not move the restored generators
-            with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
-                model = new_model(self.opts, sample, self.device)
+        # resumed, its weights come from the checkpoint: their first draws must not move the restored generators
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices, enabled=resume is not None):
+            model = build_model(self.opts, sample.coords.shape[1], sample.data.shape[0]).to(self.device)
         optimizer = make_adam(model, a.lr, fused=uses_fused_step(model, a.eager, a.loss))
         factor = LR_SCHEDULES[a.lr_schedule]
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda it: factor(it, a.num_epochs))
         if resume is None:
             return Fit(model, optimizer, scheduler, 1)
-        model.load_state_dict(resume["model"])
-        optimizer.load_state_dict(resume["optimizer"])
-        scheduler.load_state_dict(resume["scheduler"])
+        for key, obj in (("model", model), ("optimizer", optimizer), ("scheduler", scheduler)):
+            obj.load_state_dict(resume[key])
         return Fit(model, optimizer, scheduler, resume["epoch"] + 1)
 
     def chunk_rows(self, sample, model, batch):
-        """Rows per forward + backward pass (None: the whole batch at once): --chunk_rows, or with auto
-        what the memory budget allows (trainer/memory.py); one log line when the step is chunked."""
+        """Rows per forward + backward pass (None: the whole batch): --chunk_rows, or auto's (memory.py)."""
         a = self.args
         plan = memory.chunk_plan(a.chunk_rows, batch, sample.gt.numel(), sample.gt.shape[1], sample.coords.shape[1],
                                  a.model_type, uses_fused_step(model, a.eager, a.loss), a.hidden_features,
@@ -268,8 +249,7 @@ class Trainer:
         self.flush_scalars(name, scalars, epoch)
 
     def snapshot(self, sample, fit, scalars, epoch, t0):
-        """Checkpoint and results.json, with the buffered scalars written first; returns a new t0. A
-        diverged model is never saved."""
+        """Checkpoint and results.json, the buffered scalars first (a diverged model is never saved); a new t0."""
         params = [p.detach() for p in fit.model.parameters()]
         self.check_finite(sample.signal.name, scalars, epoch, bool(torch.stack([p.isfinite().all() for p in params]).all()))
         self.flush_scalars(sample.signal.name, scalars, epoch)
@@ -295,10 +275,9 @@ class Trainer:
         write_step_scalars(self.writer, name, scalars, epoch)
 
     def log_transform(self, signal, data, target, tf):
-        """The paper's key figure: the data's histogram before and after the transform, on bins that
-        match the data's levels (util/plot.py), under one tag for every transform (runs of a sweep
-        share the card's tag); the figure of the inspector (components.transform --plot) as an image;
-        the fitted parameters as a table."""
+        """The paper's key figure: the data's histogram before and after the transform on bins matching the
+        data's levels (util/plot.py), one tag for every transform (a sweep's runs share the card); the
+        inspector's figure (components.transform --plot); the fitted parameters as a table."""
         from util.plot import transform_figure, transform_histograms
         from util.folders import seed_free_tag
 
@@ -332,9 +311,8 @@ PROGRESS_EVERY_S = 20  # a plain progress line (and progress.json) this often; a
 
 
 class Progress:
-    """What a fit is doing, from its first seconds: a line when it starts and when its first step is done
-    (the first step compiles), then a tqdm bar on a terminal or a plain line every PROGRESS_EVERY_S
-    seconds; a line with the metrics at every log epoch. The same, as data, in `path` (progress.json),
+    """What a fit is doing, from its first seconds (the first step compiles): a tqdm bar on a terminal or a plain
+    line every PROGRESS_EVERY_S seconds, the metrics at every log epoch; the same as data in `path` (progress.json)
     for other processes. Only the host's clock is read: no step waits for the device because of it."""
 
     def __init__(self, name, start, total, quiet, log, path=None):
@@ -349,8 +327,7 @@ class Progress:
             self.log(f"[{name}] training epochs {start} to {total}: a progress line every {PROGRESS_EVERY_S} s")
         self.write()
 
-    def per_epoch(self):
-        """Seconds per epoch since the first step (None until a second step is done)."""
+    def per_epoch(self):  # seconds since the first step (None until a second step is done)
         steps = self.epoch - self.start
         return None if self.first_done is None or steps < 1 else (time.monotonic() - self.first_done) / steps
 

@@ -62,12 +62,8 @@ def family(model_type):
                               f"STEP_BYTES); planned with {why}")
 
 
-def step_key(model_type, fused):
-    return "siren_fused" if fused else family(model_type)[0]
-
-
 def step_bytes_per_row(model_type, fused, width, hidden_layers):
-    return STEP_BYTES[step_key(model_type, fused)] * width * (hidden_layers + 1)
+    return STEP_BYTES["siren_fused" if fused else family(model_type)[0]] * width * (hidden_layers + 1)
 
 
 def resident_bytes(device):
@@ -127,8 +123,7 @@ def plan(batch, values, channels, in_features, model_type, fused, width, hidden_
     chunk = (budget - fixed - 3 * 4 * width * EVAL_CHUNK) // per_row
     if chunk < EVAL_CHUNK:
         chunk = (budget - fixed) // (per_row + 3 * 4 * width)
-    chunk = int(chunk) // ALIGN * ALIGN
-    chunk = max(chunk, MIN_CHUNK)
+    chunk = max(int(chunk) // ALIGN * ALIGN, MIN_CHUNK)
     if chunk >= batch:  # too few rows to split
         return Plan(None, 1, full, budget, full, source)
     return Plan(chunk, -(-batch // chunk), estimate(chunk, batch, *args), budget, full, source)
