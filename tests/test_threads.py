@@ -26,11 +26,13 @@ def test_usable_cores_are_at_most_the_affinitys():
     assert 1 <= threads.usable_cores() <= len(os.sched_getaffinity(0))
 
 
-def test_the_load_counts_work_that_started_this_instant(monkeypatch):
-    # four busy processes that began a second ago: the 1-minute average still says idle, the run queue does not
+def test_the_load_counts_work_that_started_or_stopped_this_instant(monkeypatch):
+    # the 1-minute average lags: four busy processes that began a second ago, or ended a second ago
     monkeypatch.setattr(threads.os, "getloadavg", lambda: (0.2, 0.1, 0.0))
     monkeypatch.setattr(threads, "read", lambda path: "0.20 0.10 0.00 5/345 1234")
-    assert threads.load_now() == 4
-    assert threads.choose(2, threads.load_now()) == (2, "PASSIVE")
-    monkeypatch.setattr(threads, "read", lambda path: "0.20 0.10 0.00 1/345 1234")  # only this process runs
-    assert threads.load_now() == 0.2
+    assert threads.load_now(every_s=0) == 4
+    assert threads.choose(2, threads.load_now(every_s=0)) == (2, "PASSIVE")
+    monkeypatch.setattr(threads.os, "getloadavg", lambda: (4.5, 4.0, 3.0))
+    monkeypatch.setattr(threads, "read", lambda path: "4.50 4.00 3.00 1/345 1234")  # only this process runs
+    assert threads.load_now(every_s=0) == 0
+    assert threads.choose(2, threads.load_now(every_s=0)) == (2, None)

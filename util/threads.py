@@ -5,6 +5,7 @@ first. The environment's OMP_NUM_THREADS and OMP_WAIT_POLICY win. Torch-free."""
 import math
 import os
 import sys
+import time
 
 chosen = ""  # apply()'s choice and why: a line for the run's log
 QUOTA = ("/sys/fs/cgroup/cpu.max", "/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu/cpu.cfs_period_us")
@@ -29,14 +30,18 @@ def given_threads(environ):
     return int(n) if n.isdigit() and int(n) > 0 else None
 
 
-def load_now():
-    """The 1-minute load average, or the processes runnable this instant besides this one if more: the
-    average lags a minute behind work that has just started (/proc/loadavg's "running/total")."""
-    load = os.getloadavg()[0]
+def load_now(samples=5, every_s=0.01):
+    """Processes runnable besides this one, the median of a few looks at /proc/loadavg's "running/total"
+    (the 1-minute load average lags a minute behind work that starts or stops); the average where there
+    is no such file."""
     try:
-        return max(load, int(read("/proc/loadavg").split()[3].split("/")[0]) - 1)
+        counts = []
+        for _ in range(samples):
+            counts.append(int(read("/proc/loadavg").split()[3].split("/")[0]) - 1)
+            time.sleep(every_s)
+        return float(sorted(counts)[samples // 2])
     except (OSError, ValueError, IndexError):
-        return load
+        return os.getloadavg()[0]
 
 
 def choose(cores, load, threads=None, wait=None):
