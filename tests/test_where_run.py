@@ -79,11 +79,13 @@ def test_gpus_this_machine_lacks_are_refused_not_run_on_the_cpu(tmp_path, monkey
 
 
 # main.py's first attempt sends SIGTERM to run.py while it starts (before its own handlers exist), then waits
+# for run.py's SIGTERM to end it (the default action: no handler of main.py's exists yet)
 STOP_AT_START = """
-import os, signal, sys, time
+import os, signal, sys
 if sys.argv[0].endswith("main.py") and "--resume" not in sys.argv:
     os.kill(os.getppid(), signal.SIGTERM)
-    time.sleep(600)
+    while True:
+        signal.pause()
 """
 
 
