@@ -4,7 +4,6 @@ card) in <log_dir>/_overlay; and per set a run <log_dir>/_sets/<set>: its final 
 import contextlib
 import glob
 import io
-import json
 import os
 import statistics
 import time
@@ -16,7 +15,9 @@ from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
 
+from util.errors import InputError
 from util.io import atomic_write, safe_name
+from util.readers import read_results
 
 matplotlib.use("Agg")  # files only, never a window
 import matplotlib.pyplot as plt  # noqa: E402
@@ -71,8 +72,8 @@ def set_means(runs):
     """{parameter set: {"epoch", "seeds", metric: [last epoch's image mean, one per seed]}} of `runs`."""
     out = {}
     for label, folder in runs:
-        with contextlib.suppress(OSError, ValueError), open(os.path.join(folder, "results.json")) as f:
-            mean = json.load(f).get("mean") or {}
+        with contextlib.suppress(InputError):  # a run without (readable) results has no mean to add
+            mean = read_results(os.path.join(folder, "results.json"))["mean"]
             last = max(mean, key=int, default=None)
             if last:
                 row = out.setdefault(label, {"epoch": set(), "seeds": 0})
