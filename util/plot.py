@@ -5,14 +5,8 @@ import math
 import os
 import textwrap
 
-import matplotlib
 import numpy as np
 import torch
-
-matplotlib.use("Agg")  # files only, never a window
-import matplotlib.pyplot as plt  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
 
 from util.errors import OptionError
 from util.io import write_output
@@ -33,6 +27,16 @@ def plot_format(path, option="--plot"):
     return ext
 
 MAX_ROWS = 4
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only backend, loaded when a figure is drawn: a fit logs the transform's
+    histograms through this module, and with --no_images it draws nothing (matplotlib takes 0.3 to 0.7 s)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+    return plt
 
 
 def level_bins(data, max_bins=256):
@@ -75,7 +79,7 @@ def transform_figure(rows, row_name):
     histogram, the transformed data's, and the transform curve, with the median and (sym-power) the
     soft boundary L, R marked. Returns the matplotlib figure."""
     rows = rows[:MAX_ROWS]
-    fig, axes = plt.subplots(len(rows), 3, figsize=(13, 3.4 * len(rows)), squeeze=False)
+    fig, axes = pyplot().subplots(len(rows), 3, figsize=(13, 3.4 * len(rows)), squeeze=False)
     for (name, data, y, tf), (ax_before, ax_after, ax_curve) in zip(rows, axes):
         counts, before, after = transform_histograms(data, tf)
         p = tf.params
@@ -123,8 +127,10 @@ def draw_curves(ax, title, series, styles, ylabel):
             ax.plot(list(c["paper"]), list(c["paper"].values()), "x", color=colour, ms=9, mew=2)
     handles, _ = ax.get_legend_handles_labels()
     if any(c["std"] is not None for c in series):
+        from matplotlib.patches import Patch
         handles.append(Patch(color="0.5", alpha=0.3, label="band: ± 1 std over seeds"))
     if any(c.get("paper") for c in series):
+        from matplotlib.lines import Line2D
         handles.append(Line2D([], [], ls="", marker="x", color="0.3", mew=2, label="the paper's value"))
     ax.set_title(textwrap.fill(title, 72), fontsize=9)  # a long data path must not run off the figure
     ax.set(xlabel="epoch", ylabel=ylabel)
@@ -165,7 +171,7 @@ def summary_figure(panels, ylabel, metric_label):
     style = styles([c["row"] for _, series, _ in panels for c in series])
     lines = [math.ceil((1 + len(compared or {})) / COLUMNS) for *_, compared in panels]
     cols = min(COLUMNS, max(1 + len(compared or {}) for *_, compared in panels))
-    fig, axes = plt.subplots(sum(lines), cols, squeeze=False, figsize=(5.2 * cols, 4.6 * sum(lines)))
+    fig, axes = pyplot().subplots(sum(lines), cols, squeeze=False, figsize=(5.2 * cols, 4.6 * sum(lines)))
     top = 0
     for (title, series, compared), n in zip(panels, lines):
         slots = iter(axes[top:top + n].flat)
@@ -183,7 +189,7 @@ def why_figure(rows, metric_label):
     """rows: [(title, comparison)]: a line per compared row, an axis per attribute: per-image Δ against it,
     each point named by its image, Spearman's rho and its permutation p in the title. Returns the figure."""
     cols = max(len(c["correlations"]) for _, c in rows)
-    fig, axes = plt.subplots(len(rows), cols, squeeze=False, figsize=(3.6 * cols, 3.4 * len(rows)))
+    fig, axes = pyplot().subplots(len(rows), cols, squeeze=False, figsize=(3.6 * cols, 3.4 * len(rows)))
     for (title, c), line in zip(rows, axes):
         for ax, (k, r) in zip(line, c["correlations"].items()):
             images = [i for i in c["per_image"] if i in c["attributes"][k]]
@@ -205,4 +211,4 @@ def save_figure(fig, out_path, dpi=110):
     """A figure in the format OUT's suffix names (summarize.py's and components.transform's --plot)."""
     fmt = plot_format(out_path)
     write_output(out_path, lambda f: fig.savefig(f, format=fmt, dpi=dpi), mode="wb")
-    plt.close(fig)
+    pyplot().close(fig)
