@@ -1,6 +1,6 @@
 """Threads on a shared machine (docs/performance.md, "Beside other work"): the usable cores (affinity, cgroup
-quota); OpenMP's passive wait (a waiting thread sleeps, not spinning on its team's time slices) once the load
-keeps half of them busy. OpenMP reads OMP_WAIT_POLICY once, when torch loads it: entry points call apply()
+quota); OpenMP's passive wait (a waiting thread sleeps, not spinning on its team's time slices) once other work
+busy on those cores leaves the team less than a core each. OpenMP reads OMP_WAIT_POLICY once, when torch loads it: entry points call apply()
 first. The environment's OMP_NUM_THREADS and OMP_WAIT_POLICY win. Torch-free."""
 import math
 import os
@@ -30,24 +30,41 @@ def given_threads(environ):
     return int(n) if n.isdigit() and int(n) > 0 else None
 
 
-def load_now(samples=5, every_s=0.01):
-    """Processes runnable besides this one, the median of a few looks at /proc/loadavg's "running/total"
-    (the 1-minute load average lags a minute behind work that starts or stops); the average where there
-    is no such file."""
+def cpu_times(cpus):
+    """{cpu: (all ticks, idle and iowait ticks)} of /proc/stat's lines for those CPUs."""
+    times = {}
+    for line in read("/proc/stat").splitlines():
+        name, *ticks = line.split()
+        if name[:3] == "cpu" and name[3:].isdigit() and int(name[3:]) in cpus:
+            ticks = [int(t) for t in ticks[:8]]  # user nice system idle iowait irq softirq steal (guest is in user)
+            times[int(name[3:])] = (sum(ticks), ticks[3] + ticks[4])
+    return times
+
+
+def load_now(window_s=0.1):
+    """Cores that other work keeps busy: the busy share of the usable CPUs' time over a short look (/proc/stat),
+    less this process's own (numpy's BLAS threads spin for a while after they start). Not the run queue: a
+    kernel worker that runs for an instant made an idle machine count as loaded; nor the 1-minute load average,
+    a minute behind work that starts or stops. The average where there is no /proc/stat."""
     try:
-        counts = []
-        for _ in range(samples):
-            counts.append(int(read("/proc/loadavg").split()[3].split("/")[0]) - 1)
-            time.sleep(every_s)
-        return float(sorted(counts)[samples // 2])
-    except (OSError, ValueError, IndexError):
+        cpus = os.sched_getaffinity(0)
+        before, own, t0 = cpu_times(cpus), time.process_time(), time.perf_counter()
+        time.sleep(window_s)
+        after, own, wall = cpu_times(cpus), time.process_time() - own, time.perf_counter() - t0
+        total = sum(after[c][0] - before[c][0] for c in after)
+        idle = sum(after[c][1] - before[c][1] for c in after)
+        return max(0.0, len(after) * (total - idle) / total - own / wall) if total > 0 else 0.0
+    except (OSError, ValueError, IndexError, KeyError, AttributeError):
         return os.getloadavg()[0]
 
 
 def choose(cores, load, threads=None, wait=None):
-    """(threads, wait policy or None: OpenMP's default); `threads` and `wait` given win."""
+    """(threads, wait policy or None: OpenMP's default); `threads` and `wait` given win. Passive once the
+    threads and the other work's cores exceed the usable cores by half a core or more: a team of more than one
+    thread then shares cores with other work, and a thread that spins waiting for its team takes the time slice
+    the team needs. Idle, OpenMP's default: its spin is a little faster (bench_step, docs/performance.md)."""
     threads = threads or cores
-    return threads, wait or ("PASSIVE" if threads > 1 and load >= cores / 2 else None)
+    return threads, wait or ("PASSIVE" if threads > 1 and threads + load >= cores + 0.5 else None)
 
 
 def apply(environ=os.environ):
