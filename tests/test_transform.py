@@ -65,6 +65,20 @@ def test_attributes_of_every_row_match_reference(div2k, fitted):
             assert abs(np.mean([g[k] for g in got]) - v) < 0.005, (row, k)
 
 
+def test_attributes_skew_is_scipys_biased_skewness():
+    # computed with numpy (a fit need not import scipy.stats): checked against scipy.stats.skew itself
+    from scipy import stats
+
+    rng = np.random.default_rng(7)
+    for v in (rng.exponential(size=4096), -rng.exponential(size=333) ** 2, rng.integers(0, 256, 3000) / 127.5 - 1,
+              np.r_[np.zeros(500), np.ones(3)]):
+        got = T.attributes(torch.from_numpy(v).float())
+        x = torch.from_numpy(v).float().double().numpy()
+        assert got["skew"] == pytest.approx(stats.skew(x), rel=1e-12, abs=1e-15)
+        assert got["std"] == pytest.approx(x.std()) and got["range"] == pytest.approx((x.max() - x.min()) / 2)
+    assert T.attributes(torch.full((10,), 3.0))["skew"] == 0.0  # constant data: no skew (scipy: nan)
+
+
 def _boxcox_resolution(tf, x):
     """Intensity error that float32 rounding of the forward output alone causes: |dx/dy| * ulp(y) / 2."""
     p = tf.params
