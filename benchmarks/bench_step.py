@@ -112,7 +112,7 @@ def _project_one(args, s):
     if args.split_rows is not None:  # 0: ATen's one-pass x.sum(0) for the bias gradients
         fast_step.SPLIT_ROWS = args.split_rows if args.split_rows > 0 else 1 << 62
     optimizer = make_adam(s.model, 1e-4, fused=True)
-    # A fit of COMPILE_MIN_EPOCHS or more (Table 1's are 5000) compiles its kernels; so does the benchmark.
+    # The step of a fit that compiles its kernels (trainer.fast_step.compiles: Table 1's do); the benchmark always does.
     step = Step(s.model, optimizer, _schedule(optimizer, args), lambda p: s.tf.inverse(p).clamp(0, 255), s.ref.max(),
                 kernels=Kernels(True, log=lambda m: print(m, file=sys.stderr)),
                 chunk=args.chunk_rows if args.child == "project_chunked" else None)

@@ -62,3 +62,14 @@ def test_compile_failure_falls_back_to_eager_with_one_warning(monkeypatch):
     warnings = [line for line in lines if line.startswith("warning")]  # (the other line: "compiling ...")
     assert len(warnings) == 1 and warnings[0].startswith("warning: torch.compile unavailable (RuntimeError: InvalidCxx")
     assert len(lines) == 2 and lines[0].startswith("compiling"), lines
+
+
+def test_a_fit_compiles_where_the_compiled_passes_save_more_than_compiling_costs():
+    table1 = dict(epochs=5000, rows=512 * 512, width=256, layers=3, samples=16)  # Table 1 on a CPU: compiles
+    assert fast_step.compiles("cpu", **table1) and fast_step.compiles("cuda:0", **table1)
+    small = dict(epochs=150, rows=64 * 64, width=64, layers=3, samples=1)  # 1.2e8 passes: eager is sooner
+    assert not fast_step.compiles("cpu", **small) and fast_step.compiles("cuda", **small)
+    # one compilation serves the run's samples: a folder of 20 such images compiles
+    assert fast_step.compiles("cpu", **dict(small, samples=20))
+    assert not fast_step.compiles("cuda", **dict(table1, epochs=fast_step.COMPILE_MIN_EPOCHS - 1))
+

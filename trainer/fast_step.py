@@ -4,8 +4,8 @@ For SIREN (the paper's backbone) forward and backward are written out by hand in
 as the fit: omega folded into the weights, one sine pass per layer forward and one cosine-times-gradient pass
 backward (the narrow first and final products done inside those passes), so the step is the large products plus
 those passes (docs/performance.md). The passes are compiled once per run for any number of rows (dynamic shapes:
-a folder of many sizes would otherwise hit dynamo's recompile limit), for runs of COMPILE_MIN_EPOCHS epochs or
-more; where compilation fails the step warns once and uses eager kernels. The result is the autograd step's up to
+a folder of many sizes would otherwise hit dynamo's recompile limit) where that pays: fits of COMPILE_MIN_EPOCHS
+epochs or more, and on a CPU of COMPILE_MIN_PASSES element passes or more (`compiles`); where compilation fails the step warns once and uses eager kernels. The result is the autograd step's up to
 float rounding for every loss (tests/test_speed.py). Other backbones, --eager, or a loss without a gradient use
 the plain autograd step. Nothing here waits for the host: the loss and PSNR come back as device tensors.
 """
@@ -19,6 +19,9 @@ from models import Siren
 from components.loss import LOSSES
 
 COMPILE_MIN_EPOCHS = 50
+# On a CPU compiling takes 3 s or more (inductor's disk cache warm) and the compiled passes save about 2 ns per
+# element pass (64^2 to 256^2, SIREN 3x256; docs/performance.md): below this many passes eager is sooner
+COMPILE_MIN_PASSES = 2e9
 SPLIT_ROWS = 1024  # column sums on a GPU: partial sums over blocks of this many rows first
 
 
@@ -85,6 +88,14 @@ def _last_cos_mul(u, g, w):
 def _last_cos_mul_eager(u, g, w):
     torch.cos(u, out=u)
     u.mul_(g @ w)
+
+
+def compiles(device, epochs, rows, width, layers, samples):
+    """Whether a fit uses the compiled kernels: `rows` per step, `width` x `layers` hidden units, `samples` in
+    its run (one compilation serves them all). From the options and the sample only, so a resumed fit decides
+    as it did."""
+    passes = rows * width * layers * epochs * samples
+    return epochs >= COMPILE_MIN_EPOCHS and (torch.device(device).type != "cpu" or passes >= COMPILE_MIN_PASSES)
 
 
 class Kernels:

@@ -19,7 +19,7 @@ from components.loss import LOSSES
 from components.signals import Signal
 from models import build_model, n_params
 from trainer import checkpoint, memory
-from trainer.fast_step import COMPILE_MIN_EPOCHS, Kernels, Step, uses_fused_step
+from trainer.fast_step import Kernels, Step, compiles, uses_fused_step
 from trainer.memory import EVAL_CHUNK  # coordinates per forward pass outside training: bounds evaluation memory
 from trainer.schedule import LR_SCHEDULES
 from util.errors import InputError, OptionError
@@ -126,8 +126,8 @@ class Trainer:
         self.device, self.lpips = run.device, lpips
         self.interrupt = interrupt  # a util.interrupt.DeferredInterrupt: a stop comes between epochs
         self.signals = run.modality.io
-        # shared by the samples: one compilation
-        self.kernels = Kernels(self.args.num_epochs >= COMPILE_MIN_EPOCHS, self.log)
+        # shared by the samples: one compilation (for those that compile: fast_step.compiles)
+        self.kernels, self.eager_kernels, self.samples = Kernels(True, self.log), Kernels(False), len(run.samples)
         if self.args.model_type == "siren" and not self.args.eager and LOSSES[self.args.loss].grad is None:
             self.log(f"--loss {self.args.loss} gives no gradient for SIREN's fused step: the autograd step trains")
 
@@ -143,8 +143,11 @@ class Trainer:
                  f"coordinates per step, {num_epochs} epochs")
         chunk = self.chunk_rows(sample, fit.model, batch)
         self.eval_rows = EVAL_CHUNK if chunk is None else min(EVAL_CHUNK, chunk)
+        a = self.args
+        kernels = self.kernels if compiles(self.device, num_epochs, min(batch, n), a.hidden_features, a.hidden_layers,
+                                           self.samples) else self.eager_kernels
         step = Step(fit.model, fit.optimizer, fit.scheduler, sample.decode_rows, self.modality.peak(sample.ref),
-                    eager=self.args.eager, kernels=self.kernels, chunk=chunk, loss=self.args.loss)
+                    eager=a.eager, kernels=kernels, chunk=chunk, loss=a.loss)
         scalars, t0 = [], time.time()
         bar = Progress(name, fit.start, num_epochs, quiet=self.args.quiet, log=self.log,
                        path=os.path.join(self.folder, PROGRESS_FILE))
