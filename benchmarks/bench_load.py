@@ -54,7 +54,8 @@ def fit(checkout, env, image, args, save_dir):
     if p.returncode != 0:
         sys.exit(f"error: {checkout}: main.py exit {p.returncode}: {p.stderr.strip().splitlines()[-1:]}")
     done = [line for line in p.stderr.splitlines() if " done: " in line][-1]
-    wait = [line.split("OpenMP wait policy ")[1].split()[0] for line in p.stderr.splitlines() if "OpenMP wait policy" in line]
+    said = [line for line in p.stderr.splitlines() if "OpenMP wait policy " in line]  # util/threads.py's line
+    wait = [line.split("OpenMP wait policy ")[1].split()[0] for line in said]
     return wall, float(done.split(" psnr ")[1].split()[0]), (wait or [env.get("OMP_WAIT_POLICY", "default").lower()])[0]
 
 
@@ -82,7 +83,8 @@ def main():
     for spec in args.policy:
         label, rest = spec.split("=", 1)
         checkout, *pairs = rest.split()
-        base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+        base = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY",
+                                                                  "GOMP_SPINCOUNT")}
         policies.append((label, checkout, {**base, **dict(p.split("=", 1) for p in pairs)}))
     if args.serial:
         policies += [(label, None, dict(os.environ)) for label in SERIAL]
@@ -90,7 +92,8 @@ def main():
     image = os.path.join(tmp, f"div2k00_{args.size}px.png")
     make_image(image, args.size)
     busy_counts = [int(n) for n in args.busy.split(",")]
-    conditions = [n for n in dict.fromkeys([0] + busy_counts) if args.only is None or (n == 0) == (args.only == "alone")]
+    conditions = [n for n in dict.fromkeys([0] + busy_counts)
+                  if args.only is None or (n == 0) == (args.only == "alone")]
     times = {}
     for r in range(args.repeat):
         for n in conditions:

@@ -5,9 +5,10 @@ as the fit: omega folded into the weights, one sine pass per layer forward and o
 backward (the narrow first and final products done inside those passes), so the step is the large products plus
 those passes (docs/performance.md). The passes are compiled once per run for any number of rows (dynamic shapes:
 a folder of many sizes would otherwise hit dynamo's recompile limit) where that pays: fits of COMPILE_MIN_EPOCHS
-epochs or more, and on a CPU of COMPILE_MIN_PASSES element passes or more (`compiles`); where compilation fails the step warns once and uses eager kernels. The result is the autograd step's up to
-float rounding for every loss (tests/test_speed.py). Other backbones, --eager, or a loss without a gradient use
-the plain autograd step. Nothing here waits for the host: the loss and PSNR come back as device tensors.
+epochs or more, and on a CPU of COMPILE_MIN_PASSES element passes or more (`compiles`); where compilation fails
+the step warns once and uses eager kernels. The result is the autograd step's up to float rounding for every
+loss (tests/test_speed.py). Other backbones, --eager, or a loss without a gradient use the plain autograd step.
+Nothing here waits for the host: the loss and PSNR come back as device tensors.
 """
 import logging
 import time

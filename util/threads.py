@@ -1,7 +1,7 @@
 """Threads on a shared machine (docs/performance.md, "Beside other work"): the usable cores (affinity, cgroup
 quota); OpenMP's passive wait (a waiting thread sleeps, not spinning on its team's time slices) once other work
-busy on those cores leaves the team less than a core each. OpenMP reads OMP_WAIT_POLICY once, when torch loads it: entry points call apply()
-first. The environment's OMP_NUM_THREADS and OMP_WAIT_POLICY win. Torch-free."""
+busy on those cores leaves the team less than a core each. OpenMP reads OMP_WAIT_POLICY once, when torch loads
+it: entry points call apply() first. The environment's OMP_NUM_THREADS and OMP_WAIT_POLICY win. Torch-free."""
 import math
 import os
 import sys
