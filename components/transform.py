@@ -88,7 +88,7 @@ def attributes(values):
     v = values.detach().cpu().double().flatten().numpy()
     d = v - v.mean()  # scipy.stats.skew's biased m3 / m2^1.5 (tests/test_transform.py), without importing scipy.stats
     m2 = float(np.mean(d * d))
-    skew = float(np.mean(d * d * d)) / m2 ** 1.5 if v.std() > 0 else 0.0
+    skew = float(np.mean(d * d * d)) / m2 ** 1.5 if m2 > 0 else 0.0
     return {"std": float(v.std()), "skew": skew, "range": float((v.max() - v.min()) / 2)}
 
 

@@ -2,11 +2,13 @@
 SIREN's default step to the published vectors within 0.01 dB for 200 epochs)."""
 import copy
 
+import imageio.v2 as imageio
 import pytest
 import torch
 import torch.nn.functional as F
 
 import models
+from tests.conftest import run_folder, run_in_process, smooth_image
 from trainer import fast_step
 from trainer.fast_step import FusedSiren, Kernels
 
@@ -73,3 +75,13 @@ def test_a_fit_compiles_where_the_compiled_passes_save_more_than_compiling_costs
     assert fast_step.compiles("cpu", **dict(small, samples=20))
     assert not fast_step.compiles("cuda", **dict(table1, epochs=fast_step.COMPILE_MIN_EPOCHS - 1))
 
+
+
+def test_a_small_cpu_fit_trains_with_eager_kernels(tmp_path):
+    # 60 epochs (compiled before: 50 or more) of a 16x16 image: far below COMPILE_MIN_PASSES, so nothing compiles
+    imageio.imwrite(tmp_path / "a.png", smooth_image(16, 16))
+    run_in_process("main.py", "--input_path", tmp_path / "a.png", "--num_epochs", "60", "--log_epoch", "60",
+                   "--hidden_features", "32", "--device", "cpu", "--no_images", "--quiet", "--save_dir", tmp_path / "o",
+                   check=True)
+    log = (run_folder(tmp_path / "o") / "log.txt").read_text()
+    assert "epoch 60/60" in log and "compil" not in log.replace("(the first step compiles, if it does)", "")

@@ -127,7 +127,7 @@ class Trainer:
         self.interrupt = interrupt  # a util.interrupt.DeferredInterrupt: a stop comes between epochs
         self.signals = run.modality.io
         # shared by the samples: one compilation (for those that compile: fast_step.compiles)
-        self.kernels, self.eager_kernels, self.samples = Kernels(True, self.log), Kernels(False), len(run.samples)
+        self.kernels, self.samples = Kernels(True, self.log), len(run.samples)
         if self.args.model_type == "siren" and not self.args.eager and LOSSES[self.args.loss].grad is None:
             self.log(f"--loss {self.args.loss} gives no gradient for SIREN's fused step: the autograd step trains")
 
@@ -145,7 +145,7 @@ class Trainer:
         self.eval_rows = EVAL_CHUNK if chunk is None else min(EVAL_CHUNK, chunk)
         a = self.args
         kernels = self.kernels if compiles(self.device, num_epochs, min(batch, n), a.hidden_features, a.hidden_layers,
-                                           self.samples) else self.eager_kernels
+                                           self.samples) else None  # None: Step's eager kernels
         step = Step(fit.model, fit.optimizer, fit.scheduler, sample.decode_rows, self.modality.peak(sample.ref),
                     eager=a.eager, kernels=kernels, chunk=chunk, loss=a.loss)
         scalars, t0 = [], time.time()
