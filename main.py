@@ -9,11 +9,10 @@ its traceback (util/errors.py).
 """
 import contextlib
 import os
-import sys
 
 from opt import build_parser, check, defaults, resolve
 from util import threads
-from util.errors import exit_code
+from util.errors import exit_code, leave
 from util.recorder import write_failed
 
 
@@ -73,4 +72,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

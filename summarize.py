@@ -18,7 +18,7 @@ import sys
 
 from opt import check_kinds, group_options
 from util.cli import Parser
-from util.errors import InputError, OptionError, UserError, exit_code_for
+from util.errors import InputError, OptionError, UserError, exit_code_for, leave
 from util.lock import writer
 from util.readers import EPOCH, md_cell, read_checkpoint, read_sweep
 from util import paired, protocol, threads
@@ -694,4 +694,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    leave(main())

@@ -4,7 +4,7 @@ import json
 import imageio.v2 as imageio
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from tests.conftest import dataset, one_line_error, run_folder, run_in_process, smooth_image
+from tests.conftest import dataset, one_line_error, run_folder, run_in_process, run_py, smooth_image
 
 SMALL = ["--num_epochs", "20", "--log_epoch", "10", "--hidden_features", "16", "--hidden_layers", "1", "--quiet",
          "--device", "cpu"]
@@ -34,6 +34,20 @@ def test_events_hold_images_histograms_hparams_and_scalars(tiny_png, tmp_path):
     assert {"_hparams_/experiment", "_hparams_/session_start_info"} <= set(acc.PluginTagToContent("hparams"))
     assert "mean/eval/psnr" in scalars  # what the HParams metrics read
     assert any("transform" in t for t in tags["tensors"])  # the fitted parameters as text
+
+
+def test_main_py_as_a_process_leaves_every_record_whole(tiny_png, tmp_path):
+    """main.py run as users run it ends in util.errors.leave (no last garbage collection): the events of every
+    step, results.json, the log's last line and the checkpoint are all written by then."""
+    p = run_py("main.py", "--input_path", tiny_png, "--save_dir", tmp_path / "log", *SMALL, check=True)
+    folder = run_folder(tmp_path / "log")
+    acc = _events(folder)
+    assert [e.step for e in acc.Scalars("00/train/psnr")] == list(range(1, 21))
+    assert [e.step for e in acc.Scalars("00/eval/psnr")] == [10, 20]
+    results = json.loads((folder / "results.json").read_text())
+    assert abs(results["samples"]["00"]["20"]["psnr"] - acc.Scalars("00/eval/psnr")[-1].value) < 1e-4  # float32 there
+    assert (folder / "log.txt").read_text().splitlines()[-1] == p.stderr.splitlines()[-1]
+    assert " done: " in p.stderr.splitlines()[-1] and len(list((folder / "ckpt").glob("*.pth"))) == 1
 
 
 def test_no_images_turns_pictures_off(tiny_png, tmp_path):
