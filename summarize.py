@@ -18,10 +18,10 @@ import sys
 
 from opt import check_kinds, group_options
 from util.cli import Parser
-from util.errors import InputError, OptionError, UserError, exit_code_for, leave
+from util.errors import InputError, OptionError, UserError, exit_code_for
 from util.lock import writer
 from util.readers import EPOCH, md_cell, read_checkpoint, read_sweep
-from util import paired, protocol, threads
+from util import heap, paired, protocol, threads
 from util.folders import SOURCES, load_runs
 
 TABLE1_EPOCHS = ("500", "1000", "3000", "5000")
@@ -694,4 +694,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    leave(main())
+    heap.leave(main())

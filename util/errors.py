@@ -1,6 +1,5 @@
 """The errors a user causes, and how every entry point ends on them (`exit_code`): one line on standard
-error; any other exception is a bug and shows its traceback. `leave` ends an entry point's process."""
-import gc
+error; any other exception is a bug and shows its traceback."""
 import sys
 
 EXIT_USAGE = 2  # a user mistake: bad option, bad input file, a folder that cannot be written
@@ -59,12 +58,3 @@ def exit_code(body, failed=None, **lines):
             failed("out of memory" if code == EXIT_OOM else str(e))
         return code
 
-
-def leave(code):
-    """sys.exit(code) without the interpreter's last garbage collection, which walks the 360,000 objects a
-    fit leaves (torch, its compiler, sympy) only to free memory the process's end frees anyway: about 0.8 s
-    of a small fit's 5 s alone, three times that beside busy processes (docs/performance.md). Nothing is lost:
-    files are closed by their `with` blocks before this and atexit handlers still run; only garbage in
-    reference cycles is left to the kernel. For an entry point's `__main__`, never for an in-process call."""
-    gc.freeze()
-    sys.exit(code)
