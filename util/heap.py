@@ -1,5 +1,5 @@
-"""Python's garbage collector and the objects a fit loads once (docs/performance.md, "A process's start and
-end"). Torch, its compiler and sympy leave about 360,000 objects that live as long as the process; the
+"""Python's garbage collector and the objects a fit loads once (docs/performance.md, "Beside other
+work"). Torch, its compiler and sympy leave about 360,000 objects that live as long as the process; the
 collector walked them all six times while they loaded (0.55 s of a 64x64 fit's 4 s on this project's 2-core
 machine) and once more at the interpreter's exit (0.8 s). So: nothing collected while they load, then
 frozen (the collector never walks them again); the process ends without the last collection."""
