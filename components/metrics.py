@@ -234,5 +234,6 @@ def _main(argv=None):
 
 if __name__ == "__main__":
     from util.errors import exit_code
+    from util.heap import leave
 
-    sys.exit(exit_code(_main))
+    leave(exit_code(_main))

@@ -166,4 +166,7 @@ def _main(argv=None):
 
 
 if __name__ == "__main__":
+    from util.heap import leave
+
     _main()
+    leave(0)
