@@ -37,7 +37,7 @@ def test_events_hold_images_histograms_hparams_and_scalars(tiny_png, tmp_path):
 
 
 def test_main_py_as_a_process_leaves_every_record_whole(tiny_png, tmp_path):
-    """main.py run as users run it ends in util.errors.leave (no last garbage collection): the events of every
+    """main.py run as users run it ends in util.heap.leave (no last garbage collection): the events of every
     step, results.json, the log's last line and the checkpoint are all written by then."""
     p = run_py("main.py", "--input_path", tiny_png, "--save_dir", tmp_path / "log", *SMALL, check=True)
     folder = run_folder(tmp_path / "log")

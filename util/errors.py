@@ -57,4 +57,3 @@ def exit_code(body, failed=None, **lines):
         if failed is not None and (isinstance(e, UserError) or code == EXIT_OOM):
             failed("out of memory" if code == EXIT_OOM else str(e))
         return code
-
