@@ -18,26 +18,24 @@ from util.recorder import write_failed
 
 def fit(args):
     """Train a new run (args from the command line) or finish an interrupted one (--resume)."""
-    # here: --help and a bad option need no torch; torch._dynamo: torch.optim's Adam imports it when built
-    with heap.loaded("torch._dynamo", "components.metrics", "trainer.loop", "trainer.fit", "util.interrupt"):
-        from components.metrics import Lpips
-        from trainer.loop import Trainer
-        from trainer.fit import Run
-        from util.interrupt import DeferredInterrupt
+    from components.metrics import Lpips  # here: --help and a bad option need no torch
+    from trainer.loop import Trainer
+    from trainer.fit import Run
+    from util.interrupt import DeferredInterrupt
 
-        run = Run.resume(args) if args.resume else Run.start(resolve(check(args)))
-        if run is None:  # it had finished
-            return 0
-        with run:
-            # LPIPS's network is the first random draw, as in the reference
-            lpips = Lpips(run.device, log=run.log) if run.args.eval_lpips else None
-            interrupt = DeferredInterrupt()
-            trainer = Trainer(run, lpips if lpips is not None and lpips.available else None, interrupt)
-            with interrupt:
-                for path, state in run.pending():
-                    trainer.fit(path, state)
-            run.finish()
+    run = Run.resume(args) if args.resume else Run.start(resolve(check(args)))
+    if run is None:  # it had finished
         return 0
+    with run:
+        # LPIPS's network is the first random draw, as in the reference
+        lpips = Lpips(run.device, log=run.log) if run.args.eval_lpips else None
+        interrupt = DeferredInterrupt()
+        trainer = Trainer(run, lpips if lpips is not None and lpips.available else None, interrupt)
+        with interrupt:
+            for path, state in run.pending():
+                trainer.fit(path, state)
+        run.finish()
+    return 0
 
 
 def mark_failed(args, reason):
@@ -57,7 +55,9 @@ def main(argv=None):
             with heap.loaded("trainer.decode"):
                 from trainer.decode import decode
                 return decode(check(args), defaults())
-        return fit(args)
+        # fit's modules, and torch._dynamo, which torch.optim's Adam imports when it is built
+        with heap.loaded("torch._dynamo", "components.metrics", "trainer.loop", "trainer.fit"):
+            return fit(args)
 
     def interrupted():
         where = args.resume or getattr(args, "save_folder", None)  # Run.start sets it once the folder exists

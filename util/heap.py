@@ -29,9 +29,7 @@ def loaded(*modules):
 
 
 def leave(code):
-    """sys.exit(code) without the interpreter's last garbage collection, which walks every object left only
-    to free memory the process's end frees anyway. Nothing is lost: files are closed by their `with` blocks
-    before this and atexit handlers still run; only garbage in reference cycles is left to the kernel. For
-    an entry point's `__main__`, never for an in-process call."""
+    """sys.exit(code) without the interpreter's last collection; atexit handlers still run. For an entry
+    point's `__main__`, after its files are closed, never for an in-process call."""
     gc.freeze()
     sys.exit(code)
