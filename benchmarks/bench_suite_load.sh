@@ -5,6 +5,9 @@
 #   BUSY=4 TESTS="tests/test_layers.py tests/test_speed.py" bash benchmarks/bench_suite_load.sh /tmp/base38 .
 BUSY=${BUSY:-4}
 TESTS=${TESTS:-tests/test_layers.py tests/test_speed.py}
+pids=()  # the busy loops; background jobs ignore Ctrl-C in a script, so they are killed here
+trap 'kill "${pids[@]}" 2>/dev/null' EXIT
+trap 'exit 130' INT TERM
 for dir in "$@"; do
     pids=()
     for _ in $(seq "$BUSY"); do python -c "while True: pass" & pids+=($!); done
