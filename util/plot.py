@@ -113,6 +113,13 @@ def transform_figure(rows, row_name):
     return fig
 
 
+def wrapped(text, ax, fontsize):
+    """text in lines that fit over the axes (a long data path must not run off the figure): matplotlib's
+    DejaVu Sans averages under 0.6 em a character."""
+    width_pt = ax.get_position().width * ax.figure.get_figwidth() * 72
+    return textwrap.fill(text, max(20, int(width_pt / (0.6 * fontsize))))
+
+
 def draw_curves(ax, title, series, styles, ylabel):
     """A metric against epoch, one line per row (series: summarize.curves) in its transform's colour, a band
     of +- one standard deviation over seeds where there is one, and the paper's values as crosses."""
@@ -132,7 +139,7 @@ def draw_curves(ax, title, series, styles, ylabel):
     if any(c.get("paper") for c in series):
         from matplotlib.lines import Line2D
         handles.append(Line2D([], [], ls="", marker="x", color="0.3", mew=2, label="the paper's value"))
-    ax.set_title(textwrap.fill(title, 72), fontsize=9)  # a long data path must not run off the figure
+    ax.set_title(wrapped(title, ax, 9), fontsize=9)
     ax.set(xlabel="epoch", ylabel=ylabel)
     ax.grid(alpha=0.3)
     ax.legend(handles=handles, fontsize=7)
@@ -155,10 +162,10 @@ def draw_differences(ax, name, c, style, ylabel):
     ax.set_xticks(list(range(len(images))) + [x, x + 1], images + ["mean", "median"], rotation=90, fontsize=7)
     ax.set_ylabel(f"{ylabel}: minus {c['baseline']}")
     ci = "[" + ", ".join(f"{v:+.2f}" for v in c["ci95"]) + "]" if c["ci95"] else "(no interval)"
-    ax.set_title(textwrap.fill(f"{name}: mean {c['mean_delta']:+.2f} {ci} (95% t over {c['n_images']} images, "
-                               f"{len(c['seeds'])} seed(s)), median {c['median_delta']:+.2f}, signed-rank p "
-                               f"{c['p_signed_rank']:.2g}, W/T/L {c['wins']}/{c['ties']}/{c['losses']}: "
-                               f"{c['verdict']}", 60), fontsize=8)
+    ax.set_title(wrapped(f"{name}: mean {c['mean_delta']:+.2f} {ci} (95% t over {c['n_images']} images, "
+                         f"{len(c['seeds'])} seed(s)), median {c['median_delta']:+.2f}, signed-rank p "
+                         f"{c['p_signed_rank']:.2g}, W/T/L {c['wins']}/{c['ties']}/{c['losses']}: "
+                         f"{c['verdict']}", ax, 8), fontsize=8)
     ax.grid(alpha=0.3, axis="y")
 
 
