@@ -490,7 +490,7 @@ def _image_size(path):
     from util.io import IMAGE_EXTS, list_samples
 
     try:
-        with Image.open(list_samples(path, IMAGE_EXTS)[0]) as im:
+        with Image.open(list_samples(path, IMAGE_EXTS, log=lambda note: None)[0]) as im:  # notes: the fit's log
             return f"{im.size[1]}x{im.size[0]}"
     except (UserError, OSError, IndexError, ValueError):
         return None

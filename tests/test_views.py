@@ -169,6 +169,15 @@ def test_curves_name_rows_band_and_setting(sweep):
     assert fig.axes[0].get_title().replace("\n", " ") == title
 
 
+def test_a_titles_image_size_comes_from_the_data_folder_quietly(tmp_path, capsys):
+    # the folder's notes (files of another type) belong to the fit's log, not to every figure title
+    imageio.imwrite(tmp_path / "a.png", np.zeros((3, 5, 3), np.uint8))
+    (tmp_path / "README.txt").write_text("about the images")
+    assert summarize._image_size(str(tmp_path)) == "3x5"
+    assert summarize._image_size(str(tmp_path / "gone")) is None
+    assert capsys.readouterr().err == ""
+
+
 def test_a_long_curves_title_stays_on_the_figure():
     # the demo's title once ran off a one-panel figure's right edge (wrapped at 72 characters)
     title = ("000_demo: demo_input/astronaut_128px.png, 1 image 128x128, siren 3x256, lr 1e-4, decay schedule, "
