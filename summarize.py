@@ -490,7 +490,8 @@ def _image_size(path):
     from util.io import IMAGE_EXTS, list_samples
 
     try:
-        with Image.open(list_samples(path, IMAGE_EXTS, log=lambda note: None)[0]) as im:  # notes: the fit's log
+        # the folder's notes (files of another type) are the fit's to log, not every title's
+        with Image.open(list_samples(path, IMAGE_EXTS, log=lambda note: None)[0]) as im:
             return f"{im.size[1]}x{im.size[0]}"
     except (UserError, OSError, IndexError, ValueError):
         return None
