@@ -676,7 +676,7 @@ def main(argv=None):
             from util.io import write_output
 
             numbers = comparison_json(compared, pools, args)
-            write_output(args.json, lambda f: json.dump(numbers, f, indent=1, allow_nan=False))
+            write_output(args.json, lambda f: f.write(json.dumps(numbers, indent=1, allow_nan=False) + "\n"))
             print(f"json: {args.json}", file=sys.stderr)
         if args.plot:
             plot(sets, compared, args)

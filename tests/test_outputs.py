@@ -3,13 +3,16 @@ symlink through to its target, a pipe or a character device written into, never 
 a folder or a socket refused in one line."""
 import json
 import os
+import shlex
 import socket
+import subprocess
+import sys
 import threading
 
 import pytest
 
 import summarize
-from tests.conftest import one_line_error, run_in_process
+from tests.conftest import ROOT, one_line_error, run_in_process
 from tests.test_paired import run, values
 from util.io import InputError, write_output
 
@@ -59,6 +62,42 @@ def test_json_into_dev_null_leaves_the_device_a_device(tmp_path, capsys):
     log = _comparison_log(tmp_path / "log")
     assert summarize.main([str(log), "--baseline", "scale_1.0", "--json", os.devnull]) == 0
     assert os.path.exists(os.devnull) and not os.path.isfile(os.devnull)
+
+
+def test_json_to_dev_stdout_follows_the_table_into_a_pipe_an_append_or_a_file(tmp_path):
+    # a shell's stdout: a pipe (realpath names no file for it), a file opened with >> (its earlier lines stay)
+    # or with > (the same file, not replaced by a rename); and a pipe named /dev/fd/N that is not stdout
+    log = _comparison_log(tmp_path / "log")
+    cmd = f"{shlex.quote(sys.executable)} summarize.py {shlex.quote(str(log))} --baseline scale_1.0 --json"
+    out = tmp_path / "out.txt"
+
+    def check(text):
+        table, _, rest = text.partition("\n{")
+        assert "| sym_power |" in table and json.loads("{" + rest)["rows"]["sym_power"]["mean_delta"] == \
+            pytest.approx(0.5)
+
+    piped = subprocess.run(f"{cmd} /dev/stdout | cat", shell=True, cwd=ROOT, capture_output=True, text=True)
+    assert piped.returncode == 0, piped.stderr
+    check(piped.stdout)
+    out.write_text("PRE\n")
+    inode = out.stat().st_ino
+    p = subprocess.run(f"{cmd} /dev/stdout >> {shlex.quote(str(out))}", shell=True, cwd=ROOT, capture_output=True,
+                       text=True)
+    assert p.returncode == 0, p.stderr
+    assert out.read_text().startswith("PRE\n## 001_trans") and out.stat().st_ino == inode
+    check(out.read_text()[4:])
+    p = subprocess.run(f"{cmd} /dev/stdout > {shlex.quote(str(out))}", shell=True, cwd=ROOT, capture_output=True,
+                       text=True)
+    assert p.returncode == 0 and out.stat().st_ino == inode, p.stderr
+    check(out.read_text())
+    read, write = os.pipe()
+    with open(read, "rb") as reader:
+        p = subprocess.run(cmd.split()[:1] + ["summarize.py", str(log), "--baseline", "scale_1.0", "--json",
+                                              f"/dev/fd/{write}"], cwd=ROOT, pass_fds=(write,), capture_output=True)
+        os.close(write)
+        assert p.returncode == 0, p.stderr
+        assert json.loads(reader.read())["baseline"] == "scale_1.0"
+    assert sorted(q.name for q in tmp_path.iterdir()) == ["log", "out.txt"]  # no temporary left
 
 
 def test_a_plot_through_a_symlink_and_into_a_fifo(tmp_path, tiny_png):
