@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import ROOT, one_line_error, run_folder, run_in_process, run_py, sitecustomize_env, smooth_image
 from sweep.launch import signal_delay_s
+from util.readers import read_progress
 
 TINY = ["--hidden_features", "32", "--hidden_layers", "1", "--quiet", "--no_images", "--device", "cpu",
         "--eager"]  # no kernel compilation: most of a short attempt trains
@@ -89,6 +90,15 @@ def test_sigterm_checkpoints_and_resume_matches_the_uninterrupted_run(tmp_path):
     resumed = json.loads((run_dir / "results.json").read_text())
     assert resumed["complete"]
     assert abs(resumed["samples"]["00"]["2000"]["psnr"] - straight["2000"]["psnr"]) < 0.05
+
+
+def test_a_stopped_runs_progress_says_the_epoch_its_checkpoint_holds(tmp_path):
+    # run.py --status reads progress.json: after a stop between log epochs it must not show the last
+    # 20-second line (epoch 0 here: no such line, no log epoch yet)
+    p = run_py("main.py", "--input_path", _image(tmp_path), "--num_epochs", 2000, "--log_epoch", 2000,
+               "--snap_epoch", 300, *TINY, "--save_dir", tmp_path, env=_signal_env(tmp_path, "SIGTERM", "self"))
+    assert p.returncode == 130, p.stderr
+    assert read_progress(run_folder(tmp_path))["epoch"] == _latest_epoch(tmp_path) >= 300
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2])

@@ -155,6 +155,7 @@ class Trainer:
             if self.interrupt is not None and self.interrupt.requested:  # Ctrl-C, SIGTERM, SIGUSR1/2
                 if epoch > fit.start:  # what was trained since the last checkpoint is kept
                     self.snapshot(sample, fit, scalars, epoch - 1, t0)
+                bar.write()  # progress.json: the epoch reached, not its last 20-second line (run.py --status)
                 self.interrupt.check()
             idx = None if batch >= n else torch.randint(n, (batch,), device=self.device)
             rows = (sample.coords, sample.gt, sample.ref)
