@@ -104,7 +104,8 @@ def check_args(args):
     if given is not None:
         name = "--resume" if args.resume is not None else "--status"
         if not os.path.isdir(given):
-            raise InputError(f"{name} {given}: no such folder")
+            raise InputError(f"{name} {given}: " + ("a file, not a sweep folder" if os.path.exists(given) else
+                                                     "no such folder"))
         fixed = (("an experiment id", args.exp), ("--only", args.only), ("--seeds", args.seeds),
                  ("options after --", args.extra), ("--save_dir", args.save_dir), ("--full", args.full))
         how = (("--dry_run", args.dry_run), ("--gpus", args.gpus), ("--workers", args.workers),
@@ -461,15 +462,16 @@ def main(argv, default_exp="000"):
             return show_status(args.status)
         if args.resume:
             exp, tasks, _ = resume_tasks(args.resume)  # a bad record is refused before anything is written, the lock file too
-            if args.dry_run:
+            if tasks and args.dry_run:
                 return print_commands(tasks)
-            with hold(args.resume, "sweep folder"):  # then read again as the folder's only writer
-                exp, tasks, meta = resume_tasks(args.resume)
-                if not tasks:
-                    print(f"{args.resume}: every task has finished; nothing to resume", file=sys.stderr)
-                    return 0
-                meta = {k: v for k, v in (meta or {"experiment": exp}).items() if k != "tasks"}
-                return run_sweep(args, exp, tasks, args.resume, meta)
+            if tasks:
+                with hold(args.resume, "sweep folder"):  # then read again as the folder's only writer
+                    exp, tasks, meta = resume_tasks(args.resume)
+                    if tasks:
+                        meta = {k: v for k, v in (meta or {"experiment": exp}).items() if k != "tasks"}
+                        return run_sweep(args, exp, tasks, args.resume, meta)
+            print(f"{args.resume}: every task has finished; nothing to resume", file=sys.stderr)
+            return 0
         exp = args.exp or default_exp
         check_experiment(exp)
         check_set_options(args.extra, exp)

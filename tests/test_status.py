@@ -90,3 +90,20 @@ def test_run_help_names_the_default_experiment_the_pass_through_and_the_views():
                     "tensorboard --logdir log/001_trans --samples_per_plugin images=100",
                     "python summarize.py log/001_trans --baseline scale_1.0 --plot log/001_trans/curves.png"]:
         assert command in help_text, command
+
+
+def test_resuming_a_finished_sweep_says_so_with_or_without_dry_run_and_a_file_is_not_a_folder(tmp_path):
+    sweep = tmp_path / "001_trans"
+    (sweep / "r").mkdir(parents=True)
+    (sweep / "sweep.json").write_text(json.dumps({"experiment": "001", "tasks": [
+        {"name": "r", "set": "r", "argv": ["--run_folder", str(sweep / "r")], "status": "ok",
+         "folder": str(sweep / "r")}]}))
+    for extra in ([], ["--dry_run"]):
+        p = run_in_process("run.py", "--resume", sweep, *extra)
+        assert p.returncode == 0 and p.stdout == "", (p.stdout, p.stderr)
+        assert p.stderr.strip() == f"{sweep}: every task has finished; nothing to resume"
+    assert sorted(q.name for q in sweep.iterdir()) == ["r", "sweep.json"]  # no lock file left either
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    one_line_error(run_in_process("run.py", "--resume", a_file), a_file, "a file, not a sweep folder")
+    one_line_error(run_in_process("main.py", "--resume", a_file), a_file, "a file, not a run folder")

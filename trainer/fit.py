@@ -31,7 +31,8 @@ def resume_args(given, notes):
     line's (`given`) only those of how it runs (opt.ROLES["run"]) may be given, each said in `notes`."""
     run_dir = given.resume
     if not os.path.isdir(run_dir):
-        raise InputError(f"--resume {run_dir}: no such folder")
+        raise InputError(f"--resume {run_dir}: " + ("a file, not a run folder" if os.path.exists(run_dir) else
+                                                   "no such folder"))
     parser = build_parser()
     saved = read_options(run_dir)
     if saved.get("lr") is None and saved.get("signal_type") == "video" and saved.get("batch_size") == OLD_VIDEO_BATCH:
