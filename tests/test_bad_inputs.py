@@ -357,7 +357,7 @@ def test_malicious_checkpoint_runs_nothing(tmp_path, trust):
     torch.save({"model": {}, "args": Exploit(marker)}, ckpt)
     p = run_in_process("main.py", "--eval_ckpt", ckpt, "--save_dir", tmp_path / "out",
                        *(["--trust_checkpoint"] if trust else []))
-    one_line_error(p, ckpt)
+    one_line_error(p, ckpt, "objects other than tensors", "system")  # names the class it refused
     assert not marker.exists()
     # the same through --resume: a run folder whose latest checkpoint is the crafted one
     run = tmp_path / "run"
@@ -369,3 +369,12 @@ def test_malicious_checkpoint_runs_nothing(tmp_path, trust):
     assert not marker.exists()
     with open(run / "ckpt" / "evil.pth", "rb") as f:
         assert b"system" in f.read()  # the exploit really is in the file
+
+
+@pytest.mark.parametrize("content", [np.random.default_rng(0).bytes(4000), b"hello", b""])
+def test_a_checkpoint_of_random_bytes_is_not_readable_rather_than_refused(tmp_path, content):
+    ckpt = tmp_path / "noise.pth"
+    ckpt.write_bytes(content)
+    p = run_in_process("main.py", "--eval_ckpt", ckpt, "--save_dir", tmp_path / "out")
+    assert "other than tensors" not in one_line_error(p, ckpt, "not a readable checkpoint")
+    assert not (tmp_path / "out").exists()

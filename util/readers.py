@@ -454,6 +454,8 @@ def read_checkpoint(path, trust=False):
         if "argparse.Namespace" in msg and not trust:
             raise InputError(f"{path}: reference-format checkpoint (its args are a pickled argparse.Namespace); "
                              f"pass --trust_checkpoint to load it with only that class allowed")
+        if "GLOBAL" not in msg:  # no class named: random bytes or another format, not a refused object
+            raise InputError(f"{path}: not a readable checkpoint (not a file torch.save wrote)")
         culprit = next((w.strip("`'\". ") for line in msg.splitlines() if "GLOBAL" in line for w in line.split()
                         if "." in w and not w.startswith("GLOBAL")), "")
         raise InputError(f"{path}: refused: it holds objects other than tensors and plain types"
