@@ -168,6 +168,9 @@ def check(args):
         raise OptionError("--eval_ckpt decodes a checkpoint and --resume continues a run: give one of them")
     check_values(vars(args))
     check_device(args.device)
+    for flag in PATHS:  # '' would be the current folder: an unset shell variable, not a choice
+        if getattr(args, flag[2:]) == "":
+            raise OptionError(f"{flag} is empty: name a file or folder")
     # the run folder <save_dir>/<up_folder_name>/<tag>_<time>_<rand> stays under --save_dir
     if not _plain_name(args.tag):
         raise OptionError(f"--tag {args.tag!r} must be a plain name (no '/', not '.' or '..')")

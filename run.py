@@ -100,6 +100,9 @@ def check_args(args):
     """run.py's own options, checked before anything starts (as opt.check does main.py's)."""
     if args.resume is not None and args.status is not None:
         raise OptionError("--resume and --status: give one of them")
+    for flag, value in (("--save_dir", args.save_dir), ("--resume", args.resume), ("--status", args.status)):
+        if value == "":  # '' would be the default or the current folder: an unset shell variable, not a choice
+            raise OptionError(f"{flag} is empty: name a folder")
     given = args.resume or args.status
     if given is not None:
         name = "--resume" if args.resume is not None else "--status"

@@ -198,3 +198,18 @@ def test_a_resume_takes_how_it_runs_and_says_so(tmp_path, capsys):
     resumed = json.loads((folder / "results.json").read_text())
     assert resumed["complete"]
     assert resumed["samples"]["00"]["20"]["psnr"] == pytest.approx(straight["samples"]["00"]["20"]["psnr"], abs=1e-3)
+
+
+@pytest.mark.parametrize("argv", [
+    ["main.py", "--input_path", "builtin:astronaut", "--save_dir", ""], ["main.py", "--resume", ""],
+    ["main.py", "--eval_ckpt", ""], ["run.py", "--save_dir", "", "--dry_run"], ["run.py", "--resume", ""],
+    ["run.py", "--status", ""], ["debug.py", "--save_dir", ""]])
+def test_an_empty_path_is_refused_not_taken_for_the_current_folder_or_the_default(tmp_path, argv):
+    # an unset shell variable (--save_dir "$OUT") must not write into the current folder or ./log, nor start
+    # the demo in place of --resume
+    from tests.conftest import one_line_error, run_in_process, run_py
+
+    script = argv[0] == "debug.py"  # no main(): a process of its own
+    p = run_py(ROOT / argv[0], *argv[1:], cwd=tmp_path) if script else run_in_process(*argv, cwd=tmp_path)
+    one_line_error(p, argv[argv.index("") - 1], "empty")
+    assert list(tmp_path.iterdir()) == []
