@@ -309,7 +309,8 @@ def resume_tasks(log_dir):
 def report(tasks):
     width = max(len(t.name) for t in tasks)
     for t in tasks:
-        line = f"{t.name:<{width}}  {t.describe():<18}  {t.wall if t.wall is not None else 0:8.1f} s  {t.folder or '-'}"
+        folder = t.folder if t.folder and os.path.isdir(t.folder) else "-"  # a task refused at the door made none
+        line = f"{t.name:<{width}}  {t.describe():<18}  {t.wall if t.wall is not None else 0:8.1f} s  {folder}"
         if t.rc not in (0, None) and t.last_line:
             line += f"  | {t.last_line[:200]}"
         print(line, flush=True)

@@ -107,3 +107,15 @@ def test_resuming_a_finished_sweep_says_so_with_or_without_dry_run_and_a_file_is
     a_file.write_text("x")
     one_line_error(run_in_process("run.py", "--resume", a_file), a_file, "a file, not a sweep folder")
     one_line_error(run_in_process("main.py", "--resume", a_file), a_file, "a file, not a run folder")
+
+
+def test_a_task_refused_at_the_door_is_reported_without_a_run_folder(tmp_path):
+    bad = tmp_path / "imgs"
+    bad.mkdir()
+    (bad / "x.png").write_bytes(b"not a png at all")
+    p = run_in_process("run.py", "001", "--only", "sym_power", "--gpus", "", "--", "--input_path", bad,
+                       "--save_dir", tmp_path / "log", *TINY)
+    assert p.returncode == 1, p.stderr
+    line, = [line for line in p.stdout.splitlines() if line.startswith("sym_power ")]
+    assert re.search(r"failed \(exit 2\) .* s  -  \| error: .*x\.png", line), line
+    assert sorted(q.name for q in (tmp_path / "log" / "001_trans").iterdir()) == [".lock", "sweep.json", "tasks"]
