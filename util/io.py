@@ -271,40 +271,36 @@ def atomic_write(path, write_fn, mode="w"):
 def write_output(path, write_fn, mode="w"):
     """Write a file the user named (--json, --plot ...): a regular or new file (a symlink's target) atomically,
     a character device or a pipe (a FIFO, /dev/fd/N) written into from memory, never renamed over; the file
-    this process's stdout or stderr is open on (/dev/stdout, a shell's `>` or `>>`) through that stream, after
-    what it printed."""
+    this process's stdout or stderr is open on (/dev/stdout, a shell's `>` or `>>`) through that descriptor,
+    after what was printed."""
     try:
         st = os.stat(path)  # through links, /dev/stdout's and /dev/fd/N's too (realpath names no file for a pipe)
     except FileNotFoundError:
         st = None
-    stream = _std_stream(st)
-    if st is None or (stat.S_ISREG(st.st_mode) and stream is None):
+    fd = next((fd for fd in (1, 2) if st is not None and _open_on(fd, st)), None)
+    if fd is None and (st is None or stat.S_ISREG(st.st_mode)):
         return atomic_write(os.path.realpath(path), write_fn, mode)
-    if stream is None and not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
+    if fd is None and not (stat.S_ISCHR(st.st_mode) or stat.S_ISFIFO(st.st_mode)):
         what = "a folder" if stat.S_ISDIR(st.st_mode) else "a block device" if stat.S_ISBLK(st.st_mode) else "a socket"
         raise InputError(f"{path}: {what}, not a file to write; name a file, a character device or a pipe")
     import io
 
     buffer = io.BytesIO() if "b" in mode else io.StringIO()
     write_fn(buffer)
-    if stream is not None:  # a duplicate of its descriptor shares the shell's position and append mode
-        stream[1].flush()
-        with os.fdopen(os.dup(stream[0]), mode) as f:
-            f.write(buffer.getvalue())
-        return
-    with open(path, mode) as f:  # a pipe blocks here until it has a reader, as a shell's `>` does
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # a pipe blocks here until it has a reader, as a shell's `>` does; a duplicate of stdout's descriptor keeps
+    # the shell's position and append mode
+    with open(path if fd is None else os.dup(fd), mode) as f:
         f.write(buffer.getvalue())
 
 
-def _std_stream(st):
-    """(descriptor, stream) of stdout or stderr when it is open on the file `st` describes, else None."""
-    for fd, stream in ((1, sys.stdout), (2, sys.stderr)):
-        try:
-            if st is not None and os.path.samestat(st, os.fstat(fd)):
-                return fd, stream
-        except OSError:  # closed
-            continue
-    return None
+def _open_on(fd, st):
+    """Whether descriptor `fd` is open on the file `st` describes."""
+    try:
+        return os.path.samestat(st, os.fstat(fd))
+    except OSError:  # closed
+        return False
 
 
 def _new_temp(folder, name):
