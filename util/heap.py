@@ -1,7 +1,7 @@
 """Python's garbage collector and the objects a fit loads once (docs/performance.md, "Beside other
 work"). Torch, its compiler and sympy leave about 360,000 objects that live as long as the process; the
-collector walked them all six times while they loaded (0.55 s of a 64x64 fit's 4 s on this project's 2-core
-machine) and once more at the interpreter's exit (0.8 s). So: nothing collected while they load, then
+collector walked them all six times while they loaded (0.53 to 0.57 s of a 64x64 fit's 4.0 to 4.4 s on this
+project's 2-core machine) and once more at the interpreter's exit (1.0 to 1.3 s). So: nothing collected while they load, then
 frozen (the collector never walks them again); the process ends without the last collection."""
 import contextlib
 import gc
